@@ -1,0 +1,118 @@
+"""Shared fixtures: a real database per test on SQLite and on PostgreSQL, isolated settings.
+
+PostgreSQL: each pytest process creates its own throw-away database on the local server (so
+parallel runs never collide) and truncates between tests. Under CI=true an unreachable server is
+a failure, not a skip: the production database must be exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+import wardprog.models  # noqa: F401  (registers every table)
+from wardprog import config, db
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+PG_ADMIN_URL = os.environ.get(
+    "WARDPROG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh database for this pytest process, dropped at the end."""
+    problem = _pg_available()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL not reachable ({problem})")
+    name = f"wardprog_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        for key in [k for k in db._engines if k.endswith(f"/{name}")]:
+            db._engines.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with the schema created and empty, on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'wardprog.db'}"
+        engine = db.get_engine(url)
+        SQLModel.metadata.create_all(engine)
+        yield url
+        db._engines.pop(db.normalise_url(url)).dispose()
+    else:
+        url = request.getfixturevalue("postgres_url")
+        engine = db.get_engine(url)
+        SQLModel.metadata.create_all(engine)
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        yield url
+
+
+@pytest.fixture
+def settings(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[config.Settings]:
+    """Settings pointing at this test's database and folders (also what flows read)."""
+    monkeypatch.setenv("WARDPROG_DATABASE_URL", db_url)
+    monkeypatch.setenv("WARDPROG_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("WARDPROG_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("WARDPROG_EXTRACTS_DIR", str(tmp_path / "extracts"))
+    monkeypatch.setenv("WARDPROG_INBOX_DIR", str(tmp_path / "inbox"))
+    monkeypatch.delenv("WARDPROG_NOTIFY_CONFIG", raising=False)
+    config.get_settings.cache_clear()
+    yield config.get_settings()
+    config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def engine(settings: config.Settings) -> Engine:
+    return db.get_engine(settings.database_url)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A throw-away Prefect API (SQLite under tmp) for flow tests."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

@@ -1,0 +1,91 @@
+"""Tiny factories for tests: real rows in the test database, sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from sqlmodel import Session
+
+from wardprog.config import Settings
+from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
+from wardprog.services.context import StageContext
+
+_seq = itertools.count(1)
+
+
+def make_site(session: Session, code: str | None = None, name: str | None = None) -> Site:
+    n = next(_seq)
+    site = Site(code=code or f"S{n}", name=name or f"Site {n}")
+    session.add(site)
+    session.flush()
+    return site
+
+
+def make_ward(session: Session, site: Site | None = None, code: str | None = None, **kw) -> Ward:  # type: ignore[no-untyped-def]
+    site = site or make_site(session)
+    n = next(_seq)
+    code = code or f"{site.code}-W{n:02d}"
+    ward = Ward(
+        code=code,
+        name=kw.pop("name", f"Ward {code}"),
+        site_id=site.id,  # type: ignore[arg-type]
+        specialty=kw.pop("specialty", "General medicine"),
+        beds=kw.pop("beds", 28),
+        manager_name=kw.pop("manager_name", f"Manager {code}"),
+        manager_email=kw.pop("manager_email", f"manager.{code.lower()}@trust.example"),
+        **kw,
+    )
+    session.add(ward)
+    session.flush()
+    return ward
+
+
+def make_programme(session: Session, start: date = date(2026, 1, 5)) -> Programme:
+    prog = Programme(name=f"Programme {next(_seq)}", start_date=start)
+    session.add(prog)
+    session.flush()
+    return prog
+
+
+def make_wave(
+    session: Session,
+    programme: Programme | None = None,
+    number: int = 1,
+    quarter_start: date = date(2026, 1, 5),
+    quarter_end: date = date(2026, 3, 31),
+) -> Wave:
+    programme = programme or make_programme(session, quarter_start)
+    wave = Wave(
+        programme_id=programme.id,  # type: ignore[arg-type]
+        number=number,
+        quarter_start=quarter_start,
+        quarter_end=quarter_end,
+        status=WaveStatus.launched,
+    )
+    session.add(wave)
+    session.flush()
+    return wave
+
+
+def make_enrolment(
+    session: Session, ward: Ward, wave: Wave, stage: Stage = Stage.enrolled
+) -> WardEnrolment:
+    enr = WardEnrolment(ward_id=ward.id, wave_id=wave.id, stage=stage)  # type: ignore[arg-type]
+    session.add(enr)
+    session.flush()
+    return enr
+
+
+def make_context(
+    session: Session, settings: Settings, as_of: date = date(2026, 1, 5), **kw  # type: ignore[no-untyped-def]
+) -> StageContext:
+    """A ward enrolled in a launched wave, ready for any stage service."""
+    site = kw.get("site") or make_site(session)
+    ward = kw.get("ward") or make_ward(session, site)
+    wave = kw.get("wave") or make_wave(session, quarter_start=as_of)
+    enrolment = make_enrolment(session, ward, wave)
+    return StageContext(
+        session=session, settings=settings, as_of=as_of, ward=ward, site=site, wave=wave,
+        enrolment=enrolment,
+    )

@@ -1,0 +1,53 @@
+"""Settings: one object, read from WARDPROG_* environment variables (and `.env`), read once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDPROG_", env_file=".env", extra="ignore")
+
+    # Embedded default: a SQLite file under ./var so `make demo` needs no server.
+    # Production: postgresql+psycopg://user@host:5432/wardprog
+    database_url: str = "sqlite:///var/wardprog.db"
+    var_dir: Path = Path("var")
+    # Reports (diagnostic packs, dashboard) and the demo outbox land here.
+    output_dir: Path = Path("var/out")
+    # Folder of diagnostic extracts (CSV/Parquet/Excel) the diagnostic pull reads.
+    extracts_dir: Path = Path("var/extracts")
+    # Per-ward inbox folders where filled triage/nomination templates are dropped.
+    inbox_dir: Path = Path("var/inbox")
+    # apprise YAML config with tags; when absent, everything goes to the local outbox.
+    notify_config: Path | None = None
+    notify_max_attempts: int = 5
+    timezone: str = "Europe/London"
+
+    wards_per_site_per_wave: int = 5
+    wave_length_months: int = 3
+
+    engagement_session_minutes: int = 90
+    engagement_window_start_days: int = 14
+    engagement_window_end_days: int = 42
+
+    triage_fix_due_days: int = 30
+    triage_change_review_days: int = 60
+
+    qsir_nominees_per_ward: int = 2
+    qsir_cohort_capacity: int = 24
+    qsir_target_trained: int = 100
+
+    staff_survey_min_respondents: int = Field(default=11, ge=1)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.output_dir / "outbox"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

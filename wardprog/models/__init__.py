@@ -1,0 +1,57 @@
+"""SQLModel tables, one module per aggregate. Importing this package registers them all."""
+
+from wardprog.models.diagnostics import DiagnosticSnapshot
+from wardprog.models.engagement import (
+    EngagementEvent,
+    EngagementEventChange,
+    EventStatus,
+    Facilitator,
+    Venue,
+)
+from wardprog.models.notification import Notification, NotificationStatus
+from wardprog.models.programme import (
+    STAGE_ORDER,
+    Programme,
+    Stage,
+    WardEnrolment,
+    Wave,
+    WaveStatus,
+)
+from wardprog.models.qsir import (
+    Course,
+    NominationStatus,
+    QsirAttendance,
+    QsirCohort,
+    QsirNomination,
+    StaffMember,
+)
+from wardprog.models.triage import ImprovementScore, TriageCategory, TriageItem, TriageStatus
+from wardprog.models.ward import Site, Ward
+
+__all__ = [
+    "STAGE_ORDER",
+    "Course",
+    "DiagnosticSnapshot",
+    "EngagementEvent",
+    "EngagementEventChange",
+    "EventStatus",
+    "Facilitator",
+    "ImprovementScore",
+    "NominationStatus",
+    "Notification",
+    "NotificationStatus",
+    "Programme",
+    "QsirAttendance",
+    "QsirCohort",
+    "QsirNomination",
+    "Site",
+    "Stage",
+    "StaffMember",
+    "TriageCategory",
+    "TriageItem",
+    "TriageStatus",
+    "Ward",
+    "WardEnrolment",
+    "Wave",
+    "WaveStatus",
+]

@@ -1,0 +1,40 @@
+"""The notification outbox: written in the same transaction as the change that causes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from wardprog.models.base import created_at_field, json_field, tz_datetime_field
+
+
+class NotificationStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    dead = "dead"
+
+
+class Notification(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    # e.g. "invite:W-A01:wave-1:v0" - a retry or re-run finds the row and sends nothing new.
+    idempotency_key: str = Field(unique=True, index=True, max_length=200)
+    kind: str = Field(max_length=40, index=True)
+    # apprise tags the message is routed by: the ward code, the site code, "improvement-team".
+    tags: list[str] = json_field(list)
+    ward_code: str | None = Field(default=None, max_length=32, index=True)
+    recipients: list[str] = json_field(list)
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str = ""
+    # [{"filename": ..., "content_type": ..., "content_b64": ...}]
+    attachments: list[dict[str, Any]] = json_field(list)
+    status: NotificationStatus = Field(default=NotificationStatus.pending, max_length=16, index=True)
+    attempts: int = 0
+    last_error: str = ""
+    next_attempt_at: datetime | None = tz_datetime_field()
+    created_at: datetime = created_at_field()
+    sent_at: datetime | None = tz_datetime_field()
+    deliveries: list[dict[str, Any]] = json_field(list)

@@ -1,0 +1,76 @@
+"""QSIR training: staff, cohorts, nominations and attendance."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from wardprog.models.base import created_at_field, json_field
+
+
+class Course(StrEnum):
+    practitioner = "practitioner"  # one day a week for five weeks
+    fundamentals = "fundamentals"  # one day
+
+
+class NominationStatus(StrEnum):
+    nominated = "nominated"
+    booked = "booked"
+    waitlisted = "waitlisted"
+    attending = "attending"
+    completed = "completed"
+    withdrawn = "withdrawn"
+    deferred = "deferred"
+
+
+class StaffMember(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    staff_number: str = Field(unique=True, index=True, max_length=32)
+    name: str = Field(max_length=200)
+    role: str = Field(default="", max_length=120)
+    band: str = Field(default="", max_length=16)
+    ward_id: int | None = Field(default=None, foreign_key="ward.id", index=True)
+    email: str = Field(default="", max_length=320)
+
+
+class QsirCohort(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    course: Course = Field(default=Course.practitioner, max_length=16)
+    start_date: date
+    capacity: int = 24
+    session_dates: list[str] = json_field(list)
+
+
+class QsirNomination(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("staff_id", "course", name="uq_nomination_staff_course"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staffmember.id", index=True)
+    ward_id: int = Field(foreign_key="ward.id", index=True)
+    wave_id: int | None = Field(default=None, foreign_key="wave.id", index=True)
+    course: Course = Field(default=Course.practitioner, max_length=16)
+    cohort_id: int | None = Field(default=None, foreign_key="qsircohort.id", index=True)
+    status: NominationStatus = Field(default=NominationStatus.nominated, max_length=16)
+    waitlist_position: int | None = None
+    approved_by: str | None = Field(default=None, max_length=200)
+    reason: str = ""
+    project_presented: bool = False
+    nominated_on: date | None = None
+    extra: dict[str, Any] = json_field()
+    created_at: datetime = created_at_field()
+
+
+class QsirAttendance(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("nomination_id", "session_date", name="uq_attendance_session"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    nomination_id: int = Field(foreign_key="qsirnomination.id", index=True)
+    session_date: date
+    attended: bool = False

@@ -1,0 +1,60 @@
+"""Triage: every problem staff raise, categorised fix / improve / change."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from wardprog.models.base import created_at_field, tz_datetime_field
+
+
+class TriageCategory(StrEnum):
+    fix = "fix"  # the ward can do it directly
+    improve = "improve"  # a QI project, tracked with the IHI progress score
+    change = "change"  # needs resource or permission from outside the ward
+
+
+class TriageStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class TriageItem(SQLModel, table=True):
+    # Re-importing the same template must not duplicate items: an item is identified by its
+    # ward, wave and normalised issue text.
+    __table_args__ = (
+        UniqueConstraint("ward_id", "wave_id", "issue_key", name="uq_triage_ward_wave_issue"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ward_id: int = Field(foreign_key="ward.id", index=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    issue: str
+    issue_key: str = Field(max_length=64)
+    raised_by: str | None = Field(default=None, max_length=200)
+    category: TriageCategory = Field(max_length=16)
+    owner: str = Field(default="", max_length=200)
+    due_date: date | None = None
+    review_date: date | None = None
+    status: TriageStatus = Field(default=TriageStatus.open, max_length=16)
+    notes: str = ""
+    outcome: str = ""
+    source: str = Field(default="", max_length=500)
+    source_row: int | None = None
+    created_at: datetime = created_at_field()
+    closed_at: datetime | None = tz_datetime_field()
+
+
+class ImprovementScore(SQLModel, table=True):
+    """IHI 0.5-5.0 progress score history for an `improve` item: who, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    triage_item_id: int = Field(foreign_key="triageitem.id", index=True)
+    score: float
+    scored_by: str = Field(max_length=200)
+    scored_on: date
+    justification: str = ""
+    created_at: datetime = created_at_field()

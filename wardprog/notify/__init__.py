@@ -1,0 +1,1 @@
+"""Notifications: the outbox (exactly-once), jinja2 rendering and apprise dispatch."""

@@ -1,0 +1,64 @@
+"""The outbox: enqueue a message in the caller's transaction, keyed for exactly-once delivery.
+
+Callers pass the session that carries the state change causing the message; the row commits or
+rolls back with it. A retry or re-run that enqueues the same ``key`` gets the existing row back,
+so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from wardprog.models import Notification
+from wardprog.notify.render import render
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "content_b64": base64.b64encode(self.content).decode("ascii"),
+        }
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    tags: Iterable[str],
+    context: dict[str, Any],
+    ward_code: str | None = None,
+    recipients: Sequence[str] = (),
+    attachments: Sequence[Attachment] = (),
+) -> Notification:
+    """Add a rendered message to the outbox unless one with ``key`` already exists."""
+    existing = session.exec(select(Notification).where(Notification.idempotency_key == key)).first()
+    if existing is not None:
+        return existing
+    rendered = render(kind, context)
+    note = Notification(
+        idempotency_key=key,
+        kind=kind,
+        tags=sorted(set(tags)),
+        ward_code=ward_code,
+        recipients=list(recipients),
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        attachments=[a.as_json() for a in attachments],
+    )
+    session.add(note)
+    session.flush()
+    return note
