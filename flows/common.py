@@ -1,0 +1,27 @@
+"""Helpers shared by the flows: settings/engine for the current process, artifact keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from wardprog.config import Settings, get_settings
+from wardprog.db import get_engine
+
+
+def runtime() -> tuple[Settings, Engine]:
+    settings = get_settings()
+    return settings, get_engine(settings.database_url)
+
+
+def artifact_key(*parts: object) -> str:
+    """Prefect artifact keys allow only lowercase letters, digits and dashes."""
+    raw = "-".join(str(p) for p in parts).lower()
+    return re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")
+
+
+def resolve_as_of(as_of: date | None) -> date:
+    """Deployments run on the real clock; replays pass the simulated date."""
+    return as_of or date.today()

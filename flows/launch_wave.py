@@ -1,0 +1,190 @@
+"""Quarterly wave launch: open the wave due on ``as_of`` and take every ward as far as it can go.
+
+    open wave -> for each stage: diagnostic, engagement, triage, qsir -> each ward
+              -> artifacts (wards x stages table, summary, progress)
+
+Stages that wait for ward staff (triage templates, nomination returns) leave the ward where it
+is; `advance_wards` picks them up on a later run (daily in production, on the simulated clock
+in a replay).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from sqlmodel import Session, select
+
+from flows.common import artifact_key, resolve_as_of, runtime
+from wardprog.models import Programme, Stage, Wave, WaveStatus
+from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
+from wardprog.services.programme import (
+    DEFAULT_PROGRAMME,
+    get_programme,
+    open_wave,
+    wave_wards,
+)
+
+
+@task(retries=2, retry_delay_seconds=5, task_run_name="open wave due {as_of}")
+def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
+    settings, engine = runtime()
+    from wardprog.db import session_scope
+
+    with session_scope(engine) as session:
+        programme = get_programme(session, programme_name)
+        opened = open_wave(session, settings, programme, as_of)
+    if opened is None:
+        return None
+    return {"wave_id": opened.wave_id, "number": opened.number, "created": opened.created}
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    task_run_name="{stage.value} · {ward_code}",
+)
+def stage_task(
+    enrolment_id: int, ward_code: str, stage: Stage, as_of: date, simulate_staff: bool
+) -> dict[str, Any]:
+    settings, engine = runtime()
+    hook = None
+    if simulate_staff:
+        from wardprog.demo.simulate import staff_simulator
+
+        hook = staff_simulator
+    outcome = run_stage(engine, settings, enrolment_id, stage, as_of, before_stage=hook)
+    return {"done": outcome.done, "summary": outcome.summary, **outcome.details}
+
+
+def _open_wave_ids(programme_name: str) -> list[int]:
+    _, engine = runtime()
+    with Session(engine) as session:
+        programme = get_programme(session, programme_name)
+        return [
+            w.id  # type: ignore[misc]
+            for w in session.exec(
+                select(Wave)
+                .where(Wave.programme_id == programme.id, Wave.status == WaveStatus.launched)
+                .order_by(Wave.number)
+            ).all()
+        ]
+
+
+def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
+    _, engine = runtime()
+    with Session(engine) as session:
+        return [
+            {
+                "ward": w.code,
+                "name": w.name,
+                "site": s.code,
+                "stage": e.stage.value,
+                **{st.value: "✔" if is_past(e.stage, st) else "" for st in WORK_STAGES},
+            }
+            for e, w, s in wave_wards(session, wave_id)
+        ]
+
+
+def advance_wave_wards(wave_id: int, as_of: date, simulate_staff: bool) -> dict[str, int]:
+    """Run every ward of one wave through as many stages as it can go, stage by stage.
+
+    Stage by stage across the wave (rather than ward by ward) keeps engagement slot finding and
+    cohort allocation deterministic and shows the team one stage finishing before the next.
+    """
+    _, engine = runtime()
+    with Session(engine) as session:
+        wave = session.get(Wave, wave_id)
+        number = wave.number if wave else wave_id
+        wards = [(e.id, w.code) for e, w, _ in wave_wards(session, wave_id)]
+    total = len(wards) * len(WORK_STAGES)
+    progress_id = create_progress_artifact(
+        progress=0.0,
+        key=artifact_key("wave", number, "progress"),
+        description=f"Wave {number}: ward stages attempted as of {as_of}",
+    )
+    blocked: set[str] = set()
+    counts = {"done": 0, "waiting": 0}
+    step = 0
+    for stage in WORK_STAGES:
+        for enrolment_id, ward in wards:
+            step += 1
+            if ward in blocked:
+                continue
+            result = stage_task(enrolment_id, ward, stage, as_of, simulate_staff)  # type: ignore[arg-type]
+            if result["done"]:
+                counts["done"] += 0 if result.get("skipped") else 1
+            else:
+                blocked.add(ward)
+                counts["waiting"] += 1
+            update_progress_artifact(progress_id, progress=100.0 * step / total)  # type: ignore[arg-type]
+    update_progress_artifact(progress_id, progress=100.0)  # type: ignore[arg-type]
+    _publish_wave_artifacts(wave_id, number, as_of)
+    return counts
+
+
+def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
+    rows = _wave_rows(wave_id)
+    create_table_artifact(
+        key=artifact_key("wave", number, "wards"),
+        table=rows,
+        description=f"Wave {number}: wards and stages as of {as_of}",
+    )
+    by_stage: dict[str, int] = {}
+    for row in rows:
+        by_stage[row["stage"]] = by_stage.get(row["stage"], 0) + 1
+    lines = [f"# Wave {number} as of {as_of}", "", "| stage | wards |", "|---|---|"]
+    lines += [f"| {stage} | {n} |" for stage, n in sorted(by_stage.items())]
+    waiting = [r["ward"] for r in rows if r["stage"] != Stage.complete.value]
+    if waiting:
+        lines += ["", f"Waiting on ward staff: {', '.join(waiting)}"]
+    create_markdown_artifact(
+        key=artifact_key("wave", number, "summary"),
+        markdown="\n".join(lines),
+        description=f"Wave {number} summary",
+    )
+
+
+@flow(name="launch-wave", flow_run_name="launch wave due {as_of}", log_prints=True)
+def launch_wave(
+    as_of: date | None = None,
+    programme: str = DEFAULT_PROGRAMME,
+    simulate_staff: bool = False,
+) -> dict[str, Any]:
+    """Open the quarter's wave (idempotent) and advance its wards as far as they can go."""
+    as_of = resolve_as_of(as_of)
+    logger = get_run_logger()
+    opened = open_wave_task(as_of, programme)
+    if opened is None:
+        logger.info("Every ward is already enrolled; no wave to launch on %s", as_of)
+        return {"wave": None}
+    logger.info("Wave %s %s", opened["number"], "opened" if opened["created"] else "already open")
+    counts = advance_wave_wards(opened["wave_id"], as_of, simulate_staff)
+    return {"wave": opened["number"], "created": opened["created"], **counts}
+
+
+@flow(name="advance-wards", flow_run_name="advance open waves {as_of}", log_prints=True)
+def advance_wards(
+    as_of: date | None = None,
+    programme: str = DEFAULT_PROGRAMME,
+    simulate_staff: bool = False,
+) -> dict[str, Any]:
+    """Daily: pick up returned templates and move every open wave's wards on."""
+    as_of = resolve_as_of(as_of)
+    summary: dict[str, Any] = {}
+    for wave_id in _open_wave_ids(programme):
+        summary[str(wave_id)] = advance_wave_wards(wave_id, as_of, simulate_staff)
+    return summary
+
+
+def programme_for(programme: str) -> Programme:
+    _, engine = runtime()
+    with Session(engine) as session:
+        return get_programme(session, programme)

@@ -1,0 +1,223 @@
+"""The `wardprog` command: a thin layer over the services and flows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from wardprog.config import get_settings
+from wardprog.db import get_engine, session_scope
+from wardprog.errors import WardprogError
+
+app = typer.Typer(help="Run the ward improvement programme.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+DEMO_START = date(2026, 1, 2)  # first working day of Q1 2026
+DEMO_END = date(2026, 12, 31)
+
+AsOf = Annotated[
+    date | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date on the programme clock (default today)."),
+]
+
+
+def _fail(exc: WardprogError) -> None:
+    console.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations to WARDPROG_DATABASE_URL."""
+    from wardprog.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    console.print(f"database at revision {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision."""
+    from wardprog.migrate import current
+
+    console.print(current(get_settings().database_url) or "(empty database)")
+
+
+@app.command("import-wards")
+def import_wards(path: Path) -> None:
+    """Import (or update) the ward register CSV; all rows or none."""
+    from wardprog.services.register import import_register
+
+    try:
+        with session_scope() as session:
+            result = import_register(session, path)
+    except WardprogError as exc:
+        _fail(exc)
+    console.print(
+        f"sites added {result.sites_added}, wards added {result.wards_added}, "
+        f"wards updated {result.wards_updated}"
+    )
+
+
+@app.command("start-programme")
+def start_programme(
+    start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
+) -> None:
+    """Create the programme (first wave in the quarter containing START)."""
+    from wardprog.services.programme import ensure_programme
+
+    with session_scope() as session:
+        programme = ensure_programme(session, get_settings(), start)
+        console.print(f"{programme.name}: starts {programme.start_date}")
+
+
+@app.command()
+def plan(
+    start: Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="If no programme exists yet.")] = DEMO_START,
+) -> None:
+    """Print the rollout plan: which wards join which quarterly wave."""
+    from wardprog.models import Programme
+    from wardprog.services.programme import DEFAULT_PROGRAMME, rollout_plan
+
+    settings = get_settings()
+    with Session(get_engine()) as session:
+        from sqlmodel import select
+
+        programme = session.exec(select(Programme).where(Programme.name == DEFAULT_PROGRAMME)).first()
+        if programme is None:
+            programme = Programme(
+                name=DEFAULT_PROGRAMME,
+                start_date=start,
+                wards_per_site_per_wave=settings.wards_per_site_per_wave,
+                wave_length_months=settings.wave_length_months,
+            )
+        waves = rollout_plan(session, programme)
+    table = Table(title="Rollout plan")
+    for col in ("wave", "quarter", "wards", "ward codes"):
+        table.add_column(col)
+    for w in waves:
+        table.add_row(
+            str(w.number), f"{w.quarter_start} – {w.quarter_end}", str(len(w.ward_codes)),
+            ", ".join(w.ward_codes),
+        )
+    console.print(table)
+
+
+@app.command()
+def launch(as_of: AsOf = None, simulate_staff: bool = False) -> None:
+    """Launch the wave due on AS_OF (what the quarterly deployment runs)."""
+    from flows.launch_wave import launch_wave
+
+    console.print(launch_wave(as_of=as_of, simulate_staff=simulate_staff))
+
+
+@app.command()
+def advance(as_of: AsOf = None, simulate_staff: bool = False) -> None:
+    """Move every open wave's wards on (picks up returned templates)."""
+    from flows.launch_wave import advance_wards
+
+    console.print(advance_wards(as_of=as_of, simulate_staff=simulate_staff))
+
+
+@app.command()
+def demo(
+    fresh: Annotated[bool, typer.Option(help="Delete the demo database and outputs first.")] = False,
+    start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
+    end: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_END,
+) -> None:
+    """Replay the whole 60-ward programme on the demo trust, end to end."""
+    from wardprog.demo.runner import prepare_demo, run_demo
+
+    settings = get_settings()
+    if fresh:
+        for folder in (settings.output_dir, settings.inbox_dir, settings.extracts_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        if settings.database_url.startswith("sqlite:///"):
+            db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    try:
+        with console.status("Preparing the demo trust (register, staff, 3 years of extracts)"):
+            prepare_demo(settings, start, end)
+        console.print(f"Replaying the programme {start} → {end} (Prefect flows)…")
+        run_demo(start, end)
+    except WardprogError as exc:
+        _fail(exc)
+    status()
+    console.print(f"Reports and outbox: {settings.output_dir}/   Database: {settings.database_url}")
+
+
+@app.command()
+def status(as_of: AsOf = None) -> None:
+    """Where every ward is: waves, stages, triage, QSIR training and notifications."""
+    from wardprog.models import Stage
+    from wardprog.status import (
+        notification_counts,
+        stage_counts,
+        triage_counts,
+        unenrolled_wards,
+        ward_statuses,
+    )
+
+    with Session(get_engine()) as session:
+        statuses = ward_statuses(session)
+        waiting = unenrolled_wards(session)
+        triage = triage_counts(session)
+        notes = notification_counts(session)
+        kpis = _qsir_kpis(session, as_of or date.today())
+
+    table = Table(title="Wards by wave and stage")
+    for col in ("wave", "site", "ward", "stage", "diagnostic", "engagement", "triage", "qsir"):
+        table.add_column(col)
+    for s in statuses:
+        colour = "green" if s.stage is Stage.complete else "yellow"
+        table.add_row(
+            str(s.wave_number), s.site_code, s.ward_code, f"[{colour}]{s.stage.value}[/{colour}]",
+            *(str(d or "") for d in (s.diagnostic, s.engagement, s.triage, s.qsir)),
+        )
+    console.print(table)
+    counts = stage_counts(statuses)
+    console.print(
+        "Stages: " + ", ".join(f"{k.value} {v}" for k, v in counts.items() if v)
+        + f"; not yet enrolled {waiting}"
+    )
+    if triage:
+        console.print(
+            "Triage: "
+            + ", ".join(f"{cat} {sum(v.values())} ({v.get('open', 0)} open)" for cat, v in sorted(triage.items()))
+        )
+    if kpis is not None:
+        console.print(kpis)
+    if notes:
+        console.print("Notifications: " + ", ".join(f"{k} {v}" for k, v in sorted(notes.items())))
+
+
+def _qsir_kpis(session: Session, as_of: date):  # type: ignore[no-untyped-def]
+    from wardprog.services.qsir_kpis import kpi_table, training_kpis
+
+    return kpi_table(training_kpis(session, as_of, get_settings().qsir_target_trained))
+
+
+def _register_extensions() -> None:
+    from wardprog.cli_diagnostics import register as register_diagnostics
+
+    register_diagnostics(app)
+
+
+_register_extensions()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,96 @@
+"""Move one ward through its stages: each stage in its own transaction with its enrolment update.
+
+A stage either finishes (the enrolment advances and records when, on the programme's clock) or
+says it is waiting for people (a template not yet returned); the ward then stays where it is and
+the next run picks it up. Because every stage service is idempotent and commits together with
+the stage advance, a crash or retry at any point re-runs at most the unfinished stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from wardprog.config import Settings
+from wardprog.db import session_scope
+from wardprog.errors import NotFoundError
+from wardprog.models import STAGE_ORDER, Site, Stage, Ward, WardEnrolment, Wave
+from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.programme import on_day, refresh_wave_status
+
+WORK_STAGES: tuple[Stage, ...] = (Stage.diagnostic, Stage.engagement, Stage.triage, Stage.qsir)
+
+StageFn = Callable[[StageContext], StageOutcome]
+
+
+class BeforeStage(Protocol):
+    """A hook run in the stage's transaction before it: the demo's simulated ward staff."""
+
+    def __call__(self, ctx: StageContext, stage: Stage) -> None: ...
+
+
+def stage_function(stage: Stage) -> StageFn:
+    # Imported on use so each stage's dependencies (pandas, openpyxl...) load only when needed.
+    if stage is Stage.diagnostic:
+        from wardprog.services.diagnostics import run_diagnostic_stage
+
+        return run_diagnostic_stage
+    if stage is Stage.engagement:
+        from wardprog.services.engagement import run_engagement_stage
+
+        return run_engagement_stage
+    if stage is Stage.triage:
+        from wardprog.services.triage import run_triage_stage
+
+        return run_triage_stage
+    if stage is Stage.qsir:
+        from wardprog.services.qsir import run_qsir_stage
+
+        return run_qsir_stage
+    raise ValueError(f"{stage} is not a work stage")
+
+
+def is_past(current: Stage, stage: Stage) -> bool:
+    return STAGE_ORDER.index(current) >= STAGE_ORDER.index(stage)
+
+
+def run_stage(
+    engine: Engine,
+    settings: Settings,
+    enrolment_id: int,
+    stage: Stage,
+    as_of: date,
+    before_stage: BeforeStage | None = None,
+) -> StageOutcome:
+    """Run ``stage`` for one enrolment if it is the ward's next stage; commit with the advance."""
+    with session_scope(engine) as session:
+        enrolment = session.get(WardEnrolment, enrolment_id)
+        if enrolment is None:
+            raise NotFoundError(f"enrolment {enrolment_id} does not exist")
+        if is_past(enrolment.stage, stage):
+            return StageOutcome(done=True, summary="already done", details={"skipped": True})
+        expected = STAGE_ORDER[STAGE_ORDER.index(stage) - 1]
+        if enrolment.stage != expected:
+            return StageOutcome(done=False, summary=f"waiting for {STAGE_ORDER[STAGE_ORDER.index(enrolment.stage) + 1].value}")
+        ward = session.get(Ward, enrolment.ward_id)
+        wave = session.get(Wave, enrolment.wave_id)
+        assert ward is not None and wave is not None
+        site = session.get(Site, ward.site_id)
+        assert site is not None
+        ctx = StageContext(session, settings, as_of, ward, site, wave, enrolment)
+        if before_stage is not None:
+            before_stage(ctx, stage)
+        outcome = stage_function(stage)(ctx)
+        if outcome.done:
+            enrolment.stage = stage
+            setattr(enrolment, f"{stage.value}_at", on_day(as_of, 17))
+            if stage is Stage.qsir:
+                enrolment.stage = Stage.complete
+                enrolment.completed_at = on_day(as_of, 17)
+            session.add(enrolment)
+            session.flush()
+            refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
+        return outcome
