@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from flows.common import artifact_key, runtime
 from flows.launch_wave import advance_wards, launch_wave
-from flows.notify import dispatch_notifications
+from flows.notify import dispatch_notifications, improvement_team_digest
 from flows.qsir import qsir_reminders, record_completions
 from wardprog.rules.working_days import next_working_day, quarter_launch_dates
 from wardprog.services.programme import DEFAULT_PROGRAMME
@@ -56,6 +56,7 @@ def run_programme(
             _simulate_training(as_of)
         qsir_reminders(as_of=as_of)
         record_completions(as_of=as_of)
+        improvement_team_digest(as_of=as_of)
         dispatch_notifications(as_of=as_of)
 
     _, engine = runtime()

@@ -82,19 +82,60 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def settings(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[config.Settings]:
-    """Settings pointing at this test's database and folders (also what flows read)."""
-    monkeypatch.setenv("WARDPROG_DATABASE_URL", db_url)
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A brand-new empty database (no tables) on each backend: for migrations and end to end."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        yield url
+        engine = db._engines.pop(db.normalise_url(url), None)
+        if engine is not None:
+            engine.dispose()
+        return
+    base = request.getfixturevalue("postgres_url")
+    name = f"{base.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        for key in [k for k in db._engines if k.endswith(f"/{name}")]:
+            db._engines.pop(key).dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _point_settings_at(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> config.Settings:
+    monkeypatch.setenv("WARDPROG_DATABASE_URL", url)
     monkeypatch.setenv("WARDPROG_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("WARDPROG_OUTPUT_DIR", str(tmp_path / "out"))
     monkeypatch.setenv("WARDPROG_EXTRACTS_DIR", str(tmp_path / "extracts"))
     monkeypatch.setenv("WARDPROG_INBOX_DIR", str(tmp_path / "inbox"))
     monkeypatch.delenv("WARDPROG_NOTIFY_CONFIG", raising=False)
     config.get_settings.cache_clear()
-    yield config.get_settings()
+    return config.get_settings()
+
+
+@pytest.fixture
+def settings(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[config.Settings]:
+    """Settings pointing at this test's database and folders (also what flows read)."""
+    yield _point_settings_at(db_url, tmp_path, monkeypatch)
+    config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def fresh_settings(
+    fresh_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[config.Settings]:
+    """Settings on a brand-new empty database (the schema comes from the migrations)."""
+    yield _point_settings_at(fresh_db_url, tmp_path, monkeypatch)
     config.get_settings.cache_clear()
 
 

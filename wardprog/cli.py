@@ -160,6 +160,17 @@ def demo(
 
 
 @app.command()
+def report(as_of: AsOf = None) -> None:
+    """Write the programme dashboard (HTML) to the output folder."""
+    from wardprog.reports.dashboard import write_dashboard
+
+    settings = get_settings()
+    with Session(get_engine()) as session:
+        path = write_dashboard(session, settings, as_of or date.today())
+    console.print(f"dashboard: {path}")
+
+
+@app.command()
 def status(as_of: AsOf = None) -> None:
     """Where every ward is: waves, stages, triage, QSIR training and notifications."""
     from wardprog.models import Stage

@@ -7,6 +7,7 @@ from wardprog.models.engagement import (
     EventStatus,
     Facilitator,
     Venue,
+    WardEngagementPreference,
 )
 from wardprog.models.notification import Notification, NotificationStatus
 from wardprog.models.programme import (
@@ -25,7 +26,13 @@ from wardprog.models.qsir import (
     QsirNomination,
     StaffMember,
 )
-from wardprog.models.triage import ImprovementScore, TriageCategory, TriageItem, TriageStatus
+from wardprog.models.triage import (
+    ImprovementScore,
+    TriageCategory,
+    TriageItem,
+    TriageStatus,
+    TriageSubmission,
+)
 from wardprog.models.ward import Site, Ward
 
 __all__ = [
@@ -50,8 +57,10 @@ __all__ = [
     "TriageCategory",
     "TriageItem",
     "TriageStatus",
+    "TriageSubmission",
     "Ward",
     "WardEnrolment",
+    "WardEngagementPreference",
     "Wave",
     "WaveStatus",
 ]

@@ -12,8 +12,14 @@ from wardprog.models.base import created_at_field, json_field
 
 
 class DiagnosticSnapshot(SQLModel, table=True):
+    """One pull of a ward's data: the wave's baseline, then the 3- and 6-month re-checks.
+
+    A ward is enrolled in one wave, so (ward, wave, kind) identifies a pull: re-running a stage
+    on a later day must find the existing row, never add a second baseline with a new as_of.
+    """
+
     __table_args__ = (
-        UniqueConstraint("ward_id", "kind", "as_of", name="uq_snapshot_ward_kind_asof"),
+        UniqueConstraint("ward_id", "wave_id", "kind", name="uq_snapshot_ward_wave_kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

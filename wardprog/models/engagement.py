@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from wardprog.models.base import created_at_field, tz_datetime_field
+from wardprog.models.base import created_at_field, json_field, tz_datetime_field
 
 
 class EventStatus(StrEnum):
@@ -24,12 +24,33 @@ class Venue(SQLModel, table=True):
     site_id: int = Field(foreign_key="site.id", index=True)
     name: str = Field(max_length=200)
     capacity: int = 20
+    # Rooms come and go (refurbishments, decant wards); inactive rooms keep their history.
+    active: bool = True
 
 
 class Facilitator(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     email: str = Field(unique=True, max_length=320)
+    # Weekdays (0 = Monday) the facilitator works: much of the improvement team is part time.
+    working_days: list[int] = json_field(lambda: [0, 1, 2, 3, 4])
+    # ISO dates of annual leave, study days and training the facilitator is delivering.
+    unavailable_dates: list[str] = json_field(list)
+    active: bool = True
+
+
+class WardEngagementPreference(SQLModel, table=True):
+    """When a ward can release staff: defaults to the early/late shift overlap (13:30)."""
+
+    __table_args__ = (UniqueConstraint("ward_id", name="uq_engagement_pref_ward"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ward_id: int = Field(foreign_key="ward.id", index=True)
+    # "HH:MM" local (Europe/London) start times, most preferred first.
+    preferred_starts: list[str] = json_field(lambda: ["13:30"])
+    # Weekdays (0 = Monday) the ward cannot do, e.g. the consultant ward-round day.
+    avoid_weekdays: list[int] = json_field(list)
+    expected_attendees: int = 12
 
 
 class EngagementEvent(SQLModel, table=True):

@@ -39,11 +39,14 @@ class StaffMember(SQLModel, table=True):
 
 class QsirCohort(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    # Stable, human-readable identity, e.g. "QSIR-P-2026-Q2": re-planning finds the same row.
     code: str = Field(unique=True, max_length=32)
     course: Course = Field(default=Course.practitioner, max_length=16)
     start_date: date
     capacity: int = 24
+    # ISO dates of the teaching days (five for Practitioner, one for Fundamentals).
     session_dates: list[str] = json_field(list)
+    venue: str = Field(default="Trust Education Centre", max_length=200)
 
 
 class QsirNomination(SQLModel, table=True):
@@ -60,7 +63,13 @@ class QsirNomination(SQLModel, table=True):
     approved_by: str | None = Field(default=None, max_length=200)
     reason: str = ""
     project_presented: bool = False
+    project_presented_on: date | None = None
     nominated_on: date | None = None
+    booked_on: date | None = None
+    # The date the completion rule was met (the cohort's last day): what "trained to date" counts.
+    completed_on: date | None = Field(default=None, index=True)
+    # Where the nomination came from: "<file>#row <n>" or "prefect-form:<flow run id>".
+    source: str = Field(default="", max_length=500)
     extra: dict[str, Any] = json_field()
     created_at: datetime = created_at_field()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from wardprog.models.base import created_at_field, tz_datetime_field
+from wardprog.models.base import created_at_field, json_field, tz_datetime_field
 
 
 class TriageCategory(StrEnum):
@@ -37,11 +38,14 @@ class TriageItem(SQLModel, table=True):
     raised_by: str | None = Field(default=None, max_length=200)
     category: TriageCategory = Field(max_length=16)
     owner: str = Field(default="", max_length=200)
+    # `change` items leave the ward: who they were escalated to (improvement team/directorate).
+    escalated_to: str = Field(default="", max_length=200)
     due_date: date | None = None
     review_date: date | None = None
     status: TriageStatus = Field(default=TriageStatus.open, max_length=16)
     notes: str = ""
     outcome: str = ""
+    closed_by: str = Field(default="", max_length=200)
     source: str = Field(default="", max_length=500)
     source_row: int | None = None
     created_at: datetime = created_at_field()
@@ -57,4 +61,27 @@ class ImprovementScore(SQLModel, table=True):
     scored_by: str = Field(max_length=200)
     scored_on: date
     justification: str = ""
+    created_at: datetime = created_at_field()
+
+
+class TriageSubmission(SQLModel, table=True):
+    """One returned template (file or Prefect form), accepted or rejected: the audit trail.
+
+    The content digest makes a re-dropped copy of an already-processed file a no-op.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("ward_id", "wave_id", "sha256", name="uq_triage_submission_digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ward_id: int = Field(foreign_key="ward.id", index=True)
+    wave_id: int = Field(foreign_key="wave.id", index=True)
+    source: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    # accepted | rejected
+    status: str = Field(max_length=16)
+    items_created: int = 0
+    problems: list[dict[str, Any]] = json_field(list)
+    received_on: date
     created_at: datetime = created_at_field()

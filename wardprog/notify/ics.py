@@ -61,7 +61,7 @@ def build_calendar(events: Sequence[CalendarEvent], method: str = "REQUEST") -> 
             attendee = vCalAddress(f"mailto:{email}")
             attendee.params["role"] = vText("REQ-PARTICIPANT")
             attendee.params["rsvp"] = vText("TRUE")
-            item.add("attendee", attendee, encode=0)
+            item.add("attendee", attendee, encode=False)
         cal.add_component(item)
     cal.add_missing_timezones()
     return cal.to_ical()

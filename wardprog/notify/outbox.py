@@ -17,6 +17,9 @@ from sqlmodel import Session, select
 from wardprog.models import Notification
 from wardprog.notify.render import render
 
+# Notification.idempotency_key's column width.
+MAX_KEY_LENGTH = 200
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -43,7 +46,13 @@ def enqueue(
     recipients: Sequence[str] = (),
     attachments: Sequence[Attachment] = (),
 ) -> Notification:
-    """Add a rendered message to the outbox unless one with ``key`` already exists."""
+    """Add a rendered message to the outbox unless one with ``key`` already exists.
+
+    ``recipients`` are e-mail addresses (blank ones, e.g. a ward with no manager recorded, are
+    dropped); routing decides which destinations use them (see ``wardprog.notify.routing``).
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"idempotency key must be 1-{MAX_KEY_LENGTH} characters: {key!r}")
     existing = session.exec(select(Notification).where(Notification.idempotency_key == key)).first()
     if existing is not None:
         return existing
@@ -53,7 +62,7 @@ def enqueue(
         kind=kind,
         tags=sorted(set(tags)),
         ward_code=ward_code,
-        recipients=list(recipients),
+        recipients=[r.strip() for r in recipients if r and r.strip()],
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,

@@ -1,0 +1,185 @@
+"""The programme dashboard: one static HTML page the improvement team and the board can read.
+
+Wards by stage per wave and site, triage by category (% of fixes closed, overdue items),
+improvement projects by latest IHI score against the strategy's target (75% of completed
+projects scoring at least 3.0, "modest improvement"), QSIR trained against target, and SPC
+signals across wards. Charts are inline SVG so the file works offline and in e-mail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlmodel import Session, select
+
+from wardprog.config import Settings
+from wardprog.models import (
+    STAGE_ORDER,
+    DiagnosticSnapshot,
+    ImprovementScore,
+    NominationStatus,
+    QsirNomination,
+    Site,
+    TriageCategory,
+    TriageItem,
+    TriageStatus,
+    Ward,
+)
+from wardprog.status import ward_statuses
+
+IHI_MODEST_IMPROVEMENT = 3.0
+IHI_TARGET_SHARE = 0.75
+
+
+@dataclass
+class DashboardData:
+    as_of: date
+    stages: list[str]
+    by_wave: list[dict[str, Any]]
+    by_site: list[dict[str, Any]]
+    triage: list[dict[str, Any]]
+    fixes_closed_pct: float | None
+    overdue: list[dict[str, Any]]
+    ihi_histogram: list[dict[str, Any]]
+    projects_completed: int
+    projects_at_target: int
+    trained: int
+    target_trained: int
+    booked: int
+    signals: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ihi_share(self) -> float | None:
+        if not self.projects_completed:
+            return None
+        return self.projects_at_target / self.projects_completed
+
+
+def dashboard_data(session: Session, settings: Settings, as_of: date) -> DashboardData:
+    statuses = ward_statuses(session)
+    stages = [s.value for s in STAGE_ORDER]
+    wave_counts: dict[int, Counter[str]] = defaultdict(Counter)
+    site_counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in statuses:
+        wave_counts[s.wave_number][s.stage.value] += 1
+        site_counts[s.site_code][s.stage.value] += 1
+
+    items = session.exec(select(TriageItem)).all()
+    triage = []
+    for category in TriageCategory:
+        mine = [i for i in items if i.category == category]
+        closed = sum(1 for i in mine if i.status == TriageStatus.closed)
+        triage.append({"category": category.value, "total": len(mine), "closed": closed})
+    fixes = next(t for t in triage if t["category"] == "fix")
+    fixes_pct = 100.0 * fixes["closed"] / fixes["total"] if fixes["total"] else None
+
+    wards = {w.id: w for w in session.exec(select(Ward)).all()}
+    overdue = [
+        {
+            "ward": wards[i.ward_id].code,
+            "category": i.category.value,
+            "issue": i.issue,
+            "owner": i.owner,
+            "due": i.due_date or i.review_date,
+        }
+        for i in items
+        if i.status == TriageStatus.open and (i.due_date or i.review_date or as_of) < as_of
+    ]
+    overdue.sort(key=lambda o: (o["due"], o["ward"]))
+
+    latest: dict[int, float] = {}
+    for score in session.exec(
+        select(ImprovementScore).order_by(ImprovementScore.scored_on, ImprovementScore.id)
+    ).all():
+        latest[score.triage_item_id] = score.score
+    improve_ids = {i.id for i in items if i.category == TriageCategory.improve}
+    scores = [latest[i] for i in improve_ids if i in latest]
+    histogram = Counter(scores)
+    completed = [
+        latest[i.id]
+        for i in items
+        if i.category == TriageCategory.improve
+        and i.status == TriageStatus.closed
+        and i.id in latest
+    ]
+
+    nominations = session.exec(select(QsirNomination)).all()
+    trained = sum(1 for n in nominations if n.status == NominationStatus.completed)
+    booked = sum(
+        1 for n in nominations if n.status in (NominationStatus.booked, NominationStatus.attending)
+    )
+
+    sites = {s.id: s.code for s in session.exec(select(Site)).all()}
+    signals: list[dict[str, Any]] = []
+    for snap in session.exec(
+        select(DiagnosticSnapshot).where(DiagnosticSnapshot.kind == "baseline")
+    ).all():
+        ward = wards.get(snap.ward_id)
+        if ward is None:
+            continue
+        for sig in snap.signals:
+            signals.append(
+                {
+                    "ward": ward.code,
+                    "site": sites.get(ward.site_id, ""),
+                    "metric": str(sig.get("metric", "")),
+                    "kind": str(
+                        sig.get("point_type") or sig.get("variation_icon") or sig.get("kind", "")
+                    ),
+                }
+            )
+    return DashboardData(
+        as_of=as_of,
+        stages=stages,
+        by_wave=[{"label": f"Wave {n}", "counts": dict(c)} for n, c in sorted(wave_counts.items())],
+        by_site=[{"label": site, "counts": dict(c)} for site, c in sorted(site_counts.items())],
+        triage=triage,
+        fixes_closed_pct=fixes_pct,
+        overdue=overdue,
+        ihi_histogram=[
+            {"score": s, "count": histogram.get(s, 0)} for s in [x / 2 for x in range(1, 11)]
+        ],
+        projects_completed=len(completed),
+        projects_at_target=sum(1 for s in completed if s >= IHI_MODEST_IMPROVEMENT),
+        trained=trained,
+        target_trained=settings.qsir_target_trained,
+        booked=booked,
+        signals=signals,
+    )
+
+
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("wardprog.reports", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_dashboard(data: DashboardData) -> str:
+    signal_by_metric = Counter(s["metric"] for s in data.signals)
+    signal_by_site = Counter(s["site"] for s in data.signals)
+    return (
+        _env()
+        .get_template("dashboard.html")
+        .render(
+            d=data,
+            signal_by_metric=sorted(signal_by_metric.items(), key=lambda kv: (-kv[1], kv[0])),
+            signal_by_site=sorted(signal_by_site.items()),
+            ihi_target=IHI_TARGET_SHARE,
+            ihi_modest=IHI_MODEST_IMPROVEMENT,
+        )
+    )
+
+
+def write_dashboard(session: Session, settings: Settings, as_of: date) -> Path:
+    path = settings.output_dir / "dashboard.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_dashboard(dashboard_data(session, settings, as_of)), encoding="utf-8")
+    return path

@@ -1,0 +1,607 @@
+"""Triage capture and follow-up: import returned templates, route items, remind, close.
+
+Two ways in, one set of rules: a filled template dropped in the ward's inbox folder
+(``<inbox_dir>/<ward_code>/triage/``) or the improvement team typing the rows into a Prefect form.
+Either way every row is validated first and a file with any problem is rejected whole (moved to
+``rejected/`` with an ``.errors.txt`` beside it, and the ward manager told what to fix), so the
+next run never trips over it again and an item is never half imported.
+
+File moves for accepted files wait for the transaction to commit: if the stage's transaction
+rolls back, the file stays in the inbox and the next run imports it again (idempotently).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlmodel import Session, col, select
+
+from wardprog.config import Settings
+from wardprog.errors import InputFileError, NotFoundError, WardprogError
+from wardprog.models import Notification, Site, Ward, WardEnrolment, Wave
+from wardprog.models.triage import (
+    ImprovementScore,
+    TriageCategory,
+    TriageItem,
+    TriageStatus,
+    TriageSubmission,
+)
+from wardprog.notify.outbox import enqueue
+from wardprog.rules.triage import (
+    IHI_SCORES,
+    INITIAL_IHI_SCORE,
+    RawTriageRow,
+    TriageDefaults,
+    TriageEntry,
+    check_ihi_score,
+    iso_week,
+    overdue_since,
+    route,
+    validate_rows,
+)
+from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.programme import on_day
+from wardprog.services.triage_template import SUPPORTED_SUFFIXES, parse_template
+
+IMPROVEMENT_TEAM_TAG = "improvement-team"
+TRIAGE_SCORER = "Improvement team (triage)"
+
+
+class TriageError(WardprogError):
+    """A triage action is not allowed (wrong category, closed item, score off the scale)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    source: str
+    created: list[TriageItem]
+    existing: list[TriageItem]
+
+
+def triage_inbox(settings: Settings, ward_code: str) -> Path:
+    return settings.inbox_dir / ward_code / "triage"
+
+
+def defaults_from(settings: Settings) -> TriageDefaults:
+    return TriageDefaults(
+        fix_due_days=settings.triage_fix_due_days,
+        change_review_days=settings.triage_change_review_days,
+    )
+
+
+# --- moving files only once the transaction commits ------------------------------------------
+
+_PENDING = "wardprog_triage_pending_moves"
+
+
+def _after_commit(session: Session) -> None:
+    for src, dest in session.info.pop(_PENDING, []):
+        if src.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(src), str(_free_name(dest)))
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _move_on_commit(session: Session, src: Path, dest: Path) -> None:
+    if not session.info.get("wardprog_triage_hooks"):
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+        session.info["wardprog_triage_hooks"] = True
+    session.info.setdefault(_PENDING, []).append((src, dest))
+
+
+def _free_name(dest: Path) -> Path:
+    """Never overwrite: a ward may return a corrected file under the same name."""
+    candidate, n = dest, 1
+    while candidate.exists():
+        candidate = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
+        n += 1
+    return candidate
+
+
+# --- importing ------------------------------------------------------------------------------
+
+
+def _manager(ward: Ward) -> str:
+    return ward.manager_name or f"Ward manager, {ward.name}"
+
+
+def import_entries(
+    session: Session,
+    settings: Settings,
+    ward: Ward,
+    wave: Wave,
+    entries: Sequence[TriageEntry],
+    *,
+    source: str,
+    as_of: date,
+) -> ImportResult:
+    """Write validated entries as triage items; an issue already recorded is left untouched."""
+    keys = [e.issue_key for e in entries]
+    existing = {
+        item.issue_key: item
+        for item in session.exec(
+            select(TriageItem).where(
+                TriageItem.ward_id == ward.id,
+                TriageItem.wave_id == wave.id,
+                col(TriageItem.issue_key).in_(keys),
+            )
+        ).all()
+    }
+    defaults = defaults_from(settings)
+    created: list[TriageItem] = []
+    for entry in entries:
+        if entry.issue_key in existing:
+            continue
+        routing = route(entry, ward_manager=_manager(ward), as_of=as_of, defaults=defaults)
+        item = TriageItem(
+            ward_id=ward.id,  # type: ignore[arg-type]
+            wave_id=wave.id,  # type: ignore[arg-type]
+            issue=entry.issue,
+            issue_key=entry.issue_key,
+            raised_by=entry.raised_by,
+            category=TriageCategory(entry.category),
+            owner=routing.owner,
+            escalated_to=routing.escalated_to,
+            due_date=routing.due_date,
+            review_date=routing.review_date,
+            notes=entry.notes,
+            source=source[:500],
+            source_row=entry.row,
+        )
+        session.add(item)
+        session.flush()
+        if routing.initial_score is not None:
+            session.add(
+                ImprovementScore(
+                    triage_item_id=item.id,  # type: ignore[arg-type]
+                    score=routing.initial_score,
+                    scored_by=TRIAGE_SCORER,
+                    scored_on=as_of,
+                    justification="Categorised as an improvement project at triage: "
+                    f"{IHI_SCORES[INITIAL_IHI_SCORE].lower()}.",
+                )
+            )
+        created.append(item)
+    session.flush()
+    return ImportResult(source, created, [existing[k] for k in keys if k in existing])
+
+
+def _item_view(item: TriageItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "issue": item.issue,
+        "raised_by": item.raised_by or "Anonymous",
+        "category": item.category.value,
+        "owner": item.owner,
+        "escalated_to": item.escalated_to,
+        "due_date": item.due_date,
+        "review_date": item.review_date,
+        "notes": item.notes,
+        "outcome": item.outcome,
+    }
+
+
+def _ward_parts(session: Session, item: TriageItem) -> tuple[Ward, Wave, Site]:
+    ward = session.get(Ward, item.ward_id)
+    wave = session.get(Wave, item.wave_id)
+    assert ward is not None and wave is not None
+    site = session.get(Site, ward.site_id)
+    assert site is not None
+    return ward, wave, site
+
+
+def _send_summary(
+    session: Session, ward: Ward, site: Site, wave: Wave, items: Sequence[TriageItem], ref: str
+) -> Notification:
+    views = [_item_view(i) for i in items]
+    return enqueue(
+        session,
+        key=f"triage_summary:{ward.code}:wave-{wave.number}:{ref}",
+        kind="triage_summary",
+        tags=[ward.code, site.code, IMPROVEMENT_TEAM_TAG],
+        context={
+            "ward_name": ward.name,
+            "ward_code": ward.code,
+            "manager_name": ward.manager_name or "Ward manager",
+            "wave_number": wave.number,
+            "fixes": [v for v in views if v["category"] == "fix"],
+            "improvements": [v for v in views if v["category"] == "improve"],
+            "changes": [v for v in views if v["category"] == "change"],
+            "total": len(views),
+        },
+        ward_code=ward.code,
+        recipients=[ward.manager_email] if ward.manager_email else [],
+    )
+
+
+def submit_rows(
+    session: Session,
+    settings: Settings,
+    ward: Ward,
+    wave: Wave,
+    rows: Sequence[RawTriageRow],
+    *,
+    source: str,
+    as_of: date,
+) -> ImportResult:
+    """The Prefect-form path: validate exactly like a file, then import and send the summary.
+
+    Raises :class:`InputFileError` (``source`` names the form) with every problem; nothing is
+    written in that case.
+    """
+    entries, problems = validate_rows(rows)
+    if problems:
+        raise InputFileError(source, problems)
+    digest = hashlib.sha256(
+        "\n".join(f"{e.issue_key}|{e.category}" for e in entries).encode()
+    ).hexdigest()
+    return _accept(
+        session, settings, ward, wave, entries, source=source, digest=digest, as_of=as_of
+    )
+
+
+def _accept(
+    session: Session,
+    settings: Settings,
+    ward: Ward,
+    wave: Wave,
+    entries: Sequence[TriageEntry],
+    *,
+    source: str,
+    digest: str,
+    as_of: date,
+) -> ImportResult:
+    result = import_entries(session, settings, ward, wave, entries, source=source, as_of=as_of)
+    if _submission(session, ward, wave, digest) is None:
+        session.add(
+            TriageSubmission(
+                ward_id=ward.id,  # type: ignore[arg-type]
+                wave_id=wave.id,  # type: ignore[arg-type]
+                source=source[:500],
+                sha256=digest,
+                status="accepted",
+                items_created=len(result.created),
+                received_on=as_of,
+            )
+        )
+        session.flush()
+    if result.created:
+        site = session.get(Site, ward.site_id)
+        assert site is not None
+        _send_summary(session, ward, site, wave, result.created, digest[:16])
+    return result
+
+
+def _submission(session: Session, ward: Ward, wave: Wave, digest: str) -> TriageSubmission | None:
+    return session.exec(
+        select(TriageSubmission).where(
+            TriageSubmission.ward_id == ward.id,
+            TriageSubmission.wave_id == wave.id,
+            TriageSubmission.sha256 == digest,
+        )
+    ).first()
+
+
+def _reject(ctx: StageContext, path: Path, digest: str, err: InputFileError) -> None:
+    """Move a bad file aside with its errors and tell the ward manager what to fix."""
+    rejected_dir = path.parent / "rejected"
+    rejected_dir.mkdir(parents=True, exist_ok=True)
+    dest = _free_name(rejected_dir / path.name)
+    # Not transactional on purpose: the file is bad whatever happens to this transaction, and
+    # leaving it in the inbox would make every run trip over it again.
+    shutil.move(str(path), str(dest))
+    dest.with_name(dest.name + ".errors.txt").write_text(
+        str(err).replace(str(path), path.name)
+        + "\n\nCorrect the file and drop it in the triage folder again.\n",
+        encoding="utf-8",
+    )
+    session = ctx.session
+    if _submission(session, ctx.ward, ctx.wave, digest) is not None:
+        return  # the same bad file again: already recorded and reported
+    session.add(
+        TriageSubmission(
+            ward_id=ctx.ward.id,  # type: ignore[arg-type]
+            wave_id=ctx.wave.id,  # type: ignore[arg-type]
+            source=path.name,
+            sha256=digest,
+            status="rejected",
+            problems=[
+                {"row": p.row, "column": p.column, "message": p.message} for p in err.problems
+            ],
+            received_on=ctx.as_of,
+        )
+    )
+    session.flush()
+    enqueue(
+        session,
+        key=f"triage_rejected:{ctx.ward.code}:wave-{ctx.wave.number}:{digest[:16]}",
+        kind="triage_rejected",
+        tags=[ctx.ward.code, ctx.site.code, IMPROVEMENT_TEAM_TAG],
+        context={
+            "ward_name": ctx.ward.name,
+            "manager_name": ctx.ward.manager_name or "Ward manager",
+            "filename": path.name,
+            "problems": [str(p) for p in err.problems],
+        },
+        ward_code=ctx.ward.code,
+        recipients=[ctx.ward.manager_email] if ctx.ward.manager_email else [],
+    )
+
+
+def pending_files(settings: Settings, ward_code: str) -> list[Path]:
+    inbox = triage_inbox(settings, ward_code)
+    if not inbox.is_dir():
+        return []
+    return sorted(
+        p
+        for p in inbox.iterdir()
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
+        # Excel's "~$name.xlsx" lock files and hidden sync files are not returns.
+        and not p.name.startswith(("~$", "."))
+    )
+
+
+def capture_from_inbox(ctx: StageContext) -> tuple[list[ImportResult], list[InputFileError]]:
+    """Import every returned file in the ward's triage inbox; bad files are rejected whole."""
+    results: list[ImportResult] = []
+    errors: list[InputFileError] = []
+    for path in pending_files(ctx.settings, ctx.ward.code):
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        previous = _submission(ctx.session, ctx.ward, ctx.wave, digest)
+        if previous is not None and previous.status == "accepted":
+            # Already imported (the move after commit did not happen): just file it away.
+            _move_on_commit(ctx.session, path, path.parent / "processed" / path.name)
+            continue
+        try:
+            entries = parse_template(path, data)
+        except InputFileError as err:
+            _reject(ctx, path, digest, err)
+            errors.append(err)
+            continue
+        results.append(
+            _accept(
+                ctx.session,
+                ctx.settings,
+                ctx.ward,
+                ctx.wave,
+                entries,
+                source=path.name,
+                digest=digest,
+                as_of=ctx.as_of,
+            )
+        )
+        _move_on_commit(ctx.session, path, path.parent / "processed" / path.name)
+    return results, errors
+
+
+def ward_items(session: Session, ward_id: int, wave_id: int) -> list[TriageItem]:
+    return list(
+        session.exec(
+            select(TriageItem)
+            .where(TriageItem.ward_id == ward_id, TriageItem.wave_id == wave_id)
+            .order_by(col(TriageItem.id))
+        ).all()
+    )
+
+
+def run_triage_stage(ctx: StageContext) -> StageOutcome:
+    """Done once the ward's triage has been captured; waits (done=False) until a file arrives.
+
+    A rejected file does not raise: the ward manager has been told what to fix, and one ward's
+    spreadsheet must not stop the rest of the programme's run.
+    """
+    results, errors = capture_from_inbox(ctx)
+    items = ward_items(ctx.session, ctx.ward.id, ctx.wave.id)  # type: ignore[arg-type]
+    created = sum(len(r.created) for r in results)
+    details: dict[str, Any] = {
+        "items": len(items),
+        "created": created,
+        "files": [r.source for r in results],
+        "rejected": [str(e) for e in errors],
+    }
+    if not items:
+        if errors:
+            return StageOutcome(
+                done=False,
+                summary=f"triage file rejected ({len(errors)}); waiting for a corrected file",
+                details=details,
+            )
+        inbox = triage_inbox(ctx.settings, ctx.ward.code)
+        return StageOutcome(
+            done=False,
+            summary=f"waiting for the triage template in {inbox}",
+            details=details,
+        )
+    counts = {c.value: sum(1 for i in items if i.category is c) for c in TriageCategory}
+    details["by_category"] = counts
+    return StageOutcome(
+        done=True,
+        summary=f"{len(items)} triage items ({counts['fix']} fix, {counts['improve']} improve, "
+        f"{counts['change']} change)",
+        details=details,
+    )
+
+
+# --- follow-up ------------------------------------------------------------------------------
+
+
+def _item(session: Session, item_id: int) -> TriageItem:
+    item = session.get(TriageItem, item_id)
+    if item is None:
+        raise NotFoundError(f"Triage item {item_id} does not exist")
+    return item
+
+
+def record_ihi_score(
+    session: Session,
+    item_id: int,
+    score: float,
+    scored_by: str,
+    scored_on: date,
+    justification: str,
+) -> ImprovementScore:
+    """Add to an improvement project's IHI score history (0.5-5.0 in 0.5 steps).
+
+    Recording the same score by the same person on the same day again returns the existing row.
+    """
+    item = _item(session, item_id)
+    if item.category is not TriageCategory.improve:
+        raise TriageError(
+            f"Triage item {item_id} is a {item.category.value}; only improvement projects "
+            "carry an IHI score"
+        )
+    try:
+        score = check_ihi_score(score)
+    except ValueError as exc:
+        raise TriageError(str(exc)) from exc
+    if not scored_by.strip():
+        raise TriageError("An IHI score needs the name of who scored it")
+    if not justification.strip():
+        raise TriageError("An IHI score needs a justification (what evidence supports it)")
+    existing = session.exec(
+        select(ImprovementScore).where(
+            ImprovementScore.triage_item_id == item_id,
+            ImprovementScore.scored_on == scored_on,
+            ImprovementScore.scored_by == scored_by.strip(),
+            ImprovementScore.score == score,
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    row = ImprovementScore(
+        triage_item_id=item_id,
+        score=score,
+        scored_by=scored_by.strip(),
+        scored_on=scored_on,
+        justification=justification.strip(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def score_history(session: Session, item_id: int) -> list[ImprovementScore]:
+    return list(
+        session.exec(
+            select(ImprovementScore)
+            .where(ImprovementScore.triage_item_id == item_id)
+            .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
+        ).all()
+    )
+
+
+def close_item(
+    session: Session, item_id: int, outcome: str, closed_by: str, closed_on: date
+) -> TriageItem:
+    """Close an item and tell the ward what was done ("you said, we did"). Idempotent."""
+    item = _item(session, item_id)
+    if item.status is TriageStatus.closed:
+        return item
+    if not outcome.strip():
+        raise TriageError("Closing an item needs an outcome: what was done about it")
+    item.status = TriageStatus.closed
+    item.outcome = outcome.strip()
+    item.closed_by = closed_by.strip()[:200]
+    item.closed_at = on_day(closed_on, 17)
+    session.add(item)
+    session.flush()
+    ward, wave, site = _ward_parts(session, item)
+    enqueue(
+        session,
+        key=f"you_said_we_did:{ward.code}:wave-{wave.number}:item-{item.id}",
+        kind="you_said_we_did",
+        tags=[ward.code, site.code, IMPROVEMENT_TEAM_TAG],
+        context={
+            "ward_name": ward.name,
+            "manager_name": ward.manager_name or "Ward manager",
+            "item": _item_view(item),
+            "closed_by": item.closed_by,
+            "closed_on": closed_on,
+        },
+        ward_code=ward.code,
+        recipients=[ward.manager_email] if ward.manager_email else [],
+    )
+    return item
+
+
+def overdue_items(session: Session, as_of: date) -> list[TriageItem]:
+    candidates = session.exec(
+        select(TriageItem).where(
+            TriageItem.status == TriageStatus.open,
+            (col(TriageItem.due_date) < as_of) | (col(TriageItem.review_date) < as_of),
+        )
+    ).all()
+    return sorted(candidates, key=lambda i: (i.ward_id, i.id or 0))
+
+
+def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
+    """One reminder per overdue item per ISO week: a daily run nags weekly, not daily.
+
+    Returns only the reminders enqueued by this call.
+    """
+    week = iso_week(as_of)
+    already = set(
+        session.exec(
+            select(Notification.idempotency_key).where(
+                Notification.kind == "overdue_reminder",
+                col(Notification.idempotency_key).endswith(f":{week}"),
+            )
+        ).all()
+    )
+    sent: list[Notification] = []
+    for item in overdue_items(session, as_of):
+        since = overdue_since(item.due_date, item.review_date, as_of)
+        assert since is not None
+        ward, _wave, site = _ward_parts(session, item)
+        key = f"overdue_reminder:{ward.code}:item-{item.id}:{week}"
+        if key in already:
+            continue
+        tags = [ward.code, site.code]
+        if item.category is TriageCategory.change:
+            tags.append(IMPROVEMENT_TEAM_TAG)  # escalated items are chased centrally too
+        sent.append(
+            enqueue(
+                session,
+                key=key,
+                kind="overdue_reminder",
+                tags=tags,
+                context={
+                    "ward_name": ward.name,
+                    "manager_name": ward.manager_name or "Ward manager",
+                    "item": _item_view(item),
+                    "overdue_since": since,
+                    "days_overdue": (as_of - since).days,
+                    "is_review": item.category is TriageCategory.change,
+                },
+                ward_code=ward.code,
+                recipients=[ward.manager_email] if ward.manager_email else [],
+            )
+        )
+    return sent
+
+
+def ward_context(session: Session, settings: Settings, ward_code: str, as_of: date) -> StageContext:
+    """The stage context for a ward by code (for flows run by hand for one ward)."""
+    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
+    if ward is None:
+        raise NotFoundError(f"No ward with code {ward_code!r}; check the ward register")
+    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+    if enrolment is None:
+        raise NotFoundError(f"Ward {ward_code} is not enrolled in a wave yet")
+    wave = session.get(Wave, enrolment.wave_id)
+    site = session.get(Site, ward.site_id)
+    assert wave is not None and site is not None
+    return StageContext(session, settings, as_of, ward, site, wave, enrolment)
