@@ -20,9 +20,10 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.common import artifact_key, resolve_as_of, runtime
+from flows.diagnostics import publish_pack_artifacts
 from wardprog.models import Programme, Stage, Wave, WaveStatus
 from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
 from wardprog.services.programme import (
@@ -73,7 +74,7 @@ def _open_wave_ids(programme_name: str) -> list[int]:
             for w in session.exec(
                 select(Wave)
                 .where(Wave.programme_id == programme.id, Wave.status == WaveStatus.launched)
-                .order_by(Wave.number)
+                .order_by(col(Wave.number))
             ).all()
         ]
 
@@ -119,6 +120,8 @@ def advance_wave_wards(wave_id: int, as_of: date, simulate_staff: bool) -> dict[
             if ward in blocked:
                 continue
             result = stage_task(enrolment_id, ward, stage, as_of, simulate_staff)  # type: ignore[arg-type]
+            if stage is Stage.diagnostic and result.get("snapshot_id"):
+                publish_pack_artifacts(ward, result["snapshot_id"])
             if result["done"]:
                 counts["done"] += 0 if result.get("skipped") else 1
             else:

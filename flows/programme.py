@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
 from flows.common import artifact_key, runtime
+from flows.diagnostics import recheck_due_wards
 from flows.launch_wave import advance_wards, launch_wave
 from flows.notify import dispatch_notifications, improvement_team_digest
 from flows.qsir import qsir_reminders, record_completions
@@ -54,6 +55,7 @@ def run_programme(
             advance_wards(as_of=as_of, programme=programme, simulate_staff=simulate_staff)
         if simulate_staff:
             _simulate_training(as_of)
+        recheck_due_wards(as_of=as_of)
         qsir_reminders(as_of=as_of)
         record_completions(as_of=as_of)
         improvement_team_digest(as_of=as_of)

@@ -15,12 +15,15 @@ target_metadata = SQLModel.metadata
 
 def _url() -> str:
     override = context.get_x_argument(as_dictionary=True).get("url")
-    return normalise_url(override or config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+    return normalise_url(
+        override or config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    )
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -38,8 +41,12 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets the same migrations alter tables on SQLite.
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

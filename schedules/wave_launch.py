@@ -20,7 +20,9 @@ TIMEZONE = "Europe/London"
 LAUNCH_TIME = time(7, 0)
 FIRST_YEAR = 2026
 LAST_YEAR = 2035
-BASE_RULE = "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1;BYHOUR=7;BYMINUTE=0;BYSECOND=0"
+BASE_RULE = (
+    "FREQ=MONTHLY;BYMONTH=1,4,7,10;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1;BYHOUR=7;BYMINUTE=0;BYSECOND=0"
+)
 
 
 def _stamp(day: date) -> str:
@@ -32,7 +34,8 @@ def wave_launch_rrule(first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) 
     until = date(last_year, 12, 31)
     lines = [f"DTSTART:{_stamp(start)}", f"RRULE:{BASE_RULE};UNTIL={_stamp(until)}"]
     weekdays = [
-        d.date() for d in rrulestr("\n".join(lines))  # first weekday of each quarter
+        d.date()
+        for d in rrulestr("\n".join(lines))  # first weekday of each quarter
     ]
     moved = [(d, next_working_day(d)) for d in weekdays if not is_working_day(d)]
     if moved:

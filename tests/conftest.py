@@ -36,7 +36,7 @@ def _pg_available() -> str | None:
             conn.execute(sa.text("select 1"))
         eng.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -46,7 +46,9 @@ def postgres_url() -> Iterator[str]:
     problem = _pg_available()
     if problem:
         if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}")
+            pytest.fail(
+                f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}"
+            )
         pytest.skip(f"PostgreSQL not reachable ({problem})")
     name = f"wardprog_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -10,13 +10,17 @@ LONDON = ZoneInfo("Europe/London")
 
 def test_invite_round_trips_in_london_time_across_dst():
     summer = CalendarEvent(
-        uid="evt-1@wardprog", summary="Engagement", sequence=2,
+        uid="evt-1@wardprog",
+        summary="Engagement",
+        sequence=2,
         starts_at=datetime(2026, 3, 30, 10, 0, tzinfo=LONDON),  # BST (UTC+1)
         ends_at=datetime(2026, 3, 30, 11, 30, tzinfo=LONDON),
-        attendees=("manager@trust.example",), organizer="qi@trust.example",
+        attendees=("manager@trust.example",),
+        organizer="qi@trust.example",
     )
     winter = CalendarEvent(
-        uid="evt-2@wardprog", summary="Engagement",
+        uid="evt-2@wardprog",
+        summary="Engagement",
         starts_at=datetime(2026, 3, 27, 10, 0, tzinfo=LONDON),  # GMT
         ends_at=datetime(2026, 3, 27, 11, 30, tzinfo=LONDON),
     )
@@ -32,8 +36,10 @@ def test_invite_round_trips_in_london_time_across_dst():
 
 def test_cancel_method():
     ev = CalendarEvent(
-        uid="x@wardprog", summary="s",
-        starts_at=datetime(2026, 5, 1, 9, tzinfo=LONDON), ends_at=datetime(2026, 5, 1, 10, tzinfo=LONDON),
+        uid="x@wardprog",
+        summary="s",
+        starts_at=datetime(2026, 5, 1, 9, tzinfo=LONDON),
+        ends_at=datetime(2026, 5, 1, 10, tzinfo=LONDON),
     )
     cal = Calendar.from_ical(build_calendar([ev], method="CANCEL"))
     assert cal["method"] == "CANCEL"

@@ -16,5 +16,7 @@ def test_upgrade_head_matches_models(fresh_settings):
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
-    assert diffs == [], f"models and migrations differ; run alembic revision --autogenerate: {diffs}"
+    assert diffs == [], (
+        f"models and migrations differ; run alembic revision --autogenerate: {diffs}"
+    )
     assert migrate.current(url) is not None

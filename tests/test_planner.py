@@ -1,5 +1,6 @@
 """Property tests for the rollout planner: the promises the programme makes to wards."""
 
+import itertools
 from collections import Counter
 from datetime import date
 
@@ -42,7 +43,7 @@ def test_waves_are_contiguous_quarters_and_deterministic(wards, start, per_site)
     plan = plan_rollout(wards, start, per_site)
     assert plan == plan_rollout(wards, start, per_site)
     assert [w.number for w in plan] == list(range(1, len(plan) + 1))
-    for prev, nxt in zip(plan, plan[1:], strict=False):
+    for prev, nxt in itertools.pairwise(plan):
         assert (nxt.quarter_start - prev.quarter_end).days == 1
     if plan:
         assert plan[0].quarter_start == start.replace(day=1)
@@ -54,9 +55,9 @@ def test_priority_order_within_site(wards, start):
     wave_of = {c: w.number for w in plan for c in w.ward_codes}
     for a in wards:
         for b in wards:
-            if a.site_code == b.site_code and a.priority is not None:
-                if b.priority is None or a.priority < b.priority:
-                    assert wave_of[a.code] <= wave_of[b.code]
+            earlier = b.priority is None or (a.priority is not None and a.priority < b.priority)
+            if a.site_code == b.site_code and a.priority is not None and earlier:
+                assert wave_of[a.code] <= wave_of[b.code]
 
 
 def test_sixty_wards_three_sites_gives_four_waves_of_fifteen():

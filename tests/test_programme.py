@@ -49,9 +49,11 @@ def test_four_waves_then_nothing_left(demo_trust, engine, settings):
         assert open_wave(session, settings, prog, date(2027, 1, 4)) is None
         plan = rollout_plan(session, prog)
     assert [len(w.ward_codes) for w in plan] == [15, 15, 15, 15]
-    with pytest.raises(WardprogError, match="before the programme starts"):
-        with session_scope(engine) as session:
-            open_wave(session, settings, prog, date(2025, 12, 1))
+    with (
+        pytest.raises(WardprogError, match="before the programme starts"),
+        session_scope(engine) as session,
+    ):
+        open_wave(session, settings, prog, date(2025, 12, 1))
 
 
 def test_concurrent_launches_make_one_wave(demo_trust, settings, db_url):
@@ -67,7 +69,7 @@ def test_concurrent_launches_make_one_wave(demo_trust, settings, db_url):
                 prog = ensure_programme(session, settings, date(2026, 1, 2))
                 barrier.wait(timeout=10)
                 results.append(open_wave(session, settings, prog, date(2026, 1, 2)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=launch) for _ in range(2)]

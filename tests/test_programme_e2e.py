@@ -31,7 +31,10 @@ def test_two_waves_end_to_end_and_idempotent(fresh_settings, prefect_harness, tm
         first = table_counts(session)
     assert len(enrolments) == 18
     assert {e.stage for e in enrolments} == {Stage.complete}
-    assert [(w.number, w.status) for w in waves] == [(1, WaveStatus.complete), (2, WaveStatus.complete)]
+    assert [(w.number, w.status) for w in waves] == [
+        (1, WaveStatus.complete),
+        (2, WaveStatus.complete),
+    ]
     for table in ("diagnosticsnapshot", "engagementevent"):
         assert first[table] == 18, table
     assert first["triageitem"] >= 18 and first["qsirnomination"] >= 18

@@ -9,7 +9,9 @@ from wardprog.errors import InputFileError
 from wardprog.models import Site, Ward
 from wardprog.services.register import demo_register_path, import_register
 
-HEADER = "site_code,site_name,ward_code,ward_name,specialty,beds,manager_name,manager_email,priority\n"
+HEADER = (
+    "site_code,site_name,ward_code,ward_name,specialty,beds,manager_name,manager_email,priority\n"
+)
 
 
 def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:

@@ -23,5 +23,8 @@ def test_first_working_day_skips_new_year_and_easter():
 
 def test_quarter_launch_dates():
     assert quarter_launch_dates(date(2026, 1, 1), date(2026, 12, 31)) == [
-        date(2026, 1, 2), date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1),
+        date(2026, 1, 2),
+        date(2026, 4, 1),
+        date(2026, 7, 1),
+        date(2026, 10, 1),
     ]

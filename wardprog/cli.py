@@ -29,7 +29,9 @@ DEMO_END = date(2026, 12, 31)
 
 AsOf = Annotated[
     date | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Date on the programme clock (default today)."),
+    typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], help="Date on the programme clock (default today)."
+    ),
 ]
 
 
@@ -85,7 +87,9 @@ def start_programme(
 
 @app.command()
 def plan(
-    start: Annotated[date, typer.Option(formats=["%Y-%m-%d"], help="If no programme exists yet.")] = DEMO_START,
+    start: Annotated[
+        date, typer.Option(formats=["%Y-%m-%d"], help="If no programme exists yet.")
+    ] = DEMO_START,
 ) -> None:
     """Print the rollout plan: which wards join which quarterly wave."""
     from wardprog.models import Programme
@@ -95,7 +99,9 @@ def plan(
     with Session(get_engine()) as session:
         from sqlmodel import select
 
-        programme = session.exec(select(Programme).where(Programme.name == DEFAULT_PROGRAMME)).first()
+        programme = session.exec(
+            select(Programme).where(Programme.name == DEFAULT_PROGRAMME)
+        ).first()
         if programme is None:
             programme = Programme(
                 name=DEFAULT_PROGRAMME,
@@ -109,7 +115,9 @@ def plan(
         table.add_column(col)
     for w in waves:
         table.add_row(
-            str(w.number), f"{w.quarter_start} – {w.quarter_end}", str(len(w.ward_codes)),
+            str(w.number),
+            f"{w.quarter_start} to {w.quarter_end}",
+            str(len(w.ward_codes)),
             ", ".join(w.ward_codes),
         )
     console.print(table)
@@ -133,7 +141,9 @@ def advance(as_of: AsOf = None, simulate_staff: bool = False) -> None:
 
 @app.command()
 def demo(
-    fresh: Annotated[bool, typer.Option(help="Delete the demo database and outputs first.")] = False,
+    fresh: Annotated[
+        bool, typer.Option(help="Delete the demo database and outputs first.")
+    ] = False,
     start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
     end: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_END,
 ) -> None:
@@ -195,19 +205,26 @@ def status(as_of: AsOf = None) -> None:
     for s in statuses:
         colour = "green" if s.stage is Stage.complete else "yellow"
         table.add_row(
-            str(s.wave_number), s.site_code, s.ward_code, f"[{colour}]{s.stage.value}[/{colour}]",
+            str(s.wave_number),
+            s.site_code,
+            s.ward_code,
+            f"[{colour}]{s.stage.value}[/{colour}]",
             *(str(d or "") for d in (s.diagnostic, s.engagement, s.triage, s.qsir)),
         )
     console.print(table)
     counts = stage_counts(statuses)
     console.print(
-        "Stages: " + ", ".join(f"{k.value} {v}" for k, v in counts.items() if v)
+        "Stages: "
+        + ", ".join(f"{k.value} {v}" for k, v in counts.items() if v)
         + f"; not yet enrolled {waiting}"
     )
     if triage:
         console.print(
             "Triage: "
-            + ", ".join(f"{cat} {sum(v.values())} ({v.get('open', 0)} open)" for cat, v in sorted(triage.items()))
+            + ", ".join(
+                f"{cat} {sum(v.values())} ({v.get('open', 0)} open)"
+                for cat, v in sorted(triage.items())
+            )
         )
     if kpis is not None:
         console.print(kpis)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from wardprog.models import (
     STAGE_ORDER,
@@ -38,7 +38,7 @@ def ward_statuses(session: Session) -> list[WardStatus]:
         select(WardEnrolment, Ward, Site, Wave)
         .where(WardEnrolment.ward_id == Ward.id, Ward.site_id == Site.id)
         .where(WardEnrolment.wave_id == Wave.id)
-        .order_by(Wave.number, Site.code, Ward.code)
+        .order_by(col(Wave.number), col(Site.code), col(Ward.code))
     ).all()
 
     def day(value):  # type: ignore[no-untyped-def]
@@ -46,8 +46,15 @@ def ward_statuses(session: Session) -> list[WardStatus]:
 
     return [
         WardStatus(
-            wave.number, site.code, ward.code, ward.name, enr.stage,
-            day(enr.diagnostic_at), day(enr.engagement_at), day(enr.triage_at), day(enr.qsir_at),
+            wave.number,
+            site.code,
+            ward.code,
+            ward.name,
+            enr.stage,
+            day(enr.diagnostic_at),
+            day(enr.engagement_at),
+            day(enr.triage_at),
+            day(enr.qsir_at),
         )
         for enr, ward, site, wave in rows
     ]

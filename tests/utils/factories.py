@@ -78,7 +78,10 @@ def make_enrolment(
 
 
 def make_context(
-    session: Session, settings: Settings, as_of: date = date(2026, 1, 5), **kw  # type: ignore[no-untyped-def]
+    session: Session,
+    settings: Settings,
+    as_of: date = date(2026, 1, 5),
+    **kw,  # type: ignore[no-untyped-def]
 ) -> StageContext:
     """A ward enrolled in a launched wave, ready for any stage service."""
     site = kw.get("site") or make_site(session)
@@ -86,6 +89,11 @@ def make_context(
     wave = kw.get("wave") or make_wave(session, quarter_start=as_of)
     enrolment = make_enrolment(session, ward, wave)
     return StageContext(
-        session=session, settings=settings, as_of=as_of, ward=ward, site=site, wave=wave,
+        session=session,
+        settings=settings,
+        as_of=as_of,
+        ward=ward,
+        site=site,
+        wave=wave,
         enrolment=enrolment,
     )

@@ -16,9 +16,7 @@ from wardprog.services.programme import ensure_programme
 from wardprog.services.register import demo_register_path, import_register
 
 
-def prepare_demo(
-    settings: Settings, start: date, end: date, register: Path | None = None
-) -> None:
+def prepare_demo(settings: Settings, start: date, end: date, register: Path | None = None) -> None:
     """Schema, register, staff extract and diagnostic extracts; every step idempotent."""
     from wardprog.demo.staff import write_staff_extract
     from wardprog.services.staff_register import import_staff
@@ -28,7 +26,9 @@ def prepare_demo(
     engine = get_engine(settings.database_url)
     with session_scope(engine) as session:
         import_register(session, register or demo_register_path())
-        rows = session.exec(select(Ward, Site).where(Ward.site_id == Site.id).order_by(Ward.code)).all()
+        rows = session.exec(
+            select(Ward, Site).where(Ward.site_id == Site.id).order_by(Ward.code)
+        ).all()
         wards = [(w.code, s.code, w.beds) for w, s in rows]
         managers = [(w.code, w.manager_name) for w, _ in rows]
     staff_file = settings.var_dir / "demo" / "staff.csv"
@@ -44,7 +44,6 @@ def prepare_demo(
 
 def run_demo(start: date, end: date) -> None:
     from flows.programme import run_programme
-
     from flows.report import programme_report
 
     run_programme(start=start, end=end, simulate_staff=True)
@@ -59,14 +58,32 @@ def write_register(path: Path, wards_per_site: int, sites: int = 3) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["site_code", "site_name", "ward_code", "ward_name", "specialty", "beds",
-             "manager_name", "manager_email", "priority"]
+            [
+                "site_code",
+                "site_name",
+                "ward_code",
+                "ward_name",
+                "specialty",
+                "beds",
+                "manager_name",
+                "manager_email",
+                "priority",
+            ]
         )
         for s in range(sites):
             for w in range(wards_per_site):
                 code = f"S{s + 1}-W{w + 1:03d}"
                 writer.writerow(
-                    [f"S{s + 1}", f"Site {s + 1}", code, f"Ward {code}", "General medicine",
-                     20 + (w % 4) * 4, f"Manager {code}", f"manager.{code.lower()}@nhs.example", ""]
+                    [
+                        f"S{s + 1}",
+                        f"Site {s + 1}",
+                        code,
+                        f"Ward {code}",
+                        "General medicine",
+                        20 + (w % 4) * 4,
+                        f"Manager {code}",
+                        f"manager.{code.lower()}@nhs.example",
+                        "",
+                    ]
                 )
     return path

@@ -22,7 +22,11 @@ def staff_simulator(ctx: StageContext, stage: Stage) -> None:
                 EngagementEvent.status != EventStatus.cancelled,
             )
         ).first()
-        if event is not None and event.starts_at is not None and event.starts_at.date() <= ctx.as_of:
+        if (
+            event is not None
+            and event.starts_at is not None
+            and event.starts_at.date() <= ctx.as_of
+        ):
             from wardprog.demo.triage_responses import drop_filled_template
 
             drop_filled_template(ctx)

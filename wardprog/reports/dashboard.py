@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
 from wardprog.models import (
@@ -75,8 +75,9 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         mine = [i for i in items if i.category == category]
         closed = sum(1 for i in mine if i.status == TriageStatus.closed)
         triage.append({"category": category.value, "total": len(mine), "closed": closed})
-    fixes = next(t for t in triage if t["category"] == "fix")
-    fixes_pct = 100.0 * fixes["closed"] / fixes["total"] if fixes["total"] else None
+    fix_items = [i for i in items if i.category == TriageCategory.fix]
+    fixes_closed = sum(1 for i in fix_items if i.status == TriageStatus.closed)
+    fixes_pct = 100.0 * fixes_closed / len(fix_items) if fix_items else None
 
     wards = {w.id: w for w in session.exec(select(Ward)).all()}
     overdue = [
@@ -94,7 +95,7 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
 
     latest: dict[int, float] = {}
     for score in session.exec(
-        select(ImprovementScore).order_by(ImprovementScore.scored_on, ImprovementScore.id)
+        select(ImprovementScore).order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
     ).all():
         latest[score.triage_item_id] = score.score
     improve_ids = {i.id for i in items if i.category == TriageCategory.improve}

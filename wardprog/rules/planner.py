@@ -30,7 +30,9 @@ class PlannedWave:
     ward_codes: tuple[str, ...]
 
 
-def wave_bounds(programme_start: date, number: int, wave_length_months: int = 3) -> tuple[date, date]:
+def wave_bounds(
+    programme_start: date, number: int, wave_length_months: int = 3
+) -> tuple[date, date]:
     """First and last day of wave ``number`` (1-based); waves are contiguous periods.
 
     Waves run on whole months from the month the programme starts in, so a programme starting on

@@ -74,7 +74,10 @@ def run_stage(
             return StageOutcome(done=True, summary="already done", details={"skipped": True})
         expected = STAGE_ORDER[STAGE_ORDER.index(stage) - 1]
         if enrolment.stage != expected:
-            return StageOutcome(done=False, summary=f"waiting for {STAGE_ORDER[STAGE_ORDER.index(enrolment.stage) + 1].value}")
+            return StageOutcome(
+                done=False,
+                summary=f"waiting for {STAGE_ORDER[STAGE_ORDER.index(enrolment.stage) + 1].value}",
+            )
         ward = session.get(Ward, enrolment.ward_id)
         wave = session.get(Wave, enrolment.wave_id)
         assert ward is not None and wave is not None

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
 from wardprog.errors import NotFoundError, WardprogError
@@ -50,7 +50,9 @@ def get_programme(session: Session, name: str = DEFAULT_PROGRAMME) -> Programme:
 
 
 def _planner_wards(session: Session, exclude_ids: set[int]) -> list[PlannerWard]:
-    rows = session.exec(select(Ward, Site).where(Ward.site_id == Site.id).order_by(Ward.id)).all()
+    rows = session.exec(
+        select(Ward, Site).where(Ward.site_id == Site.id).order_by(col(Ward.id))
+    ).all()
     return [
         PlannerWard(code=w.code, site_code=s.code, priority=w.priority)
         for w, s in rows
@@ -61,7 +63,7 @@ def _planner_wards(session: Session, exclude_ids: set[int]) -> list[PlannerWard]
 def rollout_plan(session: Session, programme: Programme) -> list[PlannedWave]:
     """The whole rollout: waves already opened as they are, the remaining wards planned after."""
     waves = session.exec(
-        select(Wave).where(Wave.programme_id == programme.id).order_by(Wave.number)
+        select(Wave).where(Wave.programme_id == programme.id).order_by(col(Wave.number))
     ).all()
     enrolled = session.exec(
         select(WardEnrolment, Ward).where(WardEnrolment.ward_id == Ward.id)
@@ -152,11 +154,18 @@ def open_wave(
             if wave is None:
                 raise
     enrolments = session.exec(
-        select(WardEnrolment).where(WardEnrolment.wave_id == wave.id).order_by(WardEnrolment.id)
+        select(WardEnrolment)
+        .where(WardEnrolment.wave_id == wave.id)
+        .order_by(col(WardEnrolment.id))
     ).all()
     if created:
         _announce_wave(session, wave, as_of)
-    return OpenedWave(wave.id, wave.number, created, tuple(e.id for e in enrolments))  # type: ignore[arg-type]
+    return OpenedWave(
+        wave.id,  # type: ignore[arg-type]
+        wave.number,
+        created,
+        tuple(e.id for e in enrolments if e.id is not None),
+    )
 
 
 def _find_wave(session: Session, programme: Programme, number: int) -> Wave | None:
@@ -170,7 +179,7 @@ def wave_wards(session: Session, wave_id: int) -> list[tuple[WardEnrolment, Ward
         select(WardEnrolment, Ward, Site)
         .where(WardEnrolment.wave_id == wave_id, WardEnrolment.ward_id == Ward.id)
         .where(Ward.site_id == Site.id)
-        .order_by(WardEnrolment.id)
+        .order_by(col(WardEnrolment.id))
     ).all()
     return list(rows)
 

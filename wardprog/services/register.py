@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field, ValidationError, field_validator
 from sqlmodel import Session, select
@@ -64,7 +65,9 @@ def read_register(path: Path) -> list[RegisterRow]:
         reader = csv.DictReader(handle)
         header = [h.strip() for h in (reader.fieldnames or [])]
         if not header:
-            raise InputFileError(path, [RowProblem(1, None, "the file is empty: expected a header row")])
+            raise InputFileError(
+                path, [RowProblem(1, None, "the file is empty: expected a header row")]
+            )
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise InputFileError(
@@ -124,7 +127,7 @@ def import_register(session: Session, path: Path) -> ImportResult:
             sites_added += 1
         elif site.name != row.site_name:
             site.name = row.site_name
-        values = {
+        values: dict[str, Any] = {
             "name": row.ward_name,
             "site_id": site.id,
             "specialty": row.specialty,

@@ -1,0 +1,90 @@
+"""Diagnostics flows: the before/after re-check, and the pack's Prefect artifacts.
+
+Thin wiring only: the work is in :mod:`wardprog.services.diagnostics`. Each flow takes ``as_of``
+so the programme can be replayed on a simulated clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from sqlmodel import Session
+
+from flows.common import artifact_key, runtime
+from wardprog.db import session_scope
+from wardprog.services.diagnostics import due_rechecks, pack_summary, run_recheck
+
+
+@task(name="publish-pack-artifacts", task_run_name="pack artifacts {ward_code}")
+def publish_pack_artifacts(ward_code: str, snapshot_id: int) -> str:
+    """Publish a stored diagnostic snapshot as markdown + table artifacts; returns the markdown.
+
+    Reads only the snapshot (no extracts), so the launch flow can call it for every ward after
+    the diagnostic stage has committed.
+    """
+    _, engine = runtime()
+    with Session(engine) as session:
+        summary = pack_summary(session, ward_code, snapshot_id)
+    create_markdown_artifact(
+        key=artifact_key("diagnostic-pack", ward_code),
+        markdown=summary.markdown,
+        description=f"Diagnostic pack summary for {ward_code}",
+    )
+    create_table_artifact(
+        key=artifact_key("diagnostic-metrics", ward_code),
+        table=summary.table,
+        description=f"Diagnostic metrics (latest, mean, limits, icons) for {ward_code}",
+    )
+    return summary.markdown
+
+
+@flow(name="recheck-ward", flow_run_name="re-check {ward_code} as of {as_of}")
+def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
+    """Re-pull a ward 3 or 6 months after its engagement event and report what changed."""
+    logger = get_run_logger()
+    settings, engine = runtime()
+    with session_scope(engine) as session:
+        result = run_recheck(session, settings, ward_code, as_of)
+    logger.info(result.message)
+    if result.kind is not None:
+        create_markdown_artifact(
+            key=artifact_key("recheck", ward_code, result.kind),
+            markdown=result.markdown(),
+            description=result.message,
+        )
+    return {
+        "ward_code": result.ward_code,
+        "kind": result.kind,
+        "event_date": result.event_date.isoformat() if result.event_date else None,
+        "snapshot_id": result.snapshot_id,
+        "created": result.created,
+        "improvements": [c.metric for c in result.improvements],
+        "concerns": [c.metric for c in result.concerns],
+        "message": result.message,
+    }
+
+
+@flow(name="recheck-due-wards", flow_run_name="re-checks due as of {as_of}")
+def recheck_due_wards(as_of: date) -> list[dict[str, Any]]:
+    """Every ward whose 3- or 6-month re-check has fallen due and is not yet done."""
+    _, engine = runtime()
+    with Session(engine) as session:
+        wards = due_rechecks(session, as_of)
+    results = [recheck_ward(ward_code, as_of) for ward_code in wards]
+    if results:
+        lines = [f"# Re-checks as of {as_of}", "", "| Ward | Re-check | Improved | Concern |"]
+        lines.append("|---|---|---|---|")
+        for r in results:
+            lines.append(
+                f"| {r['ward_code']} | {r['kind']} | {', '.join(r['improvements']) or '-'} | "
+                f"{', '.join(r['concerns']) or '-'} |"
+            )
+        create_markdown_artifact(
+            key=artifact_key("rechecks", as_of.isoformat()),
+            markdown="\n".join(lines) + "\n",
+            description=f"{len(results)} ward re-check(s) as of {as_of}",
+        )
+    return results

@@ -1,0 +1,114 @@
+"""The programme dashboard: real rows in, HTML out, rendered by headless Chromium.
+
+Chromium comes from Debian's package (`make test` installs it when missing). Outside CI a
+machine without it skips the browser check; in CI its absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.utils.factories import make_context
+from wardprog.models import (
+    ImprovementScore,
+    NominationStatus,
+    QsirNomination,
+    StaffMember,
+    Stage,
+    TriageCategory,
+    TriageItem,
+    TriageStatus,
+)
+from wardprog.reports.dashboard import dashboard_data, write_dashboard
+
+AS_OF = date(2026, 6, 1)
+
+
+def _seed(session, settings):  # type: ignore[no-untyped-def]
+    ctx = make_context(session, settings, as_of=date(2026, 1, 5))
+    ctx.enrolment.stage = Stage.complete
+    wave, ward = ctx.wave, ctx.ward
+
+    def item(n: int, category: TriageCategory, status: TriageStatus, due: date | None) -> TriageItem:
+        row = TriageItem(
+            ward_id=ward.id, wave_id=wave.id, issue=f"Issue {n} <script>alert(1)</script>",  # type: ignore[arg-type]
+            issue_key=f"k{n}", category=category, status=status, due_date=due, owner="Ward manager",
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    item(1, TriageCategory.fix, TriageStatus.closed, date(2026, 2, 1))
+    item(2, TriageCategory.fix, TriageStatus.open, date(2026, 3, 1))  # overdue on AS_OF
+    item(3, TriageCategory.change, TriageStatus.open, None)
+    for n, (score, status) in enumerate([(3.5, TriageStatus.closed), (2.0, TriageStatus.closed)]):
+        project = item(10 + n, TriageCategory.improve, status, None)
+        for s in (0.5, score):
+            session.add(
+                ImprovementScore(
+                    triage_item_id=project.id, score=s, scored_by="QI coach",  # type: ignore[arg-type]
+                    scored_on=date(2026, 1, 10) if s == 0.5 else date(2026, 5, 1),
+                )
+            )
+    staff = StaffMember(staff_number="E1", name="Nurse One", ward_id=ward.id)
+    session.add(staff)
+    session.flush()
+    session.add(
+        QsirNomination(staff_id=staff.id, ward_id=ward.id, status=NominationStatus.completed)  # type: ignore[arg-type]
+    )
+    session.commit()
+
+
+def test_dashboard_figures(session, settings):
+    _seed(session, settings)
+    data = dashboard_data(session, settings, AS_OF)
+    assert data.fixes_closed_pct == 50.0
+    assert [o["issue"] for o in data.overdue] == ["Issue 2 <script>alert(1)</script>"]
+    assert (data.projects_completed, data.projects_at_target, data.ihi_share) == (2, 1, 0.5)
+    assert data.trained == 1 and data.target_trained == settings.qsir_target_trained
+    assert data.by_wave[0]["counts"] == {"complete": 1}
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("CI", "").lower() in {"1", "true"}:
+        pytest.fail("Chromium is required in CI (Debian package `chromium`)")
+    return found
+
+
+def _chrome(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'chrome-profile'}", *args,
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_renders_in_headless_chromium(session, settings, tmp_path):
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("Chromium not installed")
+    _seed(session, settings)
+    path = write_dashboard(session, settings, AS_OF)
+    html = path.read_text()
+    assert "<script>alert(1)</script>" not in html  # staff text is escaped
+    dom = _chrome(binary, tmp_path, "--dump-dom", path.resolve().as_uri()).stdout
+    assert 'id="qsir-trained">1<' in dom
+    assert 'id="overdue-count"' in dom and ">1</strong>" in dom
+    assert 'id="fixes-closed">50%<' in dom
+    assert 'id="ihi-share"' in dom and ">50%<" in dom
+    assert dom.count("<svg") >= 5  # charts drew
+    shot = tmp_path / "dashboard.png"
+    _chrome(binary, tmp_path, f"--screenshot={shot}", "--window-size=1280,1000", path.resolve().as_uri())
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -1,0 +1,131 @@
+"""Before/after re-check: 3 and 6 months after the engagement event, on both databases."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlmodel import Session, select
+
+from flows.diagnostics import publish_pack_artifacts, recheck_due_wards
+from tests.utils.factories import make_context, make_site, make_ward
+from wardprog.config import Settings
+from wardprog.errors import WardprogError
+from wardprog.models import DiagnosticSnapshot, EngagementEvent
+from wardprog.services.context import StageContext
+from wardprog.services.diagnostics import (
+    due_rechecks,
+    recheck_kind,
+    run_diagnostic_stage,
+    run_recheck,
+)
+from wardprog.sources.synthetic import generate_extracts
+
+EVENT = date(2026, 2, 10)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("recheck")
+    generate_extracts([("RC-W01", "RC", 26)], folder, date(2023, 1, 1), date(2026, 12, 31), seed=5)
+    # Falls double from March 2026, after the event: the re-check must call it a concern.
+    incidents = pd.read_csv(folder / "incidents.csv", dtype=str)
+    extra = []
+    for month in pd.date_range("2026-03-01", "2026-09-01", freq="MS"):
+        for i in range(12):
+            extra.append(
+                {
+                    "incident_id": f"X{month:%Y%m}{i:02d}",
+                    "ward_code": "RC-W01",
+                    "date": (month + pd.Timedelta(days=i)).strftime("%Y-%m-%d"),
+                    "category": "fall",
+                    "harm_level": "low",
+                }
+            )
+    pd.concat([incidents, pd.DataFrame(extra)]).to_csv(folder / "incidents.csv", index=False)
+    return folder
+
+
+def _ctx(session: Session, settings: Settings, template: Path) -> StageContext:
+    shutil.copytree(template, settings.extracts_dir, dirs_exist_ok=True)
+    site = make_site(session, code="RC", name="Riverside")
+    ward = make_ward(session, site, code="RC-W01")
+    return make_context(session, settings, as_of=date(2026, 1, 5), site=site, ward=ward)
+
+
+def test_recheck_kind() -> None:
+    assert recheck_kind(EVENT, date(2026, 5, 9)) is None
+    assert recheck_kind(EVENT, date(2026, 5, 10)) == "recheck_3m"
+    assert recheck_kind(EVENT, date(2026, 8, 10)) == "recheck_6m"
+
+
+def test_recheck_needs_an_event(session: Session, settings: Settings, template: Path) -> None:
+    ctx = _ctx(session, settings, template)
+    with pytest.raises(WardprogError, match="no engagement event"):
+        run_recheck(session, settings, ctx.ward.code, date(2026, 6, 1))
+
+
+def test_recheck_from_event_row_finds_concern_and_is_idempotent(
+    session: Session, settings: Settings, template: Path
+) -> None:
+    ctx = _ctx(session, settings, template)
+    session.add(
+        EngagementEvent(
+            ward_id=ctx.ward.id,  # type: ignore[arg-type]
+            wave_id=ctx.wave.id,  # type: ignore[arg-type]
+            starts_at=datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
+            ends_at=datetime(2026, 2, 10, 15, 30, tzinfo=UTC),
+            uid="evt-rc-w01@wardprog",
+        )
+    )
+    session.flush()
+    early = run_recheck(session, settings, "RC-W01", date(2026, 4, 1))
+    assert early.kind is None and not early.created
+
+    result = run_recheck(session, settings, "RC-W01", date(2026, 6, 3))
+    assert result.kind == "recheck_3m" and result.created
+    assert result.event_date == EVENT
+    falls = {c.metric: c for c in result.changes}["falls_per_1000_obd"]
+    assert falls.verdict == "concern"
+    assert falls.after_points == 3  # March, April, May 2026
+    assert falls.after_mean is not None and falls.before_mean is not None
+    assert falls.after_mean > falls.before_mean
+    snap = session.get(DiagnosticSnapshot, result.snapshot_id)
+    assert snap is not None and snap.kind == "recheck_3m"
+    assert snap.metrics["rebased_at"] == "2026-03-01"
+    points = snap.metrics["metrics"]["falls_per_1000_obd"]["points"]
+    assert points[-1]["rebase_group"] == 1 and points[0]["rebase_group"] == 0
+    assert "falls" in result.markdown().lower()
+
+    again = run_recheck(session, settings, "RC-W01", date(2026, 6, 20))
+    assert again.snapshot_id == result.snapshot_id and not again.created
+    six = run_recheck(session, settings, "RC-W01", date(2026, 8, 12))
+    assert six.kind == "recheck_6m" and six.created
+    kinds = session.exec(select(DiagnosticSnapshot.kind)).all()
+    assert sorted(kinds) == ["recheck_3m", "recheck_6m"]
+
+
+def test_recheck_flow_and_pack_artifacts(
+    session: Session, settings: Settings, template: Path, prefect_harness: None
+) -> None:
+    ctx = _ctx(session, settings, template)
+    outcome = run_diagnostic_stage(ctx)
+    ctx.enrolment.engagement_at = datetime(2026, 2, 10, 10, 0, tzinfo=UTC)
+    session.add(ctx.enrolment)
+    session.commit()
+
+    markdown = publish_pack_artifacts(ctx.ward.code, outcome.details["snapshot_id"])
+    assert "# Diagnostic pack" in markdown and "RC-W01" in markdown
+
+    assert due_rechecks(session, date(2026, 5, 1)) == []
+    assert due_rechecks(session, date(2026, 6, 3)) == ["RC-W01"]
+    [result] = recheck_due_wards(date(2026, 6, 3))
+    assert result["kind"] == "recheck_3m" and result["created"]
+    assert "falls_per_1000_obd" in result["concerns"]
+    assert recheck_due_wards(date(2026, 6, 4)) == []
+    session.expire_all()
+    kinds = sorted(session.exec(select(DiagnosticSnapshot.kind)).all())
+    assert kinds == ["baseline", "recheck_3m"]

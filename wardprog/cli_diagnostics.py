@@ -1,0 +1,224 @@
+"""Diagnostics commands for the `wardprog` CLI: spc, check-extracts, generate-extracts.
+
+``wardprog spc`` is a contract other tools rely on: with ``--json`` it prints one JSON object per
+point, in date order, with the keys ``date, value, mean, lpl, upl, special_cause, point_type,
+variation_icon, assurance_icon`` (NaN limits, e.g. for a one-point segment, print as null). The
+icons describe the rebase segment the point belongs to (its last point decides the variation
+icon; the assurance icon is given for the current segment only, as NHSRplotthedots' summary does).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wardprog.errors import InputFileError, RowProblem, WardprogError
+from wardprog.rules.spc import spc
+from wardprog.sources.extracts import read_table
+from wardprog.sources.schema import Column, ColumnType, ExtractSpec
+from wardprog.sources.validate import validate_frame
+
+
+class ImprovementOption(StrEnum):
+    increase = "increase"
+    decrease = "decrease"
+    neutral = "neutral"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def spc_points(
+    path: Path,
+    *,
+    date_column: str,
+    value_column: str,
+    improvement: str = "increase",
+    target: float | None = None,
+    rebase: list[date] | None = None,
+) -> list[dict[str, Any]]:
+    """Read ``path`` (CSV, Parquet or Excel), validate it and chart it; one dict per point."""
+    spec = ExtractSpec(
+        "spc input",
+        "a time series",
+        (
+            Column(date_column, ColumnType.date),
+            Column(value_column, ColumnType.number),
+        ),
+    )
+    frame = validate_frame(spec, read_table(path), path)
+    dupes = frame[spec.columns[0].name].duplicated(keep="first")
+    if dupes.any():
+        rows = frame.loc[dupes, "_row"].tolist()
+        raise InputFileError(
+            path,
+            [
+                RowProblem(int(r), date_column, "duplicate date: each date may appear once")
+                for r in rows[:20]
+            ],
+        )
+    chart = spc(
+        frame[spec.columns[0].name],
+        frame[spec.columns[1].name],
+        improvement=improvement,
+        target=target,
+        rebase=rebase or [],
+    )
+    return [
+        {
+            "date": r["date"].date().isoformat(),
+            "value": _clean(float(r["value"])),
+            "mean": _clean(float(r["mean"])),
+            "lpl": _clean(float(r["lpl"])),
+            "upl": _clean(float(r["upl"])),
+            "special_cause": bool(r["special_cause"]),
+            "point_type": str(r["point_type"]),
+            "variation_icon": str(r["variation_icon"]),
+            "assurance_icon": r["assurance_icon"] if isinstance(r["assurance_icon"], str) else None,
+        }
+        for r in chart.to_dict("records")
+    ]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the diagnostics commands to ``app`` (the main ``wardprog`` Typer app)."""
+    console = Console()
+
+    def fail(exc: WardprogError) -> None:
+        # Plain echo, not rich: error lines name files and must not be wrapped or styled.
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+
+    @app.command("spc")
+    def spc_command(
+        file: Annotated[
+            Path, typer.Argument(exists=True, dir_okay=False, help="CSV, Parquet or Excel file.")
+        ],
+        date_column: Annotated[str, typer.Option("--date-column", help="Column of dates.")],
+        value_column: Annotated[str, typer.Option("--value-column", help="Column of values.")],
+        improvement: Annotated[
+            ImprovementOption,
+            typer.Option(help="Which direction is better (neutral: neither)."),
+        ] = ImprovementOption.increase,
+        target: Annotated[
+            float | None, typer.Option(help="Target value, for the assurance icon.")
+        ] = None,
+        rebase: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="Start new limits from this date (YYYY-MM-DD); repeat for several.",
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="One JSON object per point (machine-readable).")
+        ] = False,
+    ) -> None:
+        """Making Data Count XmR chart of a time series (NHSRplotthedots rules)."""
+        try:
+            rebase_dates = [date.fromisoformat(d) for d in rebase or []]
+        except ValueError as exc:
+            typer.echo(f"error: --rebase: {exc} (use YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from exc
+        try:
+            points = spc_points(
+                file,
+                date_column=date_column,
+                value_column=value_column,
+                improvement=improvement.value,
+                target=target,
+                rebase=rebase_dates,
+            )
+        except WardprogError as exc:
+            fail(exc)
+            return
+        if as_json:
+            for p in points:
+                typer.echo(json.dumps(p))
+            return
+        table = Table(title=f"SPC: {value_column} ({improvement.value} is better)")
+        for name in ("date", "value", "mean", "lpl", "upl", "point_type"):
+            table.add_column(name)
+        for p in points:
+            table.add_row(
+                p["date"],
+                *(
+                    f"{p[k]:.2f}" if p[k] is not None else "-"
+                    for k in ("value", "mean", "lpl", "upl")
+                ),
+                p["point_type"],
+            )
+        console.print(table)
+        if points:
+            last = points[-1]
+            console.print(
+                f"variation: {last['variation_icon']}; assurance: {last['assurance_icon'] or '-'}"
+            )
+
+    @app.command("check-extracts")
+    def check_extracts(
+        folder: Annotated[
+            Path | None, typer.Argument(help="Extracts folder (default: the configured one).")
+        ] = None,
+    ) -> None:
+        """Validate every diagnostic extract and check its ward codes against the register."""
+        from sqlmodel import Session
+
+        from wardprog.config import get_settings
+        from wardprog.db import get_engine
+        from wardprog.services.diagnostics import check_extract_wards
+        from wardprog.sources.extracts import load_folder
+
+        settings = get_settings()
+        try:
+            extracts = load_folder(folder or settings.extracts_dir, use_cache=False)
+            with Session(get_engine(settings.database_url)) as session:
+                check_extract_wards(session, extracts)
+        except WardprogError as exc:
+            fail(exc)
+            return
+        for name, frame in extracts.tables.items():
+            typer.echo(f"{name}: {len(frame):,} rows OK ({extracts.sources[name]})")
+
+    @app.command("generate-extracts")
+    def generate_extracts_command(
+        start: Annotated[str, typer.Option(help="First month (YYYY-MM-DD).")] = "2023-01-01",
+        end: Annotated[str, typer.Option(help="Last month (YYYY-MM-DD).")] = "2026-12-31",
+        out: Annotated[
+            Path | None, typer.Option(help="Folder to write (default: the extracts folder).")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    ) -> None:
+        """Write synthetic extracts for every ward in the register (demo and testing)."""
+        from wardprog.config import get_settings
+        from wardprog.db import session_scope
+        from wardprog.services.diagnostics import generate_register_extracts
+
+        settings = get_settings()
+        try:
+            first, last = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError as exc:
+            typer.echo(f"error: {exc} (use YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from exc
+        try:
+            from wardprog.db import get_engine
+
+            with session_scope(get_engine(settings.database_url)) as session:
+                paths = generate_register_extracts(
+                    session, out or settings.extracts_dir, first, last, seed
+                )
+        except WardprogError as exc:
+            fail(exc)
+            return
+        for p in paths:
+            typer.echo(str(p))

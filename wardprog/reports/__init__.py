@@ -1,0 +1,1 @@
+"""Reports for people: diagnostic packs (and, from other modules, dashboards)."""

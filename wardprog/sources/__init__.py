@@ -1,0 +1,1 @@
+"""Diagnostic sources: extract specs, folder and warehouse adapters, validation, synthetic data."""

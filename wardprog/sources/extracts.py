@@ -1,0 +1,207 @@
+"""Load the diagnostic extracts from a folder (CSV/Parquet/Excel) or a SQL warehouse.
+
+Both adapters return the same validated :class:`Extracts`. A folder load is cached in-process,
+keyed by the folder and every file's mtime and size: the diagnostic stage runs once per ward, and
+a wave of 15 (or a replay of 60) wards must not re-read and re-validate the same extracts each
+time, while a corrected file dropped into the folder is picked up on the next call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from wardprog.errors import InputFileError, RowProblem
+from wardprog.sources.schema import EXTRACTS, ExtractSpec
+from wardprog.sources.validate import check_ward_codes, raise_if_problems, validate_frame
+
+SUFFIXES = (".csv", ".parquet", ".xlsx")
+# Guards the folder cache and each Extracts memo (Prefect may run wards on task threads).
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Extracts:
+    """Validated extract tables by name, and where each came from (for error messages)."""
+
+    tables: dict[str, pd.DataFrame]
+    sources: dict[str, str] = field(default_factory=dict)
+    # Per-instance memo (ward index, register checks): a wave asks for 15-60 wards in turn.
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def ward_codes(self) -> set[str]:
+        codes: set[str] = set()
+        for frame in self.tables.values():
+            codes.update(frame["ward_code"].dropna().unique().tolist())
+        return codes
+
+    def check_wards(self, known: Iterable[str]) -> None:
+        """Raise :class:`InputFileError` listing rows whose ward is not in the register."""
+        known_set = frozenset(known)
+        key = ("checked", known_set)
+        if self._memo.get(key):
+            return
+        raise_if_problems(
+            check_ward_codes(frame, set(known_set), self.sources.get(name, name))
+            for name, frame in self.tables.items()
+        )
+        self._memo[key] = True
+
+    def for_wards(self, codes: Iterable[str]) -> Extracts:
+        """The rows for these wards only (grouped once, then looked up per ward)."""
+        with _LOCK:
+            index = self._memo.get("by_ward")
+            if index is None:
+                index = {
+                    name: {
+                        str(code): rows
+                        for code, rows in frame.groupby("ward_code", sort=False, observed=True)
+                    }
+                    for name, frame in self.tables.items()
+                }
+                self._memo["by_ward"] = index
+        wanted = list(dict.fromkeys(codes))
+        tables = {}
+        for name, frame in self.tables.items():
+            parts = [index[name][c] for c in wanted if c in index[name]]
+            tables[name] = pd.concat(parts) if parts else frame.iloc[0:0]
+        return Extracts(tables=tables, sources=self.sources)
+
+
+def _find(folder: Path, spec: ExtractSpec) -> Path | None:
+    for suffix in SUFFIXES:
+        candidate = folder / f"{spec.name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read one extract file as it is (text stays text, so validation can name bad cells)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".xlsx":
+            return pd.read_excel(path, dtype=object)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (ValueError, OSError) as exc:
+        raise InputFileError(path, [RowProblem(None, None, f"cannot be read: {exc}")]) from exc
+    raise InputFileError(path, [RowProblem(None, None, "unsupported file type")])
+
+
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    prints = []
+    for spec in EXTRACTS:
+        path = _find(folder, spec)
+        if path is not None:
+            st = path.stat()
+            prints.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(prints)
+
+
+_CACHE: OrderedDict[tuple[str, tuple[tuple[str, int, int], ...]], Extracts] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def load_folder(folder: Path, *, use_cache: bool = True) -> Extracts:
+    """Every extract in ``folder``, validated; raises :class:`InputFileError` on any fault."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(
+            folder,
+            [
+                RowProblem(
+                    None,
+                    None,
+                    "the extracts folder does not exist; put the extracts there or run "
+                    "`wardprog generate-extracts` for synthetic data",
+                )
+            ],
+        )
+    key = (str(folder.resolve()), _fingerprint(folder))
+    if use_cache:
+        with _LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
+    tables: dict[str, pd.DataFrame] = {}
+    sources: dict[str, str] = {}
+    errors: list[InputFileError] = []
+    for spec in EXTRACTS:
+        path = _find(folder, spec)
+        if path is None:
+            names = " or ".join(f"{spec.name}{s}" for s in SUFFIXES)
+            errors.append(
+                InputFileError(
+                    folder / f"{spec.name}.csv",
+                    [
+                        RowProblem(
+                            None, None, f"missing extract: expected {names} ({spec.description})"
+                        )
+                    ],
+                )
+            )
+            continue
+        sources[spec.name] = str(path)
+        try:
+            tables[spec.name] = validate_frame(spec, read_table(path), path)
+        except InputFileError as exc:
+            errors.append(exc)
+    raise_if_problems(errors)
+    extracts = Extracts(tables=tables, sources=sources)
+    if use_cache:
+        with _LOCK:
+            _CACHE[key] = extracts
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return extracts
+
+
+def load_warehouse(url: str, *, schema: str | None = None) -> Extracts:
+    """The same extracts from tables in a SQL warehouse (one table per extract name)."""
+    engine = sa.create_engine(url)
+    tables: dict[str, pd.DataFrame] = {}
+    sources: dict[str, str] = {}
+    errors: list[InputFileError] = []
+    safe_url = engine.url.render_as_string(hide_password=True)
+    try:
+        inspector = sa.inspect(engine)
+        present = set(inspector.get_table_names(schema=schema))
+        with engine.connect() as conn:
+            for spec in EXTRACTS:
+                qualified = f"{schema}.{spec.name}" if schema else spec.name
+                label = f"{safe_url} table {qualified}"
+                sources[spec.name] = label
+                if spec.name not in present:
+                    errors.append(
+                        InputFileError(label, [RowProblem(None, None, "table does not exist")])
+                    )
+                    continue
+                raw = pd.read_sql_table(spec.name, conn, schema=schema)
+                try:
+                    tables[spec.name] = validate_frame(spec, raw, label, first_row=1)
+                except InputFileError as exc:
+                    errors.append(exc)
+    finally:
+        engine.dispose()
+    raise_if_problems(errors)
+    return Extracts(tables=tables, sources=sources)
