@@ -19,6 +19,7 @@ from flows.diagnostics import recheck_due_wards
 from flows.launch_wave import advance_wards, launch_wave
 from flows.notify import dispatch_notifications, improvement_team_digest
 from flows.qsir import qsir_reminders, record_completions
+from flows.triage import overdue_reminders
 from wardprog.rules.working_days import next_working_day, quarter_launch_dates
 from wardprog.services.programme import DEFAULT_PROGRAMME
 from wardprog.status import stage_counts, ward_statuses
@@ -54,7 +55,8 @@ def run_programme(
         else:
             advance_wards(as_of=as_of, programme=programme, simulate_staff=simulate_staff)
         if simulate_staff:
-            _simulate_training(as_of)
+            _simulate_ward_follow_up(as_of)
+        overdue_reminders(as_of=as_of)
         recheck_due_wards(as_of=as_of)
         qsir_reminders(as_of=as_of)
         record_completions(as_of=as_of)
@@ -74,11 +76,14 @@ def run_programme(
     return summary
 
 
-def _simulate_training(as_of: date) -> None:
-    """Demo only: nominees attend the QSIR sessions that have happened by ``as_of``."""
+def _simulate_ward_follow_up(as_of: date) -> None:
+    """Demo only: wards work through their triage and nominees attend QSIR sessions."""
     from wardprog.db import session_scope
+    from wardprog.demo.follow_up import simulate_follow_up
     from wardprog.demo.staff import simulate_attendance
 
     _, engine = runtime()
+    with session_scope(engine) as session:
+        simulate_follow_up(session, as_of)
     with session_scope(engine) as session:
         simulate_attendance(session, as_of)

@@ -20,7 +20,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
-from flows.common import artifact_key, runtime
+from flows.common import artifact_key, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, WardprogError
 from wardprog.rules.triage import CATEGORIES, RawTriageRow, validate_rows
@@ -202,8 +202,9 @@ def overdue_reminders_task(as_of: date) -> list[dict[str, Any]]:
 
 
 @flow(name="overdue-reminders", flow_run_name="overdue triage reminders {as_of}", log_prints=True)
-def overdue_reminders(as_of: date) -> dict[str, Any]:
+def overdue_reminders(as_of: date | None = None) -> dict[str, Any]:
     """Daily: remind owners of overdue fix items and change reviews, at most weekly per item."""
+    as_of = resolve_as_of(as_of)
     sent = overdue_reminders_task(as_of)
     lines = [f"# Overdue triage reminders, {as_of}", "", f"{len(sent)} reminder(s) queued."]
     lines += [f"- {s['ward']}: {s['subject']}" for s in sent]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +23,8 @@ from wardprog.errors import WardprogError
 app = typer.Typer(help="Run the ward improvement programme.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
+# Piped output (CI logs, files) gets a readable width rather than rich's default of 80.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 
 DEMO_START = date(2026, 1, 2)  # first working day of Q1 2026
 DEMO_END = date(2026, 12, 31)
