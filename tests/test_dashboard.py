@@ -35,10 +35,18 @@ def _seed(session, settings):  # type: ignore[no-untyped-def]
     ctx.enrolment.stage = Stage.complete
     wave, ward = ctx.wave, ctx.ward
 
-    def item(n: int, category: TriageCategory, status: TriageStatus, due: date | None) -> TriageItem:
+    def item(
+        n: int, category: TriageCategory, status: TriageStatus, due: date | None
+    ) -> TriageItem:
         row = TriageItem(
-            ward_id=ward.id, wave_id=wave.id, issue=f"Issue {n} <script>alert(1)</script>",  # type: ignore[arg-type]
-            issue_key=f"k{n}", category=category, status=status, due_date=due, owner="Ward manager",
+            ward_id=ward.id,
+            wave_id=wave.id,
+            issue=f"Issue {n} <script>alert(1)</script>",  # type: ignore[arg-type]
+            issue_key=f"k{n}",
+            category=category,
+            status=status,
+            due_date=due,
+            owner="Ward manager",
         )
         session.add(row)
         session.flush()
@@ -52,7 +60,9 @@ def _seed(session, settings):  # type: ignore[no-untyped-def]
         for s in (0.5, score):
             session.add(
                 ImprovementScore(
-                    triage_item_id=project.id, score=s, scored_by="QI coach",  # type: ignore[arg-type]
+                    triage_item_id=project.id,
+                    score=s,
+                    scored_by="QI coach",  # type: ignore[arg-type]
                     scored_on=date(2026, 1, 10) if s == 0.5 else date(2026, 5, 1),
                 )
             )
@@ -85,11 +95,22 @@ def _chromium() -> str | None:
 def _chrome(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'chrome-profile'}", *args,
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chrome-profile'}",
+            *args,
         ],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
@@ -109,6 +130,8 @@ def test_dashboard_renders_in_headless_chromium(session, settings, tmp_path):
     assert 'id="ihi-share"' in dom and ">50%<" in dom
     assert dom.count("<svg") >= 5  # charts drew
     shot = tmp_path / "dashboard.png"
-    _chrome(binary, tmp_path, f"--screenshot={shot}", "--window-size=1280,1000", path.resolve().as_uri())
+    _chrome(
+        binary, tmp_path, f"--screenshot={shot}", "--window-size=1280,1000", path.resolve().as_uri()
+    )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

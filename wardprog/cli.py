@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +16,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import Session
 
@@ -35,6 +39,58 @@ AsOf = Annotated[
         "--as-of", formats=["%Y-%m-%d"], help="Date on the programme clock (default today)."
     ),
 ]
+
+
+@contextmanager
+def _stage_progress(description: str) -> Iterator[None]:
+    """A progress bar of ward stages done while flows run (polls the database once a second).
+
+    The flows run in this thread and commit stage by stage, so the bar is the programme's own
+    record of progress, not an estimate.
+    """
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from wardprog.models import STAGE_ORDER, Ward, WardEnrolment
+
+    engine = get_engine()
+    done = threading.Event()
+
+    def measure() -> tuple[int, int]:
+        with Session(engine) as session:
+            wards = session.exec(select(func.count()).select_from(Ward)).one()
+            stages = session.exec(select(WardEnrolment.stage)).all()
+        # enrolled = 0 stages done ... complete = all four
+        return sum(min(STAGE_ORDER.index(s), 4) for s in stages), 4 * wards
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        current, total = measure()
+        task = progress.add_task(description, total=total or None, completed=current)
+
+        def poll() -> None:
+            while not done.wait(1.0):
+                try:
+                    current, total = measure()
+                except Exception:
+                    continue
+                progress.update(task, completed=current, total=total)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        try:
+            yield
+        finally:
+            done.set()
+            poller.join()
+            current, total = measure()
+            progress.update(task, completed=current, total=total)
 
 
 def _fail(exc: WardprogError) -> None:
@@ -130,7 +186,9 @@ def launch(as_of: AsOf = None, simulate_staff: bool = False) -> None:
     """Launch the wave due on AS_OF (what the quarterly deployment runs)."""
     from flows.launch_wave import launch_wave
 
-    console.print(launch_wave(as_of=as_of, simulate_staff=simulate_staff))
+    with _stage_progress("Ward stages done"):
+        result = launch_wave(as_of=as_of, simulate_staff=simulate_staff)
+    console.print(result)
 
 
 @app.command()
@@ -138,7 +196,9 @@ def advance(as_of: AsOf = None, simulate_staff: bool = False) -> None:
     """Move every open wave's wards on (picks up returned templates)."""
     from flows.launch_wave import advance_wards
 
-    console.print(advance_wards(as_of=as_of, simulate_staff=simulate_staff))
+    with _stage_progress("Ward stages done"):
+        result = advance_wards(as_of=as_of, simulate_staff=simulate_staff)
+    console.print(result)
 
 
 @app.command()
@@ -163,8 +223,9 @@ def demo(
     try:
         with console.status("Preparing the demo trust (register, staff, 3 years of extracts)"):
             prepare_demo(settings, start, end)
-        console.print(f"Replaying the programme {start} → {end} (Prefect flows)…")
-        run_demo(start, end)
+        console.print(f"Replaying the programme {start} to {end} with Prefect flows")
+        with _stage_progress("Ward stages done"):
+            run_demo(start, end)
     except WardprogError as exc:
         _fail(exc)
     status()

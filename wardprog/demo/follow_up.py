@@ -38,30 +38,30 @@ def simulate_follow_up(session: Session, as_of: date) -> int:
             continue
         raised = enrolment.triage_at.date()
         if item.category is TriageCategory.fix:
-            changes += _fix(session, item, raised, as_of)
+            changes += _fix(session, item, item.id, raised, as_of)
         elif item.category is TriageCategory.improve:
-            changes += _improve(session, item, raised, as_of)
+            changes += _improve(session, item, item.id, raised, as_of)
         else:
-            changes += _change(session, item, as_of)
+            changes += _change(session, item, item.id, as_of)
     return changes
 
 
-def _fix(session: Session, item: TriageItem, raised: date, as_of: date) -> int:
+def _fix(session: Session, item: TriageItem, item_id: int, raised: date, as_of: date) -> int:
     if _roll(item, "slips") < 0.12:
         return 0  # this one slips: it shows up as overdue and gets reminders
     done_on = raised + timedelta(days=7 + int(_roll(item, "days") * 35))
     if done_on > as_of:
         return 0
     close_item(
-        session, item.id, "Sorted on the ward by the team.", item.owner or "Ward team", done_on
-    )  # type: ignore[arg-type]
+        session, item_id, "Sorted on the ward by the team.", item.owner or "Ward team", done_on
+    )
     return 1
 
 
-def _improve(session: Session, item: TriageItem, raised: date, as_of: date) -> int:
+def _improve(session: Session, item: TriageItem, item_id: int, raised: date, as_of: date) -> int:
     # Where this project will end up on the IHI scale: most reach modest improvement (3.0+).
     final = 1.0 + 0.5 * int(_roll(item, "final") * 8)  # 1.0 .. 4.5
-    recorded = {s.scored_on for s in score_history(session, item.id)}  # type: ignore[arg-type]
+    recorded = {s.scored_on for s in score_history(session, item_id)}
     changes = 0
     score = 0.5
     month = 1
@@ -73,28 +73,28 @@ def _improve(session: Session, item: TriageItem, raised: date, as_of: date) -> i
         if day not in recorded:
             record_ihi_score(
                 session,
-                item.id,
+                item_id,
                 score,
                 COACH,
-                day,  # type: ignore[arg-type]
+                day,
                 f"Monthly review: PDSA cycles and run chart reviewed (month {month}).",
             )
             changes += 1
         month += 1
     finish = raised + timedelta(days=30 * month)
     if finish <= as_of and _roll(item, "closes") < 0.8:
-        close_item(session, item.id, f"Project completed at IHI {final:.1f}.", COACH, finish)  # type: ignore[arg-type]
+        close_item(session, item_id, f"Project completed at IHI {final:.1f}.", COACH, finish)
         changes += 1
     return changes
 
 
-def _change(session: Session, item: TriageItem, as_of: date) -> int:
+def _change(session: Session, item: TriageItem, item_id: int, as_of: date) -> int:
     if item.review_date is None or item.review_date > as_of or _roll(item, "agreed") < 0.5:
         return 0
     close_item(
         session,
-        item.id,
-        "Agreed by the directorate and put in place.",  # type: ignore[arg-type]
+        item_id,
+        "Agreed by the directorate and put in place.",
         item.owner or "Directorate",
         item.review_date,
     )
