@@ -13,7 +13,12 @@ from wardprog.db import get_engine, session_scope
 from wardprog.migrate import upgrade
 from wardprog.models import Site, Ward
 from wardprog.services.programme import ensure_programme
-from wardprog.services.register import demo_register_path, import_register
+from wardprog.services.register import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    demo_register_path,
+    import_register,
+)
 
 
 def prepare_demo(settings: Settings, start: date, end: date, register: Path | None = None) -> None:
@@ -57,19 +62,7 @@ def write_register(path: Path, wards_per_site: int, sites: int = 3) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "site_code",
-                "site_name",
-                "ward_code",
-                "ward_name",
-                "specialty",
-                "beds",
-                "manager_name",
-                "manager_email",
-                "priority",
-            ]
-        )
+        writer.writerow([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])
         for s in range(sites):
             for w in range(wards_per_site):
                 code = f"S{s + 1}-W{w + 1:03d}"
