@@ -11,6 +11,7 @@ in a replay).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -24,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from flows.common import artifact_key, resolve_as_of, runtime
 from flows.diagnostics import publish_pack_artifacts
-from wardprog.models import Programme, Stage, Wave, WaveStatus
+from wardprog.models import DiagnosticSnapshot, Programme, Stage, Wave, WaveStatus
 from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
@@ -82,6 +83,13 @@ def _open_wave_ids(programme_name: str) -> list[int]:
 def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
     _, engine = runtime()
     with Session(engine) as session:
+        packs: dict[int | None, str | None] = dict(
+            session.exec(
+                select(DiagnosticSnapshot.ward_id, DiagnosticSnapshot.pack_path).where(
+                    DiagnosticSnapshot.wave_id == wave_id, DiagnosticSnapshot.kind == "baseline"
+                )
+            ).all()
+        )
         return [
             {
                 "ward": w.code,
@@ -89,6 +97,7 @@ def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
                 "site": s.code,
                 "stage": e.stage.value,
                 **{st.value: "✔" if is_past(e.stage, st) else "" for st in WORK_STAGES},
+                "pack": packs.get(w.id) or "",
             }
             for e, w, s in wave_wards(session, wave_id)
         ]
@@ -148,6 +157,10 @@ def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
     waiting = [r["ward"] for r in rows if r["stage"] != Stage.complete.value]
     if waiting:
         lines += ["", f"Waiting on ward staff: {', '.join(waiting)}"]
+    packs = [(r["ward"], r["name"], r["pack"]) for r in rows if r["pack"]]
+    if packs:
+        lines += ["", "## Diagnostic packs", ""]
+        lines += [f"- [{code} {name}]({Path(p).resolve().as_uri()})" for code, name, p in packs]
     create_markdown_artifact(
         key=artifact_key("wave", number, "summary"),
         markdown="\n".join(lines),
