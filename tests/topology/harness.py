@@ -127,7 +127,9 @@ class Processes:
             managed.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             kill_group(managed.proc, signal.SIGKILL)
-            raise AssertionError(f"{name} did not finish in {timeout}s:\n{managed.tail()}") from None
+            raise AssertionError(
+                f"{name} did not finish in {timeout}s:\n{managed.tail()}"
+            ) from None
         if managed.proc.returncode != 0:
             raise AssertionError(
                 f"{name} exited with {managed.proc.returncode}:\n{managed.tail(80)}"

@@ -380,22 +380,37 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
             .order_by(col(QsirCohort.id))
             .with_for_update()
         ).all()
-        pending = session.exec(
-            select(QsirNomination).where(
-                QsirNomination.course == course, col(QsirNomination.status).in_(PENDING)
-            )
+        pending_rows = session.exec(
+            select(QsirNomination, Ward.code, Site.code)
+            .where(QsirNomination.ward_id == Ward.id, Ward.site_id == Site.id)
+            .where(QsirNomination.course == course, col(QsirNomination.status).in_(PENDING))
         ).all()
-        if not pending:
+        if not pending_rows:
             continue
-        active = session.exec(
-            select(QsirNomination.cohort_id, QsirNomination.ward_id).where(
-                QsirNomination.course == course, col(QsirNomination.status).in_(ACTIVE)
+        pending = [n for n, _, _ in pending_rows]
+        place = {n.id: (ward_code, site_code) for n, ward_code, site_code in pending_rows}
+        # Aggregate in the database and only for the wards asking now: this runs once per ward
+        # stage, so reading every nomination and ward here would make a rollout quadratic.
+        active = (QsirNomination.course == course, col(QsirNomination.status).in_(ACTIVE))
+        taken = Counter(
+            dict(
+                session.exec(
+                    select(QsirNomination.cohort_id, func.count())
+                    .where(*active)
+                    .group_by(col(QsirNomination.cohort_id))
+                ).all()
             )
-        ).all()
-        wards = {w.id: w for w in session.exec(select(Ward)).all()}
-        sites = {s.id: s for s in session.exec(select(Site)).all()}
-        taken = Counter(cohort_id for cohort_id, _ in active)
-        ward_load = Counter(wards[ward_id].code for _, ward_id in active)
+        )
+        ward_load = Counter(
+            dict(
+                session.exec(
+                    select(Ward.code, func.count())
+                    .where(QsirNomination.ward_id == Ward.id, *active)
+                    .where(col(Ward.code).in_({w for w, _ in place.values()}))
+                    .group_by(col(Ward.code))
+                ).all()
+            )
+        )
 
         def seq(n: QsirNomination) -> int:
             # People already waiting keep their place ahead of new nominations.
@@ -406,8 +421,8 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
         requests = [
             rules.SeatRequest(
                 key=n.id,  # type: ignore[arg-type]
-                ward=wards[n.ward_id].code,
-                site=sites[wards[n.ward_id].site_id].code,
+                ward=place[n.id][0],
+                site=place[n.id][1],
                 seq=seq(n),
             )
             for n in pending

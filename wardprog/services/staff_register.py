@@ -188,16 +188,15 @@ def import_staff(session: Session, path: Path) -> int:
     if not clean:
         raise InputFileError(table.path, [RowProblem(None, None, "the file has no staff rows")])
 
-    existing = {
-        s.staff_number.upper(): s
-        for s in session.exec(
-            select(StaffMember).where(
-                func.upper(StaffMember.staff_number).in_(
-                    [str(c["staff_number"]).upper() for c in clean]
-                )
-            )
-        ).all()
-    }
+    numbers = [str(c["staff_number"]).upper() for c in clean]
+    existing: dict[str, StaffMember] = {}
+    # A trust-wide ESR extract has far more staff than PostgreSQL's 65,535 bound parameters.
+    for start in range(0, len(numbers), 10_000):
+        chunk = numbers[start : start + 10_000]
+        for member in session.exec(
+            select(StaffMember).where(func.upper(StaffMember.staff_number).in_(chunk))
+        ).all():
+            existing[member.staff_number.upper()] = member
     with session.begin_nested():
         for record in clean:
             member = existing.get(str(record["staff_number"]).upper())
