@@ -8,8 +8,8 @@ a failure, not a skip: the production database must be exercised.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import wardprog.models  # noqa: F401  (registers every table)
+from tests.topology.harness import scratch_database
 from wardprog import config, db
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -40,6 +41,18 @@ def _pg_available() -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+@contextmanager
+def _scratch_postgres(label: str) -> Iterator[str]:
+    """A throw-away database on the local server; its pooled engines are closed before the drop."""
+    with scratch_database(PG_ADMIN_URL, label) as url:
+        name = url.rsplit("/", 1)[1]
+        try:
+            yield url
+        finally:
+            for key in [k for k in db._engines if k.endswith(f"/{name}")]:
+                db._engines.pop(key).dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a fresh database for this pytest process, dropped at the end."""
@@ -50,19 +63,8 @@ def postgres_url() -> Iterator[str]:
                 f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}"
             )
         pytest.skip(f"PostgreSQL not reachable ({problem})")
-    name = f"wardprog_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with _scratch_postgres("test") as url:
         yield url
-    finally:
-        for key in [k for k in db._engines if k.endswith(f"/{name}")]:
-            db._engines.pop(key).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -94,20 +96,9 @@ def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         if engine is not None:
             engine.dispose()
         return
-    base = request.getfixturevalue("postgres_url")
-    name = f"{base.rsplit('/', 1)[1]}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    request.getfixturevalue("postgres_url")  # reachability check (fails under CI)
+    with _scratch_postgres("fresh") as url:
         yield url
-    finally:
-        for key in [k for k in db._engines if k.endswith(f"/{name}")]:
-            db._engines.pop(key).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _point_settings_at(
