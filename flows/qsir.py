@@ -25,6 +25,7 @@ from flows.common import artifact_key, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError
 from wardprog.services import qsir
+from wardprog.services.context import context_for_ward
 from wardprog.services.qsir_kpis import training_kpis
 
 
@@ -47,7 +48,7 @@ class NominationForm(RunInput):
 def nominate_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:
-        ctx = qsir.stage_context_for(session, settings, ward_code, as_of)
+        ctx = context_for_ward(session, settings, ward_code, as_of)
         outcome = qsir.run_qsir_stage(ctx)
         return {
             "ward": ward_code,

@@ -24,11 +24,11 @@ from flows.common import artifact_key, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, WardprogError
 from wardprog.rules.triage import CATEGORIES, RawTriageRow, validate_rows
+from wardprog.services.context import context_for_ward
 from wardprog.services.triage import (
     capture_from_inbox,
     send_overdue_reminders,
     submit_rows,
-    ward_context,
     ward_items,
 )
 
@@ -69,7 +69,7 @@ def form_rows(rows: list[dict[str, Any]]) -> list[RawTriageRow]:
 def _items_table(ward_code: str, as_of: date) -> list[dict[str, Any]]:
     settings, engine = runtime()
     with session_scope(engine) as session:
-        ctx = ward_context(session, settings, ward_code, as_of)
+        ctx = context_for_ward(session, settings, ward_code, as_of)
         return [
             {
                 "row": i.source_row,
@@ -87,7 +87,7 @@ def _items_table(ward_code: str, as_of: date) -> list[dict[str, Any]]:
 def capture_inbox_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:
-        ctx = ward_context(session, settings, ward_code, as_of)
+        ctx = context_for_ward(session, settings, ward_code, as_of)
         results, errors = capture_from_inbox(ctx)
     return {
         "files": [r.source for r in results],
@@ -100,7 +100,7 @@ def capture_inbox_task(ward_code: str, as_of: date) -> dict[str, Any]:
 def submit_form_task(ward_code: str, as_of: date, rows: list[dict[str, Any]]) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:
-        ctx = ward_context(session, settings, ward_code, as_of)
+        ctx = context_for_ward(session, settings, ward_code, as_of)
         result = submit_rows(
             session,
             settings,

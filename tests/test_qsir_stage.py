@@ -24,7 +24,7 @@ from wardprog.models import (
     StaffMember,
 )
 from wardprog.services import qsir
-from wardprog.services.context import StageContext
+from wardprog.services.context import StageContext, context_for_ward
 from wardprog.services.staff_register import import_staff
 
 AS_OF = date(2026, 2, 16)
@@ -410,7 +410,7 @@ def test_concurrent_stages_never_overfill_a_cohort(session, engine, trust):
     session.close()
 
     def stage(ctx: StageContext, s: Session) -> None:
-        mine = qsir.stage_context_for(s, one_seat, ctx.ward.code, AS_OF)
+        mine = context_for_ward(s, one_seat, ctx.ward.code, AS_OF)
         assert qsir.run_qsir_stage(mine).done
 
     def second_ward(s: Session) -> None:

@@ -37,3 +37,24 @@ class StageOutcome:
     done: bool
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def context_for_ward(
+    session: Session, settings: Settings, ward_code: str, as_of: date
+) -> StageContext:
+    """The stage context for a ward by code: for flows and commands run for one ward."""
+    from sqlmodel import select
+
+    from wardprog.errors import NotFoundError
+
+    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
+    if ward is None:
+        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
+    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+    if enrolment is None:
+        raise NotFoundError(f"ward {ward_code} is not enrolled in a wave yet")
+    wave = session.get(Wave, enrolment.wave_id)
+    site = session.get(Site, ward.site_id)
+    if wave is None or site is None:
+        raise NotFoundError(f"ward {ward_code}'s wave or site is missing")
+    return StageContext(session, settings, as_of, ward, site, wave, enrolment)

@@ -34,7 +34,6 @@ from wardprog.models import (
     Site,
     StaffMember,
     Ward,
-    WardEnrolment,
     Wave,
 )
 from wardprog.notify.ics import CalendarEvent, build_calendar
@@ -665,31 +664,6 @@ def _stage_outcome(
         done=all(n.status != NominationStatus.nominated for n in nominations),
         summary=summary,
         details={"nominations": details, "source": str(source) if source else None},
-    )
-
-
-def stage_context_for(
-    session: Session, settings: Settings, ward_code: str, as_of: date
-) -> StageContext:
-    """Build the stage context for a ward by code (for flows and the CLI)."""
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
-    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
-    if enrolment is None:
-        raise NotFoundError(f"ward {ward_code} is not enrolled in a wave yet")
-    wave = session.get(Wave, enrolment.wave_id)
-    site = session.get(Site, ward.site_id)
-    if wave is None or site is None:
-        raise NotFoundError(f"ward {ward_code}'s wave or site is missing")
-    return StageContext(
-        session=session,
-        settings=settings,
-        as_of=as_of,
-        ward=ward,
-        site=site,
-        wave=wave,
-        enrolment=enrolment,
     )
 
 

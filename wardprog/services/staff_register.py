@@ -193,10 +193,10 @@ def import_staff(session: Session, path: Path) -> int:
     # A trust-wide ESR extract has far more staff than PostgreSQL's 65,535 bound parameters.
     for start in range(0, len(numbers), 10_000):
         chunk = numbers[start : start + 10_000]
-        for member in session.exec(
+        for found in session.exec(
             select(StaffMember).where(func.upper(StaffMember.staff_number).in_(chunk))
         ).all():
-            existing[member.staff_number.upper()] = member
+            existing[found.staff_number.upper()] = found
     with session.begin_nested():
         for record in clean:
             member = existing.get(str(record["staff_number"]).upper())

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
 from wardprog.errors import InputFileError, NotFoundError, WardprogError
-from wardprog.models import Notification, Site, Ward, WardEnrolment, Wave
+from wardprog.models import Notification, Site, Ward, Wave
 from wardprog.models.triage import (
     ImprovementScore,
     TriageCategory,
@@ -591,17 +591,3 @@ def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
             )
         )
     return sent
-
-
-def ward_context(session: Session, settings: Settings, ward_code: str, as_of: date) -> StageContext:
-    """The stage context for a ward by code (for flows run by hand for one ward)."""
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"No ward with code {ward_code!r}; check the ward register")
-    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
-    if enrolment is None:
-        raise NotFoundError(f"Ward {ward_code} is not enrolled in a wave yet")
-    wave = session.get(Wave, enrolment.wave_id)
-    site = session.get(Site, ward.site_id)
-    assert wave is not None and site is not None
-    return StageContext(session, settings, as_of, ward, site, wave, enrolment)
