@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/wardprog demo
 
 # The dashboard test renders in headless Chromium (Debian's package); install it when we can.
@@ -27,6 +28,7 @@ browser:
 	  else echo "chromium not installed: the browser test will skip (or fail under CI)"; fi; }
 
 test: $(STAMP) browser
+	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy wardprog flows schedules
@@ -36,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 ui: $(STAMP)
+	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/prefect server start
 
 bench: $(STAMP)

@@ -228,7 +228,7 @@ def demo(
             run_demo(start, end)
     except WardprogError as exc:
         _fail(exc)
-    status()
+    status(as_of=end)
     console.print(f"Reports and outbox: {settings.output_dir}/   Database: {settings.database_url}")
 
 
