@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 
 import pytest
+from icalendar import Calendar
 from rich.console import Console
 from sqlmodel import col, func, select
 
@@ -16,6 +18,7 @@ from wardprog.models import (
     QsirAttendance,
     QsirCohort,
     QsirNomination,
+    StaffMember,
 )
 from wardprog.rules.cohorts import CompletionRule
 from wardprog.services import qsir
@@ -193,3 +196,37 @@ def test_demo_simulation_produces_trained_staff(session, booked):
     again = simulate_attendance(session, end)
     assert again.sessions_recorded == 0 and again.projects_presented == 0
     assert training_kpis(session, end, target=100)["trained"] == len(completed)
+
+
+def test_withdrawal_sends_a_calendar_cancellation_once(session, booked):
+    nominations, _cohort = booked
+    staff = session.get(StaffMember, nominations[0].staff_id)
+    qsir.withdraw_nomination(session, nominations[0].id, "moved to another trust")
+    session.commit()
+
+    def invite(kind: str) -> tuple[Notification, Calendar]:
+        rows = session.exec(
+            select(Notification).where(
+                Notification.kind == kind,
+                col(Notification.idempotency_key).contains(f":{staff.staff_number}:"),
+            )
+        ).all()
+        assert len(rows) == 1, kind
+        raw = base64.b64decode(rows[0].attachments[0]["content_b64"])
+        return rows[0], Calendar.from_ical(raw)
+
+    note, cancel = invite("qsir_cancelled")
+    _, booking = invite("qsir_booking")
+    assert "moved to another trust" in note.body_text
+    assert cancel["method"] == "CANCEL"
+    cancelled = cancel.walk("VEVENT")
+    # The same five teaching days, by UID, with a higher SEQUENCE: clients remove them.
+    assert {str(e["uid"]) for e in cancelled} == {str(e["uid"]) for e in booking.walk("VEVENT")}
+    assert len(cancelled) == 5 and {int(e["sequence"]) for e in cancelled} == {1}
+
+    # Deferring someone who holds no seat any more sends nothing new.
+    with pytest.raises(qsir.NominationStateError):
+        qsir.defer_nomination(session, nominations[0].id, "again")
+    session.rollback()
+    count = session.exec(select(func.count()).where(Notification.kind == "qsir_cancelled")).one()
+    assert count == 1

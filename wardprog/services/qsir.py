@@ -490,9 +490,17 @@ def session_times(day: date) -> tuple[datetime, datetime]:
 
 
 def booking_invite(
-    cohort: QsirCohort, staff: StaffMember, ward: Ward, stamp: datetime | None = None
+    cohort: QsirCohort,
+    staff: StaffMember,
+    ward: Ward,
+    stamp: datetime | None = None,
+    method: str = "REQUEST",
 ) -> bytes:
-    """One VEVENT per teaching day; UIDs are stable per person per day so updates replace."""
+    """One VEVENT per teaching day; UIDs are stable per person per day so updates replace.
+
+    ``method="CANCEL"`` withdraws the same events (a higher SEQUENCE, the same UIDs), which is
+    how calendar clients remove a booking rather than add a second copy.
+    """
     title = COURSE_TITLES[cohort.course]
     dates = cohort_dates(cohort)
     events = []
@@ -511,9 +519,10 @@ def booking_invite(
                 ),
                 attendees=tuple(_recipients(staff, ward)),
                 stamp=stamp,
+                sequence=1 if method == "CANCEL" else 0,
             )
         )
-    return build_calendar(events, method="REQUEST")
+    return build_calendar(events, method=method)
 
 
 def notify_booking(session: Session, nomination: QsirNomination, as_of: date) -> bool:
@@ -719,6 +728,7 @@ def _close(
     if not reason.strip():
         raise NominationStateError(f"a reason is required to mark a nomination {to.value}")
     nomination = get_nomination(session, nomination_id)
+    held_seat = nomination.status in ACTIVE and nomination.cohort_id is not None
     _transition(nomination, to)
     nomination.reason = reason.strip()
     # The seat is freed because only booked/attending nominations hold seats; cohort_id stays
@@ -726,7 +736,41 @@ def _close(
     nomination.waitlist_position = None
     session.add(nomination)
     session.flush()
+    if held_seat:
+        _notify_cancellation(session, nomination)
     return nomination
+
+
+def _notify_cancellation(session: Session, nomination: QsirNomination) -> None:
+    """Take the teaching days out of the nominee's and manager's calendars (METHOD:CANCEL)."""
+    staff, ward = _people(session, nomination)
+    cohort = session.get(QsirCohort, nomination.cohort_id)
+    if cohort is None:
+        return
+    _enqueue_once(
+        session,
+        key=f"qsir_cancelled:{ward.code}:{staff.staff_number}:{cohort.code}:v1",
+        kind="qsir_cancelled",
+        tags=[ward.code],
+        ward_code=ward.code,
+        recipients=_recipients(staff, ward),
+        context={
+            "staff_name": staff.name,
+            "ward_name": ward.name,
+            "manager_name": ward.manager_name,
+            "course_title": COURSE_TITLES[cohort.course],
+            "cohort_code": cohort.code,
+            "status": nomination.status.value,
+            "reason": nomination.reason,
+        },
+        attachments=[
+            Attachment(
+                filename=f"{cohort.code}-cancelled.ics",
+                content=booking_invite(cohort, staff, ward, method="CANCEL"),
+                content_type="text/calendar; method=CANCEL",
+            )
+        ],
+    )
 
 
 def withdraw_nomination(session: Session, nomination_id: int, reason: str) -> QsirNomination:
