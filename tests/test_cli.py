@@ -34,3 +34,37 @@ def test_bad_register_exits_2_with_row_and_column(settings, tmp_path):
     result = runner.invoke(app, ["import-wards", str(bad)])
     assert result.exit_code == 2
     assert "bad.csv" in result.output and "row 2, column 'beds'" in result.output
+
+
+def test_venues_and_facilitators(settings):
+    from sqlmodel import Session, SQLModel, select
+
+    from wardprog.db import get_engine
+    from wardprog.models import Facilitator, Venue
+
+    engine = get_engine(settings.database_url)
+    SQLModel.metadata.create_all(engine)
+    assert runner.invoke(app, ["import-wards", str(demo_register_path())]).exit_code == 0
+    result = runner.invoke(
+        app, ["venues", "add", "--site", "NGH", "--name", "Seminar room 2", "--capacity", "30"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["venues", "add", "--site", "XXX", "--name", "Room"])
+    assert result.exit_code == 2 and "no site with code 'XXX'" in result.output
+    result = runner.invoke(
+        app, ["facilitators", "add", "Jo Bloggs", "jo@nhs.example", "--days", "mon,wed"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app, ["facilitators", "leave", "jo@nhs.example", "2026-03-02", "2026-03-04"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["facilitators", "add", "X", "jo@nhs.example", "--days", "funday"])
+    assert result.exit_code != 0
+    assert "Jo Bloggs" in runner.invoke(app, ["facilitators", "list"]).output
+    assert "Seminar room 2" in runner.invoke(app, ["venues", "list"]).output
+    with Session(engine) as session:
+        venue = session.exec(select(Venue)).one()
+        person = session.exec(select(Facilitator)).one()
+    assert (venue.capacity, person.working_days) == (30, [0, 2])
+    assert person.unavailable_dates == ["2026-03-02", "2026-03-04"]

@@ -305,6 +305,9 @@ def _register_extensions() -> None:
     from wardprog.cli_diagnostics import register as register_diagnostics
 
     register_diagnostics(app)
+    from wardprog.cli_resources import register as register_resources
+
+    register_resources(app)
 
 
 _register_extensions()
