@@ -25,7 +25,8 @@ from sqlmodel import Session, col, select
 
 from flows.common import artifact_key, resolve_as_of, runtime
 from flows.diagnostics import publish_pack_artifacts
-from wardprog.models import DiagnosticSnapshot, Programme, Stage, Wave, WaveStatus
+from wardprog.db import session_scope
+from wardprog.models import DiagnosticSnapshot, Stage, Wave, WaveStatus
 from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
@@ -38,8 +39,6 @@ from wardprog.services.programme import (
 @task(retries=2, retry_delay_seconds=5, task_run_name="open wave due {as_of}")
 def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
     settings, engine = runtime()
-    from wardprog.db import session_scope
-
     with session_scope(engine) as session:
         programme = get_programme(session, programme_name)
         opened = open_wave(session, settings, programme, as_of)
@@ -198,9 +197,3 @@ def advance_wards(
     for wave_id in _open_wave_ids(programme):
         summary[str(wave_id)] = advance_wave_wards(wave_id, as_of, simulate_staff)
     return summary
-
-
-def programme_for(programme: str) -> Programme:
-    _, engine = runtime()
-    with Session(engine) as session:
-        return get_programme(session, programme)

@@ -13,7 +13,13 @@ from wardprog.config import Settings
 from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
 from wardprog.notify.outbox import enqueue
-from wardprog.rules.planner import PlannedWave, PlannerWard, plan_rollout, wave_number_on
+from wardprog.rules.planner import (
+    PlannedWave,
+    PlannerWard,
+    plan_rollout,
+    wave_bounds,
+    wave_number_on,
+)
 
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_PROGRAMME = "Ward improvement programme"
@@ -84,8 +90,6 @@ def rollout_plan(session: Session, programme: Programme) -> list[PlannedWave]:
             programme.wave_length_months,
         )
         offset = len(plan)
-        from wardprog.rules.planner import wave_bounds
-
         for pw in later:
             start, end = wave_bounds(
                 programme.start_date, pw.number + offset, programme.wave_length_months
@@ -128,8 +132,6 @@ def open_wave(
             programme.wards_per_site_per_wave,
             programme.wave_length_months,
         )[0]
-        from wardprog.rules.planner import wave_bounds
-
         start, end = wave_bounds(programme.start_date, number, programme.wave_length_months)
         try:
             with session.begin_nested():
