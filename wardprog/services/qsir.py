@@ -531,23 +531,18 @@ def notify_booking(session: Session, nomination: QsirNomination, as_of: date) ->
     cohort = session.get(QsirCohort, nomination.cohort_id)
     if cohort is None:
         raise NotFoundError(f"nomination {nomination.id} is not booked on a cohort")
-    key = f"qsir_booking:{ward.code}:{staff.staff_number}:{cohort.code}:v0"
     stamp = datetime.combine(as_of, time(0), tzinfo=UTC)
     dates = cohort_dates(cohort)
-    return _enqueue_once(
+    return _to_nominee(
         session,
-        key=key,
+        staff,
+        ward,
         kind="qsir_booking",
-        tags=[ward.code],
-        ward_code=ward.code,
-        recipients=_recipients(staff, ward),
+        key_suffix=f"{cohort.code}:v0",
+        course=cohort.course,
         context={
-            "staff_name": staff.name,
             "staff_number": staff.staff_number,
-            "ward_name": ward.name,
             "ward_code": ward.code,
-            "manager_name": ward.manager_name,
-            "course_title": COURSE_TITLES[cohort.course],
             "cohort_code": cohort.code,
             "venue": cohort.venue,
             "sessions": [
@@ -569,10 +564,33 @@ def notify_booking(session: Session, nomination: QsirNomination, as_of: date) ->
 
 def notify_waitlisted(session: Session, nomination: QsirNomination) -> bool:
     staff, ward = _people(session, nomination)
+    return _to_nominee(
+        session,
+        staff,
+        ward,
+        kind="qsir_waitlisted",
+        key_suffix=f"{nomination.course.value}:v0",
+        course=nomination.course,
+        context={"position": nomination.waitlist_position},
+    )
+
+
+def _to_nominee(
+    session: Session,
+    staff: StaffMember,
+    ward: Ward,
+    *,
+    kind: str,
+    key_suffix: str,
+    course: Course,
+    context: dict[str, Any],
+    attachments: Sequence[Attachment] = (),
+) -> bool:
+    """A message about one nominee to them and their ward manager, once per key."""
     return _enqueue_once(
         session,
-        key=f"qsir_waitlisted:{ward.code}:{staff.staff_number}:{nomination.course.value}:v0",
-        kind="qsir_waitlisted",
+        key=f"{kind}:{ward.code}:{staff.staff_number}:{key_suffix}",
+        kind=kind,
         tags=[ward.code],
         ward_code=ward.code,
         recipients=_recipients(staff, ward),
@@ -580,9 +598,10 @@ def notify_waitlisted(session: Session, nomination: QsirNomination) -> bool:
             "staff_name": staff.name,
             "ward_name": ward.name,
             "manager_name": ward.manager_name,
-            "course_title": COURSE_TITLES[nomination.course],
-            "position": nomination.waitlist_position,
+            "course_title": COURSE_TITLES[course],
+            **context,
         },
+        attachments=attachments,
     )
 
 
@@ -747,18 +766,14 @@ def _notify_cancellation(session: Session, nomination: QsirNomination) -> None:
     cohort = session.get(QsirCohort, nomination.cohort_id)
     if cohort is None:
         return
-    _enqueue_once(
+    _to_nominee(
         session,
-        key=f"qsir_cancelled:{ward.code}:{staff.staff_number}:{cohort.code}:v1",
+        staff,
+        ward,
         kind="qsir_cancelled",
-        tags=[ward.code],
-        ward_code=ward.code,
-        recipients=_recipients(staff, ward),
+        key_suffix=f"{cohort.code}:v1",
+        course=cohort.course,
         context={
-            "staff_name": staff.name,
-            "ward_name": ward.name,
-            "manager_name": ward.manager_name,
-            "course_title": COURSE_TITLES[cohort.course],
             "cohort_code": cohort.code,
             "status": nomination.status.value,
             "reason": nomination.reason,
