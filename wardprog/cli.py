@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +14,11 @@ from typing import Annotated
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import Session
 
+from wardprog.cli_common import console, fail
 from wardprog.config import get_settings
 from wardprog.db import get_engine, session_scope
 from wardprog.errors import WardprogError
@@ -27,8 +26,6 @@ from wardprog.errors import WardprogError
 app = typer.Typer(help="Run the ward improvement programme.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-# Piped output (CI logs, files) gets a readable width rather than rich's default of 80.
-console = Console() if sys.stdout.isatty() else Console(width=140)
 
 DEMO_START = date(2026, 1, 2)  # first working day of Q1 2026
 DEMO_END = date(2026, 12, 31)
@@ -93,11 +90,6 @@ def _stage_progress(description: str) -> Iterator[None]:
             progress.update(task, completed=current, total=total)
 
 
-def _fail(exc: WardprogError) -> None:
-    console.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
-    raise typer.Exit(2)
-
-
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations to WARDPROG_DATABASE_URL."""
@@ -124,7 +116,7 @@ def import_wards(path: Path) -> None:
         with session_scope() as session:
             result = import_register(session, path)
     except WardprogError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(
         f"sites added {result.sites_added}, wards added {result.wards_added}, "
         f"wards updated {result.wards_updated}"
@@ -227,7 +219,7 @@ def demo(
         with _stage_progress("Ward stages done"):
             run_demo(start, end)
     except WardprogError as exc:
-        _fail(exc)
+        fail(exc)
     status(as_of=end)
     console.print(f"Reports and outbox: {settings.output_dir}/   Database: {settings.database_url}")
 

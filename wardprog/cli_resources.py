@@ -6,10 +6,10 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from wardprog.cli_common import console, fail
 from wardprog.db import get_engine, session_scope
 from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import Facilitator, Site, Venue
@@ -20,12 +20,6 @@ venues_app = typer.Typer(help="Rooms per site for engagement events.", no_args_i
 facilitators_app = typer.Typer(
     help="Improvement-team facilitators, their working days and leave.", no_args_is_help=True
 )
-console = Console()
-
-
-def _fail(exc: WardprogError) -> None:
-    console.print(f"[red]error:[/red] {exc}", highlight=False, markup=False)
-    raise typer.Exit(2)
 
 
 @venues_app.command("add")
@@ -45,7 +39,7 @@ def add_venue(
             venue = register_venue(session, found, name, capacity)
             console.print(f"{site}: {venue.name} ({venue.capacity} seats)")
     except WardprogError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @venues_app.command("list")
@@ -91,7 +85,7 @@ def add_facilitator(
             person = register_facilitator(session, name, email, _weekdays(days))
             console.print(f"{person.name} <{person.email}>")
     except WardprogError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @facilitators_app.command("leave")
@@ -114,7 +108,7 @@ def facilitator_leave(
             person = set_facilitator_leave(session, email, dates)
             console.print(f"{person.email}: away on {', '.join(person.unavailable_dates)}")
     except WardprogError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @facilitators_app.command("list")
