@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo keeps everything (database, extracts, inbox, outputs, Prefect runs) under var/demo/.
 demo: $(STAMP)
-	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/wardprog demo
 
 # The dashboard test renders in headless Chromium (Debian's package); install it when we can.
@@ -37,9 +37,10 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# The Prefect UI over the demo's flow runs.
 ui: $(STAMP)
-	@mkdir -p $(PREFECT_HOME)
-	$(BIN)/prefect server start
+	@mkdir -p var/demo/prefect
+	PREFECT_HOME=$(CURDIR)/var/demo/prefect $(BIN)/prefect server start
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -249,7 +249,7 @@ def test_reschedule_refuses_a_site_clash(session: Session, settings: Settings) -
 
 
 def test_cancel_sends_method_cancel_once(session: Session, settings: Settings) -> None:
-    ctx = make_context(session, settings)
+    ctx = make_context(session, settings, team=False)
     register_venue(session, ctx.site, "Day room", 16)
     register_facilitator(session, "Sam Lee", "Sam.Lee@trust.example", [3, 4])
     # On leave the first Thursday and Friday of the window (window opens Mon 19 Jan).
@@ -277,3 +277,26 @@ def test_cancel_sends_method_cancel_once(session: Session, settings: Settings) -
             as_of=date(2026, 1, 10),
             settings=settings,
         )
+
+
+def test_no_rooms_or_facilitators_waits_and_tells_the_team_once(
+    session: Session, settings: Settings
+) -> None:
+    """Nothing fictional is booked on a real install: the stage waits for the register."""
+    ctx = make_context(session, settings, team=False)
+    first = run_engagement_stage(ctx)
+    again = run_engagement_stage(ctx)
+    assert not first.done and not again.done
+    assert "no rooms or facilitators registered" in first.summary
+    (note,) = _notes(session, "resources_missing")
+    assert note.tags == ["improvement-team"] and note.ward_code is None
+    assert f"wardprog venues add --site {ctx.site.code}" in note.body_text
+    assert _count(session, EngagementEvent) == _count(session, Facilitator) == 0
+
+    register_venue(session, ctx.site, "Day room", 16)
+    still = run_engagement_stage(ctx)
+    assert not still.done and "no facilitators registered" in still.summary
+    assert len(_notes(session, "resources_missing")) == 2  # the new gap, said once
+    register_facilitator(session, "Sam Lee", "sam.lee@trust.example", [0, 1, 2, 3, 4])
+    assert run_engagement_stage(ctx).done
+    assert _count(session, EngagementEvent) == 1

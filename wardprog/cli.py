@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +20,33 @@ from sqlmodel import Session
 from wardprog.cli_common import console, fail
 from wardprog.config import get_settings
 from wardprog.db import get_engine, session_scope
+from wardprog.demo.area import DEFAULT_ROOT as DEMO_ROOT
 from wardprog.errors import WardprogError
 
 app = typer.Typer(help="Run the ward improvement programme.", no_args_is_help=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    demo_trust: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Act on the demo trust's own database and folders (var/demo/)."
+        ),
+    ] = False,
+) -> None:
+    """Run the ward improvement programme."""
+    if demo_trust:
+        from wardprog.config import use_settings
+        from wardprog.demo.area import DemoArea
+
+        area = DemoArea(DEMO_ROOT)
+        if not area.is_marked():
+            fail(WardprogError(f"no demo trust in {DEMO_ROOT}/: run `wardprog demo` first"))
+        ctx.with_resource(use_settings(area.settings()))
+
+
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -94,8 +117,11 @@ def _stage_progress(description: str) -> Iterator[None]:
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations to WARDPROG_DATABASE_URL."""
     from wardprog.migrate import upgrade
+    from wardprog.services.installation import claim_production
 
     upgrade(get_settings().database_url, revision)
+    with session_scope() as session:
+        claim_production(session, "wardprog db upgrade")
     console.print(f"database at revision {revision}")
 
 
@@ -110,10 +136,12 @@ def db_current() -> None:
 @app.command("import-wards")
 def import_wards(path: Path) -> None:
     """Import (or update) the ward register CSV; all rows or none."""
+    from wardprog.services.installation import claim_production
     from wardprog.services.register import import_register
 
     try:
         with session_scope() as session:
+            claim_production(session, "wardprog import-wards")
             result = import_register(session, path)
     except WardprogError as exc:
         fail(exc)
@@ -196,32 +224,67 @@ def advance(as_of: AsOf = None, simulate_staff: bool = False) -> None:
 @app.command()
 def demo(
     fresh: Annotated[
-        bool, typer.Option(help="Delete the demo database and outputs first.")
+        bool, typer.Option(help="Delete the demo's own folder (database, outputs) first.")
     ] = False,
     start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
     end: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_END,
+    folder: Annotated[
+        Path, typer.Option("--dir", help="The demo's own folder (created and marked by the demo).")
+    ] = DEMO_ROOT,
 ) -> None:
-    """Replay the whole 60-ward programme on the demo trust, end to end."""
+    """Replay the whole 60-ward programme on the demo trust, end to end, in its own folder.
+
+    The demo never touches a real deployment: WARDPROG_* settings are ignored, everything is
+    written under --dir (default var/demo/), messages go to its local outbox only.
+    """
+    from wardprog.config import use_settings
+    from wardprog.demo.area import DemoArea, ignored_environment
     from wardprog.demo.runner import prepare_demo, run_demo
 
-    settings = get_settings()
-    if fresh:
-        for folder in (settings.output_dir, settings.inbox_dir, settings.extracts_dir):
-            shutil.rmtree(folder, ignore_errors=True)
-        if settings.database_url.startswith("sqlite:///"):
-            db_file = Path(settings.database_url.removeprefix("sqlite:///"))
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    area = DemoArea(folder)
+    ignored = ignored_environment()
+    if ignored:
+        console.print(
+            f"The demo ignores {', '.join(ignored)}: it writes only under {folder}/ "
+            "(its own database, folders and local outbox)."
+        )
     try:
-        with console.status("Preparing the demo trust (register, staff, 3 years of extracts)"):
-            prepare_demo(settings, start, end)
-        console.print(f"Replaying the programme {start} to {end} with Prefect flows")
-        with _stage_progress("Ward stages done"):
-            run_demo(start, end)
+        if fresh:
+            area.wipe()
+        area.create()
     except WardprogError as exc:
         fail(exc)
-    status(as_of=end)
-    console.print(f"Reports and outbox: {settings.output_dir}/   Database: {settings.database_url}")
+    _seal_prefect(area.prefect_home)
+    with use_settings(area.settings()) as settings:
+        try:
+            with console.status("Preparing the demo trust (register, staff, 3 years of extracts)"):
+                prepare_demo(settings, start, end)
+            console.print(f"Replaying the programme {start} to {end} with Prefect flows")
+            with _stage_progress("Ward stages done"):
+                run_demo(start, end)
+        except WardprogError as exc:
+            fail(exc)
+        status(as_of=end)
+    console.print(
+        f"Reports and outbox: {settings.output_dir}/   Database: {settings.database_url}\n"
+        f"Other commands act on the demo with --demo, e.g. `wardprog --demo status`."
+    )
+
+
+def _seal_prefect(home: Path) -> None:
+    """The demo's flow runs go to its own local Prefect database, never a configured server.
+
+    Prefect reads its settings when first imported; in a process that already imported it
+    (a test harness), the caller's Prefect configuration stands.
+    """
+    import sys
+
+    if "prefect" in sys.modules:
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(home.resolve())
+    os.environ.pop("PREFECT_API_URL", None)
+    os.environ.pop("PREFECT_API_KEY", None)
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import Field
@@ -48,6 +49,37 @@ class Settings(BaseSettings):
         return self.output_dir / "outbox"
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+class _SettingsSource:
+    """``get_settings()``: the environment's settings, read once, unless overridden.
+
+    The sealed demo runs with settings of its own (``use_settings``): flows and services read
+    ``get_settings()``, so one override reaches every task thread without touching os.environ.
+    Tests call ``get_settings.cache_clear()`` after changing WARDPROG_* variables.
+    """
+
+    def __init__(self) -> None:
+        self._cached: Settings | None = None
+        self._override: Settings | None = None
+
+    def __call__(self) -> Settings:
+        if self._override is not None:
+            return self._override
+        if self._cached is None:
+            self._cached = Settings()
+        return self._cached
+
+    def cache_clear(self) -> None:
+        self._cached = None
+
+
+get_settings = _SettingsSource()
+
+
+@contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Run with ``settings`` instead of the environment's (nests; restores on exit)."""
+    previous, get_settings._override = get_settings._override, settings
+    try:
+        yield settings
+    finally:
+        get_settings._override = previous

@@ -8,6 +8,7 @@ from datetime import date
 from sqlmodel import Session
 
 from wardprog.config import Settings
+from wardprog.demo.team import register_demo_team
 from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
 from wardprog.services.context import StageContext
 
@@ -81,13 +82,20 @@ def make_context(
     session: Session,
     settings: Settings,
     as_of: date = date(2026, 1, 5),
+    team: bool = True,
     **kw,  # type: ignore[no-untyped-def]
 ) -> StageContext:
-    """A ward enrolled in a launched wave, ready for any stage service."""
+    """A ward enrolled in a launched wave, ready for any stage service.
+
+    ``team`` registers rooms and facilitators (the demo's) as a coordinator would before
+    booking events; pass False to register your own.
+    """
     site = kw.get("site") or make_site(session)
     ward = kw.get("ward") or make_ward(session, site)
     wave = kw.get("wave") or make_wave(session, quarter_start=as_of)
     enrolment = make_enrolment(session, ward, wave)
+    if team:
+        register_demo_team(session)
     return StageContext(
         session=session,
         settings=settings,

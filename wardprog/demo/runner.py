@@ -10,8 +10,10 @@ from sqlmodel import select
 
 from wardprog.config import Settings
 from wardprog.db import get_engine, session_scope
+from wardprog.demo.team import register_demo_team
 from wardprog.migrate import upgrade
 from wardprog.models import Site, Ward
+from wardprog.services.installation import require_demo
 from wardprog.services.programme import ensure_programme
 from wardprog.services.register import (
     OPTIONAL_COLUMNS,
@@ -30,7 +32,11 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
     upgrade(settings.database_url)
     engine = get_engine(settings.database_url)
     with session_scope(engine) as session:
+        # Before anything is written: a real deployment's database is refused here.
+        require_demo(session, settings.database_url)
+    with session_scope(engine) as session:
         import_register(session, register or demo_register_path())
+        register_demo_team(session)
         rows = session.exec(
             select(Ward, Site).where(Ward.site_id == Site.id).order_by(Ward.code)
         ).all()
@@ -48,8 +54,14 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
 
 
 def run_demo(start: date, end: date) -> None:
+    """Replay the programme with simulated staff, on the demo's database only."""
     from flows.programme import run_programme
     from flows.report import programme_report
+    from wardprog.config import get_settings
+
+    settings = get_settings()
+    with session_scope(get_engine(settings.database_url)) as session:
+        require_demo(session, settings.database_url)
 
     run_programme(start=start, end=end, simulate_staff=True)
     programme_report(as_of=end)

@@ -9,6 +9,7 @@ from wardprog.models.engagement import (
     Venue,
     WardEngagementPreference,
 )
+from wardprog.models.installation import Installation, InstallationKind
 from wardprog.models.notification import Notification, NotificationStatus
 from wardprog.models.programme import (
     STAGE_ORDER,
@@ -44,6 +45,8 @@ __all__ = [
     "EventStatus",
     "Facilitator",
     "ImprovementScore",
+    "Installation",
+    "InstallationKind",
     "NominationStatus",
     "Notification",
     "NotificationStatus",

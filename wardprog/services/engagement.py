@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings, get_settings
 from wardprog.errors import NotFoundError, SchedulingError
-from wardprog.models import Site, Ward, Wave
+from wardprog.models import Site, Ward, WardEnrolment, Wave
 from wardprog.models.engagement import (
     EngagementEvent,
     EngagementEventChange,
@@ -49,7 +50,7 @@ from wardprog.services.triage_template import (
     build_xlsx,
     template_filename,
 )
-from wardprog.services.venues import ensure_site_resources
+from wardprog.services.venues import site_resources
 
 IMPROVEMENT_TEAM_TAG = "improvement-team"
 
@@ -136,7 +137,7 @@ def set_ward_preference(
 
 
 def _resources(session: Session, site: Site) -> tuple[list[Room], list[FacilitatorAvailability]]:
-    venues, people = ensure_site_resources(session, site)
+    venues, people = site_resources(session, site)
     rooms = [Room(v.id, v.name, v.capacity) for v in venues if v.id is not None]
     avail = [
         FacilitatorAvailability(
@@ -316,6 +317,13 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
         as_of=ctx.as_of,
         bank_holidays=england_bank_holidays(pack_ready, pack_ready + timedelta(days=14)),
     )
+    missing = _missing_resources(session, ctx.site)
+    if missing:
+        _ask_team_to_register(ctx, missing)
+        return StageOutcome(
+            done=False,
+            summary=f"waiting: no {' or '.join(missing)} registered for site {ctx.site.code}",
+        )
     slot = _find(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
     event = EngagementEvent(
         ward_id=ctx.ward.id,  # type: ignore[arg-type]
@@ -335,6 +343,35 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
         summary=f"engagement event {local:%a %d %b %Y %H:%M} in {slot.room.name} "
         f"with {slot.facilitator.name}",
         details=_details(event),
+    )
+
+
+def _missing_resources(session: Session, site: Site) -> list[str]:
+    venues, people = site_resources(session, site)
+    return [name for name, found in (("rooms", venues), ("facilitators", people)) if not found]
+
+
+def _ask_team_to_register(ctx: StageContext, missing: list[str]) -> None:
+    """One message per site and wave: what to register before events can be booked."""
+    waiting = ctx.session.exec(
+        select(func.count())
+        .select_from(WardEnrolment)
+        .join(Ward, col(Ward.id) == WardEnrolment.ward_id)
+        .where(WardEnrolment.wave_id == ctx.wave.id, Ward.site_id == ctx.site.id)
+    ).one()
+    enqueue(
+        ctx.session,
+        key=f"resources_missing:{ctx.site.code}:wave-{ctx.wave.number}:{'+'.join(missing)}",
+        kind="resources_missing",
+        tags=[IMPROVEMENT_TEAM_TAG],
+        context={
+            "site_code": ctx.site.code,
+            "site_name": ctx.site.name,
+            "wave_number": ctx.wave.number,
+            "ward_name": ctx.ward.name,
+            "ward_count": waiting,
+            "missing": missing,
+        },
     )
 
 

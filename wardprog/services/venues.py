@@ -1,15 +1,14 @@
-"""The venues and facilitators register, with demo defaults when nothing is registered.
+"""The venues and facilitators register.
 
 Rooms belong to a site (education-centre seminar rooms, the ward's own day room); facilitators
-are the central improvement team and travel between sites. A fresh install or the demo has none
-registered, so the first engagement stage on a site seeds sensible defaults rather than failing:
-the coordinator can rename or deactivate them later.
+are the central improvement team and travel between sites. Nothing is invented when none are
+registered: the engagement stage waits and tells the team what to register (a booking with a
+made-up room or person would send real ward managers to a meeting that does not exist).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel import Session, select
@@ -17,27 +16,6 @@ from sqlmodel import Session, select
 from wardprog.errors import WardprogError
 from wardprog.models import Site
 from wardprog.models.engagement import Facilitator, Venue
-
-# Two rooms per site: a seminar room for a full ward team and a smaller meeting room.
-DEFAULT_ROOMS: tuple[tuple[str, int], ...] = (
-    ("Education Centre Seminar Room", 24),
-    ("Clinical Skills Meeting Room", 14),
-)
-
-
-@dataclass(frozen=True)
-class FacilitatorSeed:
-    name: str
-    email: str
-    working_days: tuple[int, ...]
-
-
-# The improvement team: two full-time QI leads and a part-time facilitator (Mon-Wed).
-DEFAULT_FACILITATORS: tuple[FacilitatorSeed, ...] = (
-    FacilitatorSeed("Priya Raman", "priya.raman@trust.example", (0, 1, 2, 3, 4)),
-    FacilitatorSeed("Tom Adeyemi", "tom.adeyemi@trust.example", (0, 1, 2, 3, 4)),
-    FacilitatorSeed("Grace O'Neill", "grace.oneill@trust.example", (0, 1, 2)),
-)
 
 
 class RegisterError(WardprogError):
@@ -100,27 +78,12 @@ def set_facilitator_leave(session: Session, email: str, days: Iterable[date]) ->
     return person
 
 
-def ensure_site_resources(session: Session, site: Site) -> tuple[list[Venue], list[Facilitator]]:
-    """Active rooms for ``site`` and active facilitators, seeding demo defaults if none exist."""
-    venues = list(
-        session.exec(
-            select(Venue).where(Venue.site_id == site.id, Venue.active == True)  # noqa: E712
-        ).all()
-    )
-    if not venues:
-        already = session.exec(select(Venue).where(Venue.site_id == site.id)).first()
-        # Only seed a site that never had rooms; deactivated rooms mean someone chose that.
-        if already is None:
-            venues = [
-                register_venue(session, site, f"{site.name} {room}", capacity)
-                for room, capacity in DEFAULT_ROOMS
-            ]
-    facilitators = list(
-        session.exec(select(Facilitator).where(Facilitator.active == True)).all()  # noqa: E712
-    )
-    if not facilitators and session.exec(select(Facilitator)).first() is None:
-        facilitators = [
-            register_facilitator(session, f.name, f.email, f.working_days)
-            for f in DEFAULT_FACILITATORS
-        ]
+def site_resources(session: Session, site: Site) -> tuple[list[Venue], list[Facilitator]]:
+    """Active rooms on ``site`` and active facilitators, in registration order."""
+    venues = session.exec(
+        select(Venue).where(Venue.site_id == site.id, Venue.active == True)  # noqa: E712
+    ).all()
+    facilitators = session.exec(
+        select(Facilitator).where(Facilitator.active == True)  # noqa: E712
+    ).all()
     return sorted(venues, key=lambda v: v.id or 0), sorted(facilitators, key=lambda f: f.id or 0)
