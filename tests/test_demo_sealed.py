@@ -108,7 +108,7 @@ def test_fresh_deletes_only_what_the_demo_made(tmp_path: Path) -> None:
     stranger = tmp_path / "reports"
     stranger.mkdir()
     (stranger / "board-pack.pdf").write_bytes(b"%PDF real")
-    with pytest.raises(DemoAreaError, match="no .wardprog-demo marker"):
+    with pytest.raises(DemoAreaError, match=r"no \.wardprog-demo marker"):
         DemoArea(stranger).wipe()
     with pytest.raises(DemoAreaError, match="did not create"):
         DemoArea(stranger).create()
