@@ -363,6 +363,9 @@ def _register_extensions() -> None:
     from wardprog.cli_resources import register as register_resources
 
     register_resources(app)
+    from wardprog.cli_web import register as register_web
+
+    register_web(app)
 
 
 _register_extensions()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     qsir_target_trained: int = 100
 
     staff_survey_min_respondents: int = Field(default=11, ge=1)
+
+    # The ward page (`wardprog web`): the public base URL used in links (behind the trust's
+    # reverse proxy), the key that signs them (required outside the demo), how long a link lasts.
+    web_url: str = "http://127.0.0.1:8080"
+    web_secret: SecretStr | None = None
+    web_link_days: int = Field(default=60, ge=1, le=366)
+    web_upload_max_bytes: int = Field(default=2_000_000, ge=1_000)
 
     @property
     def outbox_dir(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,13 @@ class DemoArea:
             extracts_dir=root / "extracts",
             inbox_dir=root / "inbox",
             notify_config=None,
+            web_secret=self._web_secret(),
         )
+
+    def _web_secret(self) -> str | None:
+        """The demo's own link-signing key, made once with the area (never a deployment's)."""
+        path = self.root / "web-secret"
+        return path.read_text().strip() if path.is_file() else None
 
     def create(self) -> None:
         """Make (or reuse) the area; a non-empty folder the demo did not make is refused."""
@@ -96,6 +103,10 @@ class DemoArea:
             self.marker.write_text(
                 json.dumps({"created_by": "wardprog demo", "note": "safe to delete"}) + "\n"
             )
+        secret = self.root / "web-secret"
+        if not secret.exists():
+            secret.write_text(secrets.token_urlsafe(48) + "\n")
+            secret.chmod(0o600)
 
     def wipe(self) -> None:
         """``--fresh``: delete the area, only if the demo's marker says the demo made it."""

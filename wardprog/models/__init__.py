@@ -35,6 +35,7 @@ from wardprog.models.triage import (
     TriageSubmission,
 )
 from wardprog.models.ward import Site, Ward
+from wardprog.models.web import WebAccess
 
 __all__ = [
     "STAGE_ORDER",
@@ -67,4 +68,5 @@ __all__ = [
     "WardEnrolment",
     "Wave",
     "WaveStatus",
+    "WebAccess",
 ]

@@ -56,6 +56,14 @@ def enqueue(
     existing = session.exec(select(Notification).where(Notification.idempotency_key == key)).first()
     if existing is not None:
         return existing
+    if ward_code is not None:
+        # Every ward message carries the ward page link, signed for the ward's manager.
+        from wardprog.config import get_settings
+        from wardprog.web.links import ward_page_link
+
+        link = ward_page_link(session, get_settings(), ward_code)
+        if link is not None:
+            context = {**context, "ward_link": link}
     rendered = render(kind, context)
     note = Notification(
         idempotency_key=key,

@@ -53,6 +53,8 @@ def _uktime(value: Any) -> str:
 def render(kind: str, context: dict[str, Any]) -> Rendered:
     subject = _env(False).get_template(f"{kind}.subject.txt").render(**context).strip()
     text = _env(False).get_template(f"{kind}.txt").render(**context)
+    if context.get("ward_link"):
+        text += f"\nYour ward's page (updates, scores, uploads): {context['ward_link']}\n"
     html = _env(True).get_template(f"{kind}.html").render(subject=subject, **context)
     # A subject is one line whatever staff typed into the context.
     return Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)

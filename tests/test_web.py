@@ -1,0 +1,181 @@
+"""The ward page and team page: signed links, scope, refusals, escaping; on both databases."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from tests.utils.factories import make_context, make_ward
+from wardprog import config
+from wardprog.cli import app as cli_app
+from wardprog.config import Settings
+from wardprog.db import get_engine, session_scope
+from wardprog.errors import ConfigError
+from wardprog.models import ImprovementScore, TriageCategory, TriageItem
+from wardprog.notify.outbox import enqueue
+from wardprog.web.app import create_app
+from wardprog.web.links import TEAM_SCOPE, issue, revoke_links, url_for, ward_scope
+
+SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture
+def web_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("WARDPROG_WEB_SECRET", SECRET)
+    monkeypatch.setenv("WARDPROG_WEB_URL", "http://127.0.0.1:8080")
+    config.get_settings.cache_clear()
+    return config.get_settings()
+
+
+@pytest.fixture
+def wards(web_settings: Settings) -> dict[str, int]:
+    """Two wards on one site; ASH has a fix, a scored project (with staff markup) and a change."""
+    with session_scope(get_engine(web_settings.database_url)) as session:
+        ctx = make_context(session, web_settings, as_of=date(2026, 1, 5))
+        ctx.ward.code, ctx.ward.name = "NGH-ASH", "Ash Ward"
+        make_ward(session, ctx.site, code="NGH-BEE", name="Beech Ward")
+        items = [
+            TriageItem(
+                ward_id=ctx.ward.id,
+                wave_id=ctx.wave.id,
+                issue=text,
+                issue_key=f"k{n}",
+                category=cat,
+                due_date=date(2026, 3, 1),
+            )
+            for n, (text, cat) in enumerate(
+                [
+                    ("Sluice door sticks", TriageCategory.fix),
+                    ("<script>alert('x')</script> handover", TriageCategory.improve),
+                    ("One hoist for 28 beds", TriageCategory.change),
+                ]
+            )
+        ]
+        session.add_all(items)
+        session.flush()
+        session.add(
+            ImprovementScore(
+                triage_item_id=items[1].id, score=2.0, scored_by="Lead", scored_on=date(2026, 2, 1)
+            )
+        )
+        return {"fix": items[0].id, "improve": items[1].id, "change": items[2].id}  # type: ignore[dict-item]
+
+
+def _link(settings: Settings, scope: str, email: str, **kw: object) -> str:
+    with session_scope(get_engine(settings.database_url)) as session:
+        token, grant = issue(session, settings, email=email, name="Ann", scope=scope, **kw)  # type: ignore[arg-type]
+    return url_for(settings, grant, token).removeprefix(settings.web_url)
+
+
+def _client(settings: Settings) -> TestClient:
+    return TestClient(create_app(settings, today=date(2026, 1, 5)), follow_redirects=False)
+
+
+def test_ward_link_opens_own_ward_only(web_settings: Settings, wards: dict[str, int]) -> None:
+    client = _client(web_settings)
+    first = client.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example"))
+    assert first.status_code == 303 and first.headers["location"] == "/w/NGH-ASH"
+    page = client.get("/w/NGH-ASH")
+    assert page.status_code == 200 and "Ash Ward" in page.text
+    assert "Sluice door sticks" in page.text and "One hoist for 28 beds" in page.text
+    # Staff text is escaped: markup never reaches the page.
+    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert 'class="score-chart"' in page.text
+    other = client.get("/w/NGH-BEE")
+    assert other.status_code == 403 and "Beech Ward" not in other.text
+    assert client.get("/team").status_code == 403
+    cookie = first.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_team_link_sees_every_ward_and_the_team_page(
+    web_settings: Settings, wards: dict[str, int]
+) -> None:
+    client = _client(web_settings)
+    client.get(_link(web_settings, TEAM_SCOPE, "priya.raman@trust.example"))
+    assert client.get("/w/NGH-BEE").status_code == 200
+    team = client.get("/team")
+    assert team.status_code == 200 and "One hoist for 28 beds" in team.text
+
+
+def test_tampered_expired_and_revoked_links_are_refused(
+    web_settings: Settings, wards: dict[str, int]
+) -> None:
+    client = _client(web_settings)
+    good = _link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example")
+    tampered = client.get(good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"))
+    assert tampered.status_code == 401 and "new link" in tampered.text
+    assert client.get("/w/NGH-ASH").status_code == 401  # no session from a refused link
+
+    old = datetime.now(UTC) - timedelta(days=web_settings.web_link_days + 1)
+    expired = client.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example", now=old))
+    assert expired.status_code == 401 and "expired" in expired.text
+
+    assert client.get(good).status_code == 303
+    assert client.get("/w/NGH-ASH").status_code == 200
+    with session_scope(get_engine(web_settings.database_url)) as session:
+        revoke_links(session, "ann@trust.example")
+    revoked = client.get("/w/NGH-ASH")  # the session's grant is re-checked on every request
+    assert revoked.status_code == 401 and "withdrawn" in revoked.text
+    assert client.get(good).status_code == 401
+
+
+def test_no_link_no_page(web_settings: Settings, wards: dict[str, int]) -> None:
+    page = _client(web_settings).get("/w/NGH-ASH")
+    assert page.status_code == 401 and "Ash Ward" not in page.text
+
+
+def test_refuses_to_start_without_a_secret(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="WARDPROG_WEB_SECRET"):
+        create_app(settings)
+
+
+def test_links_command_prints_a_working_link(web_settings: Settings, wards: dict[str, int]) -> None:
+    result = CliRunner().invoke(cli_app, ["links", "NGH-ASH", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["ward"] == "NGH-ASH" and out["url"].startswith("http://127.0.0.1:8080/w/NGH-ASH?t=")
+    assert datetime.fromisoformat(out["expires"]) > datetime.now(UTC) + timedelta(days=59)
+    client = _client(web_settings)
+    assert client.get(out["url"].removeprefix(web_settings.web_url)).status_code == 303
+    assert "Ash Ward" in client.get("/w/NGH-ASH").text
+    assert client.get("/w/NGH-BEE").status_code == 403
+    bad = CliRunner().invoke(cli_app, ["links", "NGH-NOPE"])
+    assert bad.exit_code == 2 and "NGH-NOPE" in bad.output
+
+
+def test_every_ward_message_carries_its_page_link(
+    web_settings: Settings, wards: dict[str, int]
+) -> None:
+    with session_scope(get_engine(web_settings.database_url)) as session:
+        note = enqueue(
+            session,
+            key="test:link",
+            kind="triage_rejected",
+            tags=["NGH-ASH"],
+            ward_code="NGH-ASH",
+            context={
+                "manager_name": "Ann",
+                "ward_name": "Ash Ward",
+                "filename": "f.csv",
+                "problems": [],
+            },
+        )
+    link = re.search(r"http://127\.0\.0\.1:8080/w/NGH-ASH\?t=\S+", note.body_text)
+    assert link and link.group(0) in note.body_html
+    client = _client(web_settings)
+    assert client.get(link.group(0).removeprefix(web_settings.web_url)).status_code == 303
+
+
+def test_team_page_lists_changes(web_settings: Settings, wards: dict[str, int]) -> None:
+    with Session(get_engine(web_settings.database_url)) as session:
+        from wardprog.web.views import team_page
+
+        page = team_page(session, date(2026, 1, 5))
+    assert [c.issue for c in page.changes] == ["One hoist for 28 beds"]
