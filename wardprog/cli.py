@@ -265,10 +265,29 @@ def demo(
         except WardprogError as exc:
             fail(exc)
         status(as_of=end)
+        link = _demo_ward_link()
     console.print(
         f"Reports and outbox: {settings.output_dir}/   Database: {settings.database_url}\n"
-        f"Other commands act on the demo with --demo, e.g. `wardprog --demo status`."
+        "Other commands act on the demo with --demo, e.g. `wardprog --demo status`."
     )
+    if link:
+        console.print(
+            f"A ward's page: run `.venv/bin/wardprog --demo web --as-of {end}` and open",
+            highlight=False,
+        )
+        print(link)
+
+
+def _demo_ward_link() -> str | None:
+    """A link to the first demo ward's page, signed for its manager (the demo's own key)."""
+    from sqlmodel import col, select
+
+    from wardprog.models import Ward
+    from wardprog.web.links import ward_page_link
+
+    with session_scope() as session:
+        first = session.exec(select(Ward.code).order_by(col(Ward.code))).first()
+        return ward_page_link(session, get_settings(), first) if first else None
 
 
 def _seal_prefect(home: Path) -> None:
