@@ -23,7 +23,9 @@ KEYS = {
     "lpl",
     "upl",
     "special_cause",
+    "special_cause_type",
     "point_type",
+    "short_segment",
     "variation_icon",
     "assurance_icon",
 }

@@ -1,10 +1,15 @@
 """Diagnostics commands for the `wardprog` CLI: spc, check-extracts, generate-extracts.
 
 ``wardprog spc`` is a contract other tools rely on: with ``--json`` it prints one JSON object per
-point, in date order, with the keys ``date, value, mean, lpl, upl, special_cause, point_type,
-variation_icon, assurance_icon`` (NaN limits, e.g. for a one-point segment, print as null). The
-icons describe the rebase segment the point belongs to (its last point decides the variation
+point, in date order, with the keys ``date, value, mean, lpl, upl, special_cause,
+special_cause_type, point_type, short_segment, variation_icon, assurance_icon`` (NaN limits,
+e.g. for a one-point segment, print as null; a missing value prints as null and is charted as
+NHSRplotthedots charts it). ``special_cause_type`` names the rule that fired (NHSRplotthedots'
+labels, e.g. "7 Point Trend (Increasing)", "2 in 3 Below CL", or "Common Cause");
+``short_segment`` is true for a segment of fewer than 13 points, whose limits are trial limits.
+The icons describe the rebase segment the point belongs to (its last point decides the variation
 icon; the assurance icon is given for the current segment only, as NHSRplotthedots' summary does).
+Notes (trial limits, a rebase date that is not in the data) go to stderr, one line each.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wardprog.errors import InputFileError, RowProblem, WardprogError
-from wardprog.rules.spc import spc
+from wardprog.rules.spc import SHORT_GROUP_THRESHOLD, rebase_dates_not_in_data, spc
 from wardprog.sources.extracts import read_table
 from wardprog.sources.schema import Column, ColumnType, ExtractSpec
 from wardprog.sources.validate import validate_frame
@@ -47,14 +52,45 @@ def spc_points(
     improvement: str = "increase",
     target: float | None = None,
     rebase: list[date] | None = None,
+    fix_after_n_points: int | None = None,
+    screen_outliers: bool = True,
 ) -> list[dict[str, Any]]:
-    """Read ``path`` (CSV, Parquet or Excel), validate it and chart it; one dict per point."""
+    """Read ``path`` (CSV, Parquet or Excel), validate it and chart it; one dict per point.
+
+    A blank value is a missing value: the row is charted (value None) as NHSRplotthedots charts
+    it, with no moving range across the gap.
+    """
+    points, _ = _chart_file(
+        path,
+        date_column=date_column,
+        value_column=value_column,
+        improvement=improvement,
+        target=target,
+        rebase=rebase or [],
+        fix_after_n_points=fix_after_n_points,
+        screen_outliers=screen_outliers,
+    )
+    return points
+
+
+def _chart_file(
+    path: Path,
+    *,
+    date_column: str,
+    value_column: str,
+    improvement: str,
+    target: float | None,
+    rebase: list[date],
+    fix_after_n_points: int | None,
+    screen_outliers: bool,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The points and the notes for stderr (trial limits, rebase dates not in the data)."""
     spec = ExtractSpec(
         "spc input",
         "a time series",
         (
             Column(date_column, ColumnType.date),
-            Column(value_column, ColumnType.number),
+            Column(value_column, ColumnType.number, required=False),
         ),
     )
     frame = validate_frame(spec, read_table(path), path)
@@ -68,14 +104,17 @@ def spc_points(
                 for r in rows[:20]
             ],
         )
+    dates = frame[spec.columns[0].name]
     chart = spc(
-        frame[spec.columns[0].name],
+        dates,
         frame[spec.columns[1].name],
         improvement=improvement,
         target=target,
-        rebase=rebase or [],
+        rebase=rebase,
+        fix_after_n_points=fix_after_n_points,
+        screen_outliers=screen_outliers,
     )
-    return [
+    points = [
         {
             "date": r["date"].date().isoformat(),
             "value": _clean(float(r["value"])),
@@ -83,12 +122,39 @@ def spc_points(
             "lpl": _clean(float(r["lpl"])),
             "upl": _clean(float(r["upl"])),
             "special_cause": bool(r["special_cause"]),
+            "special_cause_type": str(r["special_cause_type"]),
             "point_type": str(r["point_type"]),
+            "short_segment": bool(r["short_group_warning"]),
             "variation_icon": str(r["variation_icon"]),
             "assurance_icon": r["assurance_icon"] if isinstance(r["assurance_icon"], str) else None,
         }
         for r in chart.to_dict("records")
     ]
+    notes = []
+    for asked, used in rebase_dates_not_in_data(dates, rebase):
+        where = (
+            f"the new limits start at the next point, {used.date().isoformat()}"
+            if used is not None
+            else "it is after the last point, so nothing is rebased"
+        )
+        notes.append(
+            f"note: rebase date {asked.date().isoformat()} is not in the data: {where} "
+            "(NHSRplotthedots would ignore it)"
+        )
+    sizes = chart.groupby("rebase_group").size()
+    short = sizes[sizes < SHORT_GROUP_THRESHOLD]
+    if len(short):
+        which = ", ".join(
+            f"{chart.loc[chart['rebase_group'] == g, 'date'].iloc[0].date().isoformat()} "
+            f"({n} points)"
+            for g, n in short.items()
+        )
+        notes.append(
+            f"warning: trial limits: {len(short)} segment(s) have fewer than "
+            f"{SHORT_GROUP_THRESHOLD} points (starting {which}); their limits will be revised "
+            "with each new point"
+        )
+    return points, notes
 
 
 def register(app: typer.Typer) -> None:
@@ -117,9 +183,28 @@ def register(app: typer.Typer) -> None:
         rebase: Annotated[
             list[str] | None,
             typer.Option(
-                help="Start new limits from this date (YYYY-MM-DD); repeat for several.",
+                help="Start new limits from this date (YYYY-MM-DD); repeat for several. A date "
+                "that is not in the data starts them at the next point (NHSRplotthedots would "
+                "ignore it), and a note on stderr says so.",
             ),
         ] = None,
+        fix_after: Annotated[
+            int | None,
+            typer.Option(
+                "--fix-after",
+                min=12,
+                help="Fix each segment's limits on its first N points (12 or more, as in "
+                "NHSRplotthedots' fix_after_n_points).",
+            ),
+        ] = None,
+        screen_outliers: Annotated[
+            bool,
+            typer.Option(
+                "--screen-outliers/--no-screen-outliers",
+                help="Leave moving ranges above 3.267 x the mean moving range out of the limits "
+                "(NHSRplotthedots' default; the Making Data Count Excel tool does not).",
+            ),
+        ] = True,
         as_json: Annotated[
             bool, typer.Option("--json", help="One JSON object per point (machine-readable).")
         ] = False,
@@ -131,23 +216,27 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: --rebase: {exc} (use YYYY-MM-DD)", err=True)
             raise typer.Exit(2) from exc
         try:
-            points = spc_points(
+            points, notes = _chart_file(
                 file,
                 date_column=date_column,
                 value_column=value_column,
                 improvement=improvement.value,
                 target=target,
                 rebase=rebase_dates,
+                fix_after_n_points=fix_after,
+                screen_outliers=screen_outliers,
             )
         except WardprogError as exc:
             fail(exc)
             return
+        for note in notes:
+            typer.echo(note, err=True)
         if as_json:
             for p in points:
                 typer.echo(json.dumps(p))
             return
         table = Table(title=f"SPC: {value_column} ({improvement.value} is better)")
-        for name in ("date", "value", "mean", "lpl", "upl", "point_type"):
+        for name in ("date", "value", "mean", "lpl", "upl", "point_type", "rule"):
             table.add_column(name)
         for p in points:
             table.add_row(
@@ -157,6 +246,7 @@ def register(app: typer.Typer) -> None:
                     for k in ("value", "mean", "lpl", "upl")
                 ),
                 p["point_type"],
+                p["special_cause_type"] if p["special_cause"] else "",
             )
         console.print(table)
         if points:

@@ -110,11 +110,23 @@ def spc_svg(metric: dict[str, Any], width: int = 640, height: int = 200) -> Mark
             f'<line x1="{pad_l}" y1="{y(t):.1f}" x2="{width - pad_r}" y2="{y(t):.1f}" '
             f'stroke="{COLOURS["target"]}" stroke-width="1" stroke-dasharray="2 2"/>'
         )
-    path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-    parts.append(
-        f'<polyline points="{path}" fill="none" stroke="{COLOURS["line"]}" stroke-width="1.5"/>'
-    )
+    # A missing value is a gap in the line and has no dot, as NHSRplotthedots draws it.
+    runs: list[list[int]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            runs.append([])
+        else:
+            runs[-1].append(i)
+    for run in runs:
+        if not run:
+            continue
+        path = " ".join(f"{x(i):.1f},{y(values[i]):.1f}" for i in run)
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{COLOURS["line"]}" stroke-width="1.5"/>'
+        )
     for i, p in enumerate(points):
+        if p["value"] is None:
+            continue
         colour = COLOURS.get(p["point_type"], COLOURS["common_cause"])
         parts.append(
             f'<circle cx="{x(i):.1f}" cy="{y(p["value"]):.1f}" r="3" fill="{colour}">'

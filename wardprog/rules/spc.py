@@ -7,10 +7,11 @@ the reference R implementation, NHSRplotthedots (``ptd_spc_standard.R``,
 ward's chart here reads the same as the trust's Integrated Performance Report:
 
 * per series and rebase segment: ``mean`` of the values (of the first ``fix_after_n_points`` if
-  set), moving range ``|x_i - x_{i-1}|``, mean moving range; with ``screen_outliers`` (the
-  package default) moving ranges of 3.267 x the mean moving range or more are dropped and the mean
-  recomputed; process limits ``mean +/- 2.66 x mean MR`` (2.66 = 3 / d2 with d2 = 1.128 for
-  ranges of two points, i.e. three sigma);
+  set; computed as R's ``mean()`` computes it, see :func:`r_mean`, so a point equal to the mean
+  of decimal data is exactly on it), moving range ``|x_i - x_{i-1}|``, mean moving range;
+  with ``screen_outliers`` (the package default) moving ranges of 3.267 x the mean moving range
+  or more are dropped and the mean recomputed; process limits ``mean +/- 2.66 x mean MR``
+  (2.66 = 3 / d2 with d2 = 1.128 for ranges of two points, i.e. three sigma);
 * special cause, in the package's order of precedence: a point outside a limit; part of a run
   of 7 strictly increasing or decreasing points; part of "2 of 3" consecutive points on the same
   side of the mean beyond two thirds of the way to a limit (two sigma); part of a run of 7 points
@@ -22,6 +23,9 @@ ward's chart here reads the same as the trust's Integrated Performance Report:
 
 Everything is vectorised over many series at once (one ``groupby`` key per ward x metric), so a
 trust's 1,200 wards x 20 metrics are charted in one pass rather than 24,000 Python loops.
+
+Missing values are charted as the package charts them: the row stays (value NaN), no moving
+range is taken across the gap, and the gap breaks any run or trend.
 
 One deliberate extension: the package rebases only at dates present in the data; here a rebase
 date starts a new segment at the first point on or after it, so an engagement event on the 14th
@@ -44,8 +48,9 @@ LIMIT = 2.66
 LIMIT_CLOSE = 2 * (LIMIT / 3)
 # Moving ranges at or above 3.267 x the mean MR (the MR chart's own upper limit) are outliers.
 MR_OUTLIER = 3.267
-# NHSRplotthedots warns when a segment has fewer points than this (best practice: 12+ points).
-SHORT_GROUP_THRESHOLD = 12
+# NHSRplotthedots warns that limits are trial limits when a segment has fewer points than this
+# (``ptd_add_short_group_warnings``' threshold, though its message says "n < 12").
+SHORT_GROUP_THRESHOLD = 13
 RUN_LENGTH = 7
 
 
@@ -187,30 +192,20 @@ def spc_frame(
     """XmR charts for every series in ``data`` at once (a series is one value of ``by``).
 
     ``improvement_col``/``target_col`` name per-row columns (constant within a series) for
-    frames mixing metrics with different directions or targets. Rows with a missing value are
-    dropped: like the reference package, a chart is drawn through the points that exist.
-    Returns the input columns plus :data:`OUTPUT_COLUMNS`, sorted by series then date.
+    frames mixing metrics with different directions or targets. A row with a missing value is
+    kept and charted as NHSRplotthedots charts it: it has its segment's limits, no moving range
+    is taken across it (the ranges either side of the gap are left out), it is never a special
+    cause and it breaks any run or trend through it. Returns the input columns plus
+    :data:`OUTPUT_COLUMNS`, sorted by series then date.
     """
     by = list(by)
-    df = data.loc[data[value_col].notna()].copy()
+    df = data.copy()
     df[date_col] = pd.to_datetime(df[date_col])
     df = df.sort_values([*by, date_col], kind="stable").reset_index(drop=True)
     n = len(df)
-    y = df[value_col].to_numpy(dtype=float)
+    y = pd.to_numeric(df[value_col], errors="raise").to_numpy(dtype=float)
 
-    if improvement_col is not None:
-        directions = df[improvement_col]
-        unknown = ~directions.isin([i.value for i in Improvement])
-        if unknown.any():
-            bad = directions[unknown].iloc[0]
-            raise ValueError(f"improvement must be increase, decrease or neutral, not {bad!r}")
-        imp_sign = np.where(
-            (directions == "increase").to_numpy(dtype=bool),
-            1,
-            np.where((directions == "decrease").to_numpy(dtype=bool), -1, 0),
-        )
-    else:
-        imp_sign = np.full(n, Improvement(improvement).sign, dtype=int)
+    imp_sign = _improvement_signs(df, improvement, improvement_col)
     if target_col is not None:
         tgt = pd.to_numeric(df[target_col], errors="coerce").to_numpy(dtype=float)
     else:
@@ -221,43 +216,145 @@ def spc_frame(
         series = df.groupby(by, sort=False, dropna=False).ngroup().to_numpy()
     else:
         series = np.zeros(n, dtype=int)
-    rebase_ts = sorted(pd.Timestamp(d) for d in rebase)
-    dates_arr = df[date_col].to_numpy()
-    rebase_flag = np.zeros(n, dtype=int)
-    if rebase_ts and n:
-        new_series = _starts(series)
-        # The first point of each series on/after each rebase date starts a new segment.
-        for ts in rebase_ts:
-            after = dates_arr >= np.datetime64(ts)
-            first_after = after & (new_series | ~_shift(after, 1, False))
-            rebase_flag |= (first_after & ~new_series).astype(int)
-    rebase_group = _group_cumsum(rebase_flag, series)
+    rebase_group = _add_rebase_column(df[date_col].to_numpy(), series, rebase)
     seg = _segment_ids(series, rebase_group)
-    starts = _starts(seg)
-    pos = _position(starts)
+
+    std = _spc_standard(y, seg, fix_after_n_points, screen_outliers)
+    sc_code, pt_code = _calculate_point_type(y, seg, std, imp_sign)
     seg_size = np.bincount(seg)[seg] if n else np.zeros(0, dtype=int)
 
+    out = df
+    out["rebase_group"] = rebase_group
+    for name in ("mean", "lpl", "upl", "nlpl", "nupl"):
+        out[name] = std[name]
+    out["outside_limits"] = std["outside_limits"]
+    out["relative_to_mean"] = std["relative_to_mean"]
+    out["close_to_limits"] = std["close_to_limits"]
+    out["special_cause_type"] = pd.Categorical.from_codes(
+        sc_code, categories=pd.Index(SPECIAL_CAUSE_TYPES)
+    )
+    out["special_cause"] = sc_code != 0
+    out["point_type"] = pd.Categorical.from_codes(pt_code, categories=pd.Index(POINT_TYPES))
+    out["short_group_warning"] = seg_size < SHORT_GROUP_THRESHOLD
+    out["target"] = tgt
+    icon_code, assurance_code = _icons(seg, series, pt_code, imp_sign, tgt, std)
+    out["variation_icon"] = pd.Categorical.from_codes(
+        icon_code, categories=pd.Index(VARIATION_ICONS)
+    )
+    out["assurance_icon"] = pd.Categorical.from_codes(
+        assurance_code, categories=pd.Index([a.value for a in Assurance])
+    )
+    return out
+
+
+# -- the package's steps, each over all segments at once -----------------------------------------
+
+
+def _improvement_signs(
+    df: pd.DataFrame, improvement: Improvement | str, improvement_col: str | None
+) -> np.ndarray:
+    if improvement_col is None:
+        return np.full(len(df), Improvement(improvement).sign, dtype=int)
+    directions = df[improvement_col]
+    unknown = ~directions.isin([i.value for i in Improvement])
+    if unknown.any():
+        bad = directions[unknown].iloc[0]
+        raise ValueError(f"improvement must be increase, decrease or neutral, not {bad!r}")
+    return np.where(
+        (directions == "increase").to_numpy(dtype=bool),
+        1,
+        np.where((directions == "decrease").to_numpy(dtype=bool), -1, 0),
+    )
+
+
+def _add_rebase_column(
+    dates: np.ndarray, series: np.ndarray, rebase: Sequence[date | pd.Timestamp | str]
+) -> np.ndarray:
+    """``ptd_add_rebase_column`` then ``cumsum``: each row's rebase group within its series.
+
+    The first point of each series on or after a rebase date starts a new group (a date in the
+    data starts it there, as in the package; a date between points, at the next point).
+    """
+    n = len(dates)
+    rebase_flag = np.zeros(n, dtype=int)
+    if rebase and n:
+        new_series = _starts(series)
+        for ts in sorted(pd.Timestamp(d) for d in rebase):
+            after = dates >= np.datetime64(ts)
+            first_after = after & (new_series | ~_shift(after, 1, False))
+            rebase_flag |= (first_after & ~new_series).astype(int)
+    return _group_cumsum(rebase_flag, series)
+
+
+def rebase_dates_not_in_data(
+    dates: Sequence[Any] | pd.Series, rebase: Sequence[date | pd.Timestamp | str]
+) -> list[tuple[pd.Timestamp, pd.Timestamp | None]]:
+    """Rebase dates that are not a date of the series, each with the point that starts instead.
+
+    NHSRplotthedots ignores such a date; here the new limits start at the next point (None when
+    the date is after the last point, so nothing is rebased).
+    """
+    ds = pd.Series(pd.to_datetime(pd.Series(dates))).sort_values()
+    present = set(ds)
+    out: list[tuple[pd.Timestamp, pd.Timestamp | None]] = []
+    for d in sorted(pd.Timestamp(r) for r in rebase):
+        if d in present:
+            continue
+        later = ds[ds > d]
+        out.append((d, later.iloc[0] if len(later) else None))
+    return out
+
+
+def _spc_standard(
+    y: np.ndarray, seg: np.ndarray, fix_after_n_points: int | None, screen_outliers: bool
+) -> dict[str, np.ndarray]:
+    """``ptd_spc_standard``: mean, moving ranges, limits and each point's place against them."""
+    starts = _starts(seg)
+    pos = _position(starts)
     fix_y = y.copy()
     if fix_after_n_points is not None:
         fix_y[pos >= fix_after_n_points] = np.nan
-    mean = _seg_nanmean(fix_y, seg)
+    mean = r_mean(fix_y, seg, pos)
+    # |diff|: a missing value leaves out the moving ranges on both sides of it.
     mr = np.abs(fix_y - _shift(fix_y, 1, np.nan))
     mr[starts] = np.nan
-    amr = _seg_nanmean(mr, seg)
+    amr = r_mean(mr, seg, pos)
     if screen_outliers:
-        mr = np.where(mr < MR_OUTLIER * amr, mr, np.nan)
-        amr = _seg_nanmean(mr, seg)
+        with np.errstate(invalid="ignore"):
+            mr = np.where(mr < MR_OUTLIER * amr, mr, np.nan)
+        amr = r_mean(mr, seg, pos)
     # A one-point (or, once outliers are screened, a constant) segment has no usable moving
     # range: its limits are undefined (NaN), as in the package, and no point can breach them.
     lpl = mean - LIMIT * amr
     upl = mean + LIMIT * amr
     nlpl = mean - LIMIT_CLOSE * amr
     nupl = mean + LIMIT_CLOSE * amr
+    with np.errstate(invalid="ignore"):
+        outside = (y > upl) | (y < lpl)
+        close = ~outside & ((y < nlpl) | (y > nupl))
+        diff = y - mean
+    # Exact: a point equal to its segment's mean (computed as R does) is on neither side. A
+    # missing value is on neither side either, so it breaks a run (NA in the package).
+    rtm = np.where(np.isnan(diff), 0, np.sign(np.nan_to_num(diff))).astype(int)
+    return {
+        "mean": mean,
+        "lpl": lpl,
+        "upl": upl,
+        "nlpl": nlpl,
+        "nupl": nupl,
+        "outside_limits": outside,
+        "relative_to_mean": rtm,
+        "close_to_limits": close,
+    }
 
-    outside = (y > upl) | (y < lpl)
-    rtm = np.sign(y - mean).astype(int)
-    close = ~outside & ((y < nlpl) | (y > nupl))
 
+def _calculate_point_type(
+    y: np.ndarray, seg: np.ndarray, std: dict[str, np.ndarray], imp_sign: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ptd_calculate_point_type``: codes into SPECIAL_CAUSE_TYPES and POINT_TYPES per point."""
+    n = len(y)
+    starts = _starts(seg)
+    outside, rtm, close = std["outside_limits"], std["relative_to_mean"], std["close_to_limits"]
     part_trend, trend_dir = _seven_point_trend(y, seg, starts)
     part_two_three = _two_in_three(close, rtm, seg)
     part_side = _seven_one_side(rtm, seg, starts)
@@ -279,13 +376,12 @@ def spc_frame(
         sc_code[take] = np.where(is_up, 2 * k + 1, 2 * k + 2)[take]
         direction[take] = np.where(is_up, 1, -1)[take]
         done |= take
-    special = done
 
     oriented = direction * imp_sign
     neutral = imp_sign == 0
     pt_code = np.select(
         [
-            ~special,
+            ~done,
             neutral & (direction > 0),
             neutral & (direction < 0),
             oriented > 0,
@@ -294,27 +390,23 @@ def spc_frame(
         [0, 3, 4, 1, 2],
         default=0,
     ).astype(np.int8)
+    return sc_code, pt_code
 
-    out = df
-    out["rebase_group"] = rebase_group
-    out["mean"] = mean
-    out["lpl"] = lpl
-    out["upl"] = upl
-    out["nlpl"] = nlpl
-    out["nupl"] = nupl
-    out["outside_limits"] = outside
-    out["relative_to_mean"] = rtm
-    out["close_to_limits"] = close
-    out["special_cause_type"] = pd.Categorical.from_codes(
-        sc_code, categories=pd.Index(SPECIAL_CAUSE_TYPES)
-    )
-    out["special_cause"] = special
-    out["point_type"] = pd.Categorical.from_codes(pt_code, categories=pd.Index(POINT_TYPES))
-    out["short_group_warning"] = seg_size < SHORT_GROUP_THRESHOLD
-    out["target"] = tgt
 
-    # Icons: the variation icon of a segment comes from its last point; assurance is only
-    # meaningful for the current (last) segment of a series, as in the package's summary().
+def _icons(
+    seg: np.ndarray,
+    series: np.ndarray,
+    pt_code: np.ndarray,
+    imp_sign: np.ndarray,
+    tgt: np.ndarray,
+    std: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Variation icon codes (last point of each segment) and assurance codes (-1 for none).
+
+    Assurance is only meaningful for the current (last) segment of a series, as in the package's
+    ``summary()``; it compares the target with the limits of the series' last row.
+    """
+    n = len(seg)
     last = np.flatnonzero(_ends(seg))  # seg ids are 0..k-1 in row order: last[seg] is the end
     pt_last, sign_last = pt_code[last], imp_sign[last]
     icon_code = np.select(
@@ -327,11 +419,8 @@ def spc_frame(
         ],
         default=0,
     ).astype(np.int8)
-    out["variation_icon"] = pd.Categorical.from_codes(
-        icon_code[seg], categories=pd.Index(VARIATION_ICONS)
-    )
 
-    t, lo, hi, sg = tgt[last], lpl[last], upl[last], sign_last
+    t, lo, hi, sg = tgt[last], std["lpl"][last], std["upl"][last], sign_last
     with np.errstate(invalid="ignore"):
         assurance_last = np.select(
             [np.isnan(t) | (sg == 0), t > hi, t < lo],
@@ -344,10 +433,61 @@ def spc_frame(
         seg_series = series_runs[last]
         is_current[:-1] = seg_series[1:] != seg_series[:-1]
     assurance_seg = np.where(is_current, assurance_last, -1).astype(np.int8)
-    out["assurance_icon"] = pd.Categorical.from_codes(
-        assurance_seg[seg], categories=pd.Index([a.value for a in Assurance])
-    )
-    return out
+    return icon_code[seg], assurance_seg[seg]
+
+
+def r_mean(x: np.ndarray, seg: np.ndarray, pos: np.ndarray | None = None) -> np.ndarray:
+    """Each segment's mean of the non-missing ``x``, computed exactly as R's ``mean()`` does.
+
+    R sums in long double, divides, then adds the mean of the residuals as a correction
+    (``real_mean`` in R's ``summary.c``), so the mean of equal decimals is exactly that decimal
+    and a point equal to it is on neither side. A plain float sum / n can be an ulp off and put
+    that point on one side. The sums run in order within each segment, as R's loop does: one
+    vectorised step per position, over all segments at once. ``seg`` are non-decreasing segment
+    ids from 0 and ``pos`` each row's position in its segment. Returns the mean on every row
+    (NaN for a segment with no values).
+    """
+    n = len(x)
+    if not n:
+        return x.astype(float)
+    if pos is None:
+        pos = _position(_starts(seg))
+    nseg = int(seg[-1]) + 1
+    ok = ~np.isnan(x)
+    counts = np.bincount(seg, weights=ok, minlength=nseg).astype(np.longdouble)
+    length = int(pos.max()) + 1
+    # Positions x segments, zero where a segment has ended or a value is missing (adding an
+    # exact zero changes no sum); a long series among short ones would make this mostly padding.
+    if length * nseg <= 4 * n + 4096:
+        grid = np.zeros((length, nseg), dtype=np.longdouble)
+        grid[pos, seg] = np.where(ok, x, 0.0)
+        valid = np.zeros((length, nseg), dtype=bool)
+        valid[pos, seg] = ok
+        s = np.zeros(nseg, dtype=np.longdouble)
+        for k in range(length):
+            s += grid[k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s /= counts
+            t = np.zeros(nseg, dtype=np.longdouble)
+            for k in range(length):
+                t += np.where(valid[k], grid[k] - s, 0)
+            s = np.where(np.isfinite(s), s + t / counts, s)
+        return s.astype(float)[seg]
+    xl = np.where(ok, x, 0.0).astype(np.longdouble)
+    order = np.argsort(pos, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(pos))])
+    steps = [order[bounds[k] : bounds[k + 1]] for k in range(length)]
+    s = np.zeros(nseg, dtype=np.longdouble)
+    for rows in steps:
+        s[seg[rows]] += xl[rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s /= counts
+        t = np.zeros(nseg, dtype=np.longdouble)
+        for rows in steps:
+            sr = seg[rows]
+            t[sr] += np.where(ok[rows], xl[rows] - s[sr], 0)
+        s = np.where(np.isfinite(s), s + t / counts, s)
+    return s.astype(float)[seg]
 
 
 # -- vectorised helpers over rows sorted by segment (seg ids are non-decreasing) ---------------
@@ -399,17 +539,6 @@ def _segment_ids(series: np.ndarray, rebase_group: np.ndarray) -> np.ndarray:
     if len(series):
         change[1:] = (series[1:] != series[:-1]) | (rebase_group[1:] != rebase_group[:-1])
     return np.cumsum(change) - 1
-
-
-def _seg_nanmean(x: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    if not len(x):
-        return x.astype(float)
-    ok = ~np.isnan(x)
-    sums = np.bincount(seg, weights=np.where(ok, x, 0.0))
-    counts = np.bincount(seg, weights=ok.astype(float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts
-    return means[seg]
 
 
 def _run_lengths(keys: np.ndarray, breaks: np.ndarray) -> np.ndarray:
