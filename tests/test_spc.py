@@ -21,6 +21,7 @@ from wardprog.rules.spc import (
     _starts,
     _two_in_three,
     assurance_type,
+    r_mean,
     spc,
     spc_frame,
     spc_summary,
@@ -317,3 +318,61 @@ def test_vectorised_matches_the_r_transliteration(
     for k, s in enumerate(series):
         got = out.loc[out["key"] == k, "point_type"].tolist()
         assert got == _r_point_types([float(v) for v in s], improvement), (k, s)
+
+
+# -- means as R computes them; missing values ----------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False),
+    n=st.integers(min_value=1, max_value=200),
+)
+def test_mean_of_equal_decimals_is_exactly_that_decimal(value: object, n: int) -> None:
+    v = float(value)  # type: ignore[arg-type]
+    got = r_mean(np.full(n, v), np.zeros(n, dtype=int))
+    assert (got == v).all()
+
+
+def test_r_mean_matches_r_on_known_values() -> None:
+    """R: mean(rep(97.3, 12)) == 97.3 and mean(c(0.1, 0.2, 0.3)) == 0.2 (TRUE in R 4.2.2)."""
+    assert r_mean(np.full(12, 97.3), np.zeros(12, dtype=int))[0] == 97.3
+    assert sum([97.3] * 12) / 12 != 97.3  # the plain float mean is an ulp off
+    assert r_mean(np.array([0.1, 0.2, 0.3]), np.zeros(3, dtype=int))[0] == 0.2
+    # Missing values are left out (na.rm = TRUE); a segment with none is NaN.
+    got = r_mean(np.array([1.0, np.nan, 3.0, np.nan]), np.array([0, 0, 0, 1]))
+    assert got[:3].tolist() == [2.0, 2.0, 2.0] and np.isnan(got[3])
+
+
+def test_r_mean_ragged_segments_match_one_at_a_time() -> None:
+    """One long series among many short ones takes the other (sparse) path: same answers."""
+    rng = np.random.default_rng(3)
+    seg = np.concatenate([np.zeros(3000, dtype=int), np.repeat(np.arange(1, 201), 10)])
+    x = np.round(rng.normal(50, 3, len(seg)), 1)
+    x[rng.integers(0, len(seg), 100)] = np.nan
+    together = r_mean(x, seg)
+    alone = np.concatenate(
+        [r_mean(x[seg == k], np.zeros(int((seg == k).sum()), dtype=int)) for k in range(201)]
+    )
+    assert np.array_equal(together, alone, equal_nan=True)
+
+
+def test_missing_value_kept_with_no_moving_range_across_the_gap() -> None:
+    y = [5.0, 6.0, 5.0, 6.0, np.nan, 30.0, 31.0, 30.0, 31.0, 30.0, 31.0, 30.0, 31.0]
+    out = spc(MONTHS[:13], y, screen_outliers=False)
+    assert len(out) == 13 and np.isnan(out["value"].iloc[4])
+    known = [v for v in y if not np.isnan(v)]
+    assert out["mean"].iloc[0] == pytest.approx(sum(known) / len(known))
+    # Every moving range is 1: the 6 -> 30 jump spans the gap and is not taken.
+    assert out["upl"].iloc[0] == pytest.approx(sum(known) / len(known) + 2.66)
+    assert out["point_type"].iloc[4] == "common_cause"
+    assert not out["short_group_warning"].any()  # 13 rows, the gap counted, as n() counts it
+
+
+def test_a_gap_breaks_a_run_on_one_side_of_the_mean() -> None:
+    base = [10.0, 11.0, 10.0, 11.0, 10.0, 11.0, 10.0]
+    high = [14.0, 15.0, 14.0, 15.0, 14.0, 15.0, 14.0]
+    run = spc(MONTHS[:14], base + high, screen_outliers=False)
+    assert run["special_cause_type"].iloc[-1] == "7 Points Above CL"
+    gap = spc(MONTHS[:14], base + high[:3] + [np.nan] + high[4:], screen_outliers=False)
+    assert "7 Points Above CL" not in gap["special_cause_type"].tolist()
