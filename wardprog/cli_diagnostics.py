@@ -201,8 +201,8 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--screen-outliers/--no-screen-outliers",
-                help="Leave moving ranges above 3.267 x the mean moving range out of the limits "
-                "(NHSRplotthedots' default; the Making Data Count Excel tool does not).",
+                help="Leave moving ranges of 3.267 x the mean moving range or more out of the "
+                "limits (NHSRplotthedots' default; the Making Data Count Excel tool does not).",
             ),
         ] = True,
         as_json: Annotated[
