@@ -385,6 +385,18 @@ def _register_extensions() -> None:
     from wardprog.cli_web import register as register_web
 
     register_web(app)
+    from wardprog.cli_items import register as register_items
+
+    register_items(app)
+    from wardprog.cli_qsir import register as register_qsir
+
+    register_qsir(app)
+    from wardprog.cli_events import register as register_events
+
+    register_events(app)
+    from wardprog.cli_audit import register as register_audit
+
+    register_audit(app)
 
 
 _register_extensions()

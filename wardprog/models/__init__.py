@@ -1,5 +1,6 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
+from wardprog.models.action import Action
 from wardprog.models.diagnostics import DiagnosticSnapshot
 from wardprog.models.engagement import (
     EngagementEvent,
@@ -28,6 +29,7 @@ from wardprog.models.qsir import (
     StaffMember,
 )
 from wardprog.models.triage import (
+    ChangeDecision,
     ImprovementScore,
     TriageCategory,
     TriageItem,
@@ -39,6 +41,8 @@ from wardprog.models.web import WebAccess
 
 __all__ = [
     "STAGE_ORDER",
+    "Action",
+    "ChangeDecision",
     "Course",
     "DiagnosticSnapshot",
     "EngagementEvent",

@@ -23,6 +23,14 @@ class TriageStatus(StrEnum):
     closed = "closed"
 
 
+class ChangeDecision(StrEnum):
+    """What the directorate / improvement team decided about a `change` request."""
+
+    approve = "approve"  # agreed: the owner puts it in place, then it is closed
+    decline = "decline"  # not agreed: closed, and the ward told why
+    defer = "defer"  # not yet: reviewed again on the new review date
+
+
 class TriageItem(SQLModel, table=True):
     # Re-importing the same template must not duplicate items: an item is identified by its
     # ward, wave and normalised issue text.
@@ -46,6 +54,13 @@ class TriageItem(SQLModel, table=True):
     notes: str = ""
     outcome: str = ""
     closed_by: str = Field(default="", max_length=200)
+    # `change` items: the latest decision (the action table holds the history).
+    decision: ChangeDecision | None = Field(default=None, max_length=16)
+    decision_note: str = ""
+    decided_by: str = Field(default="", max_length=200)
+    decided_on: date | None = None
+    # Times the item was reopened: a second close is a new "you said, we did".
+    reopened_count: int = 0
     source: str = Field(default="", max_length=500)
     source_row: int | None = None
     created_at: datetime = created_at_field()

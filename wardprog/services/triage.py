@@ -27,6 +27,7 @@ from wardprog.config import Settings
 from wardprog.errors import InputFileError, NotFoundError, WardprogError
 from wardprog.models import Notification, Site, Ward, Wave
 from wardprog.models.triage import (
+    ChangeDecision,
     ImprovementScore,
     TriageCategory,
     TriageItem,
@@ -519,9 +520,11 @@ def close_item(
     session.add(item)
     session.flush()
     ward, wave, site = _ward_parts(session, item)
+    # A reopened item closed again is news again; a re-run of the same close is not.
+    again = f":r{item.reopened_count}" if item.reopened_count else ""
     enqueue(
         session,
-        key=f"you_said_we_did:{ward.code}:wave-{wave.number}:item-{item.id}",
+        key=f"you_said_we_did:{ward.code}:wave-{wave.number}:item-{item.id}{again}",
         kind="you_said_we_did",
         tags=[ward.code, site.code, IMPROVEMENT_TEAM_TAG],
         context={
@@ -535,6 +538,88 @@ def close_item(
         recipients=[ward.manager_email] if ward.manager_email else [],
     )
     return item
+
+
+def reopen_item(session: Session, item_id: int, reason: str, reopened_by: str) -> TriageItem:
+    """A closed item was not really sorted: open it again (the action table keeps the old close).
+
+    Reopening an open item is refused, so a re-run cannot count a second reopening.
+    """
+    item = _item(session, item_id)
+    if item.status is TriageStatus.open:
+        raise TriageError(f"Triage item {item_id} is already open; only closed items reopen")
+    if not reason.strip():
+        raise TriageError("Reopening an item needs a reason: what is still not right")
+    item.status = TriageStatus.open
+    item.notes = "\n".join(
+        n for n in (item.notes, f"Reopened by {reopened_by.strip()}: {reason.strip()}") if n
+    )
+    item.outcome = ""
+    item.closed_by = ""
+    item.closed_at = None
+    item.reopened_count += 1
+    session.add(item)
+    session.flush()
+    return item
+
+
+def decide_change(
+    session: Session,
+    item_id: int,
+    decision: ChangeDecision,
+    owner: str,
+    note: str,
+    decided_by: str,
+    decided_on: date,
+    review_date: date | None = None,
+) -> TriageItem:
+    """Record the decision on a change request.
+
+    approve: the owner puts it in place (closed later with what was done); decline: closed now,
+    and the ward told why; defer: reviewed again on ``review_date`` (required, in the future).
+    """
+    item = _item(session, item_id)
+    if item.category is not TriageCategory.change:
+        raise TriageError(
+            f"Triage item {item_id} is a {item.category.value}; only change requests are decided"
+        )
+    if item.status is TriageStatus.closed:
+        raise TriageError(f"Triage item {item_id} is closed; reopen it before deciding again")
+    if not owner.strip() or not note.strip():
+        raise TriageError("A decision needs an owner and a note explaining it")
+    if decision is ChangeDecision.defer:
+        if review_date is None:
+            raise TriageError("Deferring a change request needs a new review date (--review)")
+        if review_date <= decided_on:
+            raise TriageError(
+                f"review date {review_date.isoformat()} must be after the decision "
+                f"({decided_on.isoformat()})"
+            )
+    item.decision = decision
+    item.decision_note = note.strip()
+    item.decided_by = decided_by.strip()[:200]
+    item.decided_on = decided_on
+    item.owner = owner.strip()[:200]
+    if review_date is not None:
+        item.review_date = review_date
+    session.add(item)
+    session.flush()
+    if decision is ChangeDecision.decline:
+        close_item(session, item_id, f"Not agreed: {note.strip()}", decided_by, decided_on)
+    return item
+
+
+def latest_scores(session: Session, item_ids: Sequence[int]) -> dict[int, float]:
+    """Each improvement project's most recent IHI score."""
+    latest: dict[int, float] = {}
+    rows = session.exec(
+        select(ImprovementScore)
+        .where(col(ImprovementScore.triage_item_id).in_(list(item_ids)))
+        .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
+    ).all()
+    for row in rows:
+        latest[row.triage_item_id] = row.score
+    return latest
 
 
 def overdue_items(session: Session, as_of: date) -> list[TriageItem]:

@@ -1,0 +1,110 @@
+"""What the action command groups share: build a command, hand it to the bus, show the result.
+
+Entry points only translate: options become a command, the bus does the rest. Errors go to
+stderr and exit 2 with nothing written.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from wardprog.cli_common import console
+from wardprog.commands import Command, build
+from wardprog.db import get_engine
+from wardprog.errors import WardprogError
+
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
+
+By = Annotated[str, typer.Option("--by", help="Who is acting (name, as it goes in the audit).")]
+OptionalBy = Annotated[
+    str | None, typer.Option("--by", help="Who is acting (default: your login name).")
+]
+Email = Annotated[str, typer.Option("--email", help="Your email, for the audit trail.")]
+
+
+def parse_date(value: str | date) -> date:
+    """YYYY-MM-DD, or a usage error that repeats what was typed."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def parse_datetime(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date and time; use YYYY-MM-DD HH:MM"
+        ) from None
+
+
+On = Annotated[
+    date | None,
+    typer.Option(
+        "--on", parser=parse_date, metavar="DATE", help="Date it happened (default today)."
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")]
+
+
+def fail_stderr(exc: WardprogError) -> NoReturn:
+    err_console.print(f"error: {exc}", style="red", highlight=False, markup=False)
+    raise typer.Exit(2)
+
+
+def act(
+    kind: type[Command], *, by: str | None, email: str = "", as_json: bool = False, **fields: Any
+) -> None:
+    """Build ``kind`` from the options, handle it, print what was recorded (or exit 2)."""
+    from wardprog.services.handlers import handle
+
+    fields.setdefault("on", date.today())
+    try:
+        command = build(
+            kind,
+            actor={"name": by or getpass.getuser(), "email": email},
+            source={"kind": "cli"},
+            **fields,
+        )
+        result = handle(get_engine(), command)
+    except WardprogError as exc:
+        fail_stderr(exc)
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), default=str))
+    else:
+        # Summaries carry staff text: never markup.
+        console.print(
+            f"{result.summary}  (action {result.action_id})", markup=False, highlight=False
+        )
+
+
+def print_rows(
+    rows: Iterable[dict[str, Any]], columns: Iterable[str], *, title: str, as_json: bool
+) -> None:
+    rows = list(rows)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        return
+    cols = list(columns)
+    table = Table(title=f"{title} ({len(rows)})")
+    for name in cols:
+        table.add_column(name.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in cols))
+    console.print(table)

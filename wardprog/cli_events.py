@@ -1,0 +1,136 @@
+"""`wardprog events ...` and `wardprog wards preferences`: engagement events and when wards
+can release staff for them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from wardprog.cli_actions import (
+    Email,
+    Json,
+    On,
+    OptionalBy,
+    act,
+    parse_datetime,
+    print_rows,
+)
+from wardprog.commands import CancelEvent, RescheduleEvent, SetEngagementPreferences
+from wardprog.db import get_engine
+
+events_app = typer.Typer(help="Engagement events: list, reschedule, cancel.", no_args_is_help=True)
+wards_app = typer.Typer(help="Ward settings.", no_args_is_help=True)
+
+Ward = Annotated[str, typer.Argument(metavar="WARD", help="Ward code, e.g. NGH-ASH.")]
+WaveNo = Annotated[int, typer.Option("--wave", help="Wave number.")]
+Reason = Annotated[str, typer.Option(help="Why (goes in the update to everyone invited).")]
+
+
+@events_app.command("list")
+def list_events(as_json: Json = False) -> None:
+    """Every engagement event, by start time (Europe/London)."""
+    from wardprog.services.views import event_rows
+
+    with Session(get_engine()) as session:
+        rows = event_rows(session)
+    print_rows(
+        rows,
+        ("event_id", "wave", "site_code", "ward_code", "starts_at", "venue", "status", "sequence"),
+        title="Engagement events",
+        as_json=as_json,
+    )
+
+
+@events_app.command("reschedule")
+def reschedule(
+    ward: Ward,
+    wave: WaveNo,
+    to: Annotated[
+        datetime,
+        typer.Option(
+            "--to", parser=parse_datetime, metavar="DATETIME", help='New start, "YYYY-MM-DD HH:MM".'
+        ),
+    ],
+    reason: Reason,
+    by: OptionalBy = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Move a ward's event (the same rules as scheduling: working day, no clash)."""
+    act(
+        RescheduleEvent,
+        by=by,
+        email=email,
+        as_json=as_json,
+        ward_code=ward,
+        wave=wave,
+        to=to,
+        reason=reason,
+        on=on or date.today(),
+    )
+
+
+@events_app.command("cancel")
+def cancel(
+    ward: Ward,
+    wave: WaveNo,
+    reason: Reason,
+    by: OptionalBy = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Cancel a ward's event (METHOD:CANCEL to everyone invited)."""
+    act(
+        CancelEvent,
+        by=by,
+        email=email,
+        as_json=as_json,
+        ward_code=ward,
+        wave=wave,
+        reason=reason,
+        on=on or date.today(),
+    )
+
+
+def _list(text: str | None) -> list[str] | None:
+    return None if text is None else [p.strip().lower() for p in text.split(",") if p.strip()]
+
+
+@wards_app.command("preferences")
+def preferences(
+    ward: Ward,
+    starts: Annotated[
+        str | None, typer.Option(help="Start times, most preferred first: 13:30,10:00.")
+    ] = None,
+    avoid: Annotated[
+        str | None, typer.Option(help="Weekdays the ward cannot do: mon,fri ('' = none).")
+    ] = None,
+    attendees: Annotated[int | None, typer.Option(help="Staff expected to attend.")] = None,
+    by: OptionalBy = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """When a ward can release staff for its engagement event."""
+    starts_list = _list(starts)
+    act(
+        SetEngagementPreferences,
+        by=by,
+        email=email,
+        as_json=as_json,
+        ward_code=ward,
+        starts=starts_list,
+        avoid=_list(avoid),
+        expected_attendees=attendees,
+        on=on or date.today(),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(events_app, name="events")
+    app.add_typer(wards_app, name="wards")

@@ -1,0 +1,157 @@
+"""`wardprog items ...`: list triage items; close, reopen, score and decide them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from wardprog.cli_actions import By, Email, Json, On, act, parse_date, print_rows
+from wardprog.commands import CloseItem, DecideChange, ReopenItem, ScoreProject
+from wardprog.db import get_engine
+from wardprog.models import ChangeDecision, TriageCategory
+
+items_app = typer.Typer(
+    help="Triage items: list them, close fixes, score projects, decide change requests.",
+    invoke_without_command=True,
+)
+
+ItemId = Annotated[
+    int, typer.Argument(metavar="ID", help="The item's id (first column of `wardprog items`).")
+]
+COLUMNS = (
+    "id",
+    "ward_code",
+    "wave",
+    "category",
+    "status",
+    "owner",
+    "due_date",
+    "review_date",
+    "latest_score",
+    "decision",
+    "issue",
+)
+
+
+@items_app.callback()
+def list_items(
+    ctx: typer.Context,
+    ward: Annotated[str | None, typer.Option(help="Ward code, e.g. NGH-ASH.")] = None,
+    wave: Annotated[int | None, typer.Option(help="Wave number.")] = None,
+    category: Annotated[TriageCategory | None, typer.Option(help="fix, improve or change.")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Only items still open.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Every triage item (or those matching the filters), with its latest IHI score."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from wardprog.services.views import item_rows
+
+    with Session(get_engine()) as session:
+        rows = item_rows(session, ward_code=ward, wave=wave, category=category, open_only=open_)
+    print_rows(rows, COLUMNS, title="Triage items", as_json=as_json)
+
+
+@items_app.command("close")
+def close(
+    item_id: ItemId,
+    outcome: Annotated[str, typer.Option(help="What was done about it.")],
+    by: By,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Close an item: the ward hears "you said, we did"."""
+    act(
+        CloseItem,
+        by=by,
+        email=email,
+        as_json=as_json,
+        item_id=item_id,
+        outcome=outcome,
+        on=on or date.today(),
+    )
+
+
+@items_app.command("reopen")
+def reopen(
+    item_id: ItemId,
+    reason: Annotated[str, typer.Option(help="What is still not right.")],
+    by: By,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Reopen a closed item."""
+    act(
+        ReopenItem,
+        by=by,
+        email=email,
+        as_json=as_json,
+        item_id=item_id,
+        reason=reason,
+        on=on or date.today(),
+    )
+
+
+@items_app.command("score")
+def score(
+    item_id: ItemId,
+    value: Annotated[float, typer.Argument(metavar="SCORE", help="IHI score 0.5..5.0, step 0.5.")],
+    why: Annotated[str, typer.Option(help="The evidence for the score.")],
+    by: By,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Record an improvement project's IHI progress score."""
+    act(
+        ScoreProject,
+        by=by,
+        email=email,
+        as_json=as_json,
+        item_id=item_id,
+        score=value,
+        why=why,
+        on=on or date.today(),
+    )
+
+
+@items_app.command("decide")
+def decide(
+    item_id: ItemId,
+    decision: Annotated[
+        ChangeDecision,
+        typer.Argument(metavar="approve|decline|defer", help="approve, decline or defer."),
+    ],
+    owner: Annotated[str, typer.Option(help="Who puts it in place / owns the next step.")],
+    note: Annotated[str, typer.Option(help="Why: what the ward will be told.")],
+    by: By,
+    review: Annotated[
+        date | None,
+        typer.Option(parser=parse_date, metavar="DATE", help="Next review (required to defer)."),
+    ] = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Decide a change request (declining closes it and tells the ward why)."""
+    act(
+        DecideChange,
+        by=by,
+        email=email,
+        as_json=as_json,
+        item_id=item_id,
+        decision=decision,
+        owner=owner,
+        note=note,
+        review=review,
+        on=on or date.today(),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(items_app, name="items")

@@ -1,0 +1,176 @@
+"""`wardprog staff import` and `wardprog qsir ...`: the staff register and QSIR delegates."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wardprog.cli_actions import (
+    By,
+    Email,
+    Json,
+    On,
+    OptionalBy,
+    act,
+    fail_stderr,
+    parse_date,
+)
+from wardprog.commands import (
+    DeferNominee,
+    ImportStaff,
+    RecordPresentation,
+    RequeueNominee,
+    TakeRegister,
+    WithdrawNominee,
+)
+from wardprog.errors import WardprogError
+
+staff_app = typer.Typer(help="The staff register (ESR extract).", no_args_is_help=True)
+qsir_app = typer.Typer(help="QSIR registers, projects and nominees.", no_args_is_help=True)
+
+StaffNo = Annotated[str, typer.Argument(metavar="STAFF_NO", help="ESR staff number.")]
+Reason = Annotated[str, typer.Option(help="Why (the nominee and their manager are told).")]
+
+
+@staff_app.command("import")
+def import_staff(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="ESR-style extract, .csv or .xlsx.")],
+    by: OptionalBy = None,
+    email: Email = "",
+    on: On = None,
+    as_json: Json = False,
+) -> None:
+    """Import (or update) staff by staff number; all rows or none."""
+    act(ImportStaff, by=by, email=email, as_json=as_json, path=path, on=on or date.today())
+
+
+def _split(values: list[str]) -> list[str]:
+    """`--present A --present B` or `--present A,B`: both work."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@qsir_app.command("register")
+def take_register(
+    cohort: Annotated[str, typer.Argument(help="Cohort code, e.g. QSIR-P-2026-Q2.")],
+    session_date: Annotated[
+        date, typer.Argument(parser=parse_date, metavar="DATE", help="The teaching day.")
+    ],
+    by: By,
+    present: Annotated[
+        list[str] | None,
+        typer.Option("--present", help="Staff numbers present (repeat, or comma-separated)."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Register sheet: staff_number[, attended yes/no]."),
+    ] = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Take a teaching day's register (everyone not --present is recorded absent)."""
+    if (present is None) == (file is None):
+        fail_stderr(WardprogError("give either --present STAFF_NO... or --file REGISTER.csv"))
+    absent: list[str] | None = None
+    if file is not None:
+        from wardprog.services.qsir_register import read_register_file
+
+        try:
+            numbers, absent = read_register_file(file)
+        except WardprogError as exc:
+            fail_stderr(exc)
+    else:
+        numbers = _split(present or [])
+    act(
+        TakeRegister,
+        by=by,
+        email=email,
+        as_json=as_json,
+        cohort=cohort,
+        session_date=session_date,
+        present=numbers,
+        absent=absent,
+        on=session_date,
+    )
+
+
+@qsir_app.command("presented")
+def presented(
+    staff_number: StaffNo,
+    on: Annotated[
+        date, typer.Option("--on", parser=parse_date, metavar="DATE", help="Day presented.")
+    ],
+    by: By,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Record that a nominee presented their improvement project."""
+    act(RecordPresentation, by=by, email=email, as_json=as_json, staff_number=staff_number, on=on)
+
+
+@qsir_app.command("withdraw")
+def withdraw(
+    staff_number: StaffNo,
+    reason: Reason,
+    by: By,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """The nominee will not do the course; their seat is released."""
+    act(
+        WithdrawNominee,
+        by=by,
+        email=email,
+        as_json=as_json,
+        staff_number=staff_number,
+        reason=reason,
+        on=on or date.today(),
+    )
+
+
+@qsir_app.command("defer")
+def defer(
+    staff_number: StaffNo,
+    reason: Reason,
+    by: By,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """The nominee will do the course later; their seat is released."""
+    act(
+        DeferNominee,
+        by=by,
+        email=email,
+        as_json=as_json,
+        staff_number=staff_number,
+        reason=reason,
+        on=on or date.today(),
+    )
+
+
+@qsir_app.command("requeue")
+def requeue(
+    staff_number: StaffNo,
+    by: OptionalBy = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Put a deferred nominee back in the queue for the next cohort."""
+    act(
+        RequeueNominee,
+        by=by,
+        email=email,
+        as_json=as_json,
+        staff_number=staff_number,
+        on=on or date.today(),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(staff_app, name="staff")
+    app.add_typer(qsir_app, name="qsir")

@@ -1,0 +1,288 @@
+"""Every human action in the programme as a small, typed, validated command.
+
+Each way in (the command line, a Prefect deployment's Run form, a row of a returned tracker,
+the ward page) only translates its input into one of these and hands it to
+:func:`wardprog.services.handlers.handle`, which runs exactly one handler in one transaction
+and writes the audit row. A command that fails validation here never reaches the database.
+
+Every command carries who acted (:class:`Actor`), where it came from (:class:`Source`) and the
+programme date it happened on (``on``): the audit trail records that date, not the wall clock,
+so a replay on the simulated clock is audited on the simulated days.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from wardprog.errors import WardprogError
+from wardprog.models.triage import ChangeDecision
+from wardprog.rules.triage import IHI_SCORES
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+StaffNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9-]{1,32}$")
+]
+WardCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=32)
+]
+ItemId = Annotated[int, Field(gt=0)]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Weekday(StrEnum):
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+    @property
+    def number(self) -> int:
+        """0 = Monday, as the scheduling rules count."""
+        return list(Weekday).index(self)
+
+
+class Actor(BaseModel):
+    """Who acted: a name always, an email when we have one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: Name
+    email: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
+class Source(BaseModel):
+    """Where a command came from.
+
+    ``cli``: the command line; ``prefect``: a deployment's Run form (``flow_run_id``);
+    ``file``: a row of a returned file (``file``, ``row``); ``web``: the ward page;
+    ``demo``: the demo trust's simulated staff and improvement team.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["cli", "prefect", "file", "web", "demo"] = "cli"
+    flow_run_id: str | None = None
+    file: str | None = None
+    row: int | None = None
+
+    @property
+    def ref(self) -> str:
+        if self.kind == "prefect" and self.flow_run_id:
+            return f"flow run {self.flow_run_id}"
+        if self.file:
+            return f"{self.file}#row {self.row}" if self.row is not None else self.file
+        return ""
+
+
+class Command(BaseModel):
+    """Fields every command shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: Actor
+    source: Source = Source()
+    on: date = Field(description="The programme date the action happened on")
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def audit_fields(self) -> dict[str, object]:
+        """The command's own fields for the audit row (actor and source have their columns)."""
+        return self.model_dump(mode="json", exclude={"actor", "source"})
+
+
+# --- triage follow-up ----------------------------------------------------------------------
+
+
+class CloseItem(Command):
+    """A fix is done, a project finished, a change put in place: "you said, we did"."""
+
+    item_id: ItemId
+    outcome: Text
+
+
+class ReopenItem(Command):
+    """A closed item was not really sorted (the problem came back)."""
+
+    item_id: ItemId
+    reason: Text
+
+
+class ScoreProject(Command):
+    """An improvement project's new IHI progress score, with the evidence for it."""
+
+    item_id: ItemId
+    score: Annotated[float, Field(ge=0.5, le=5.0, multiple_of=0.5)]
+    why: Text
+
+    @field_validator("score")
+    @classmethod
+    def _on_the_scale(cls, value: float) -> float:
+        if value not in IHI_SCORES:
+            raise ValueError(f"{value} is not on the IHI scale (0.5 to 5.0 in steps of 0.5)")
+        return value
+
+
+class DecideChange(Command):
+    """The decision on a change request: approve (with an owner), decline, or defer to a date."""
+
+    item_id: ItemId
+    decision: ChangeDecision
+    owner: Name
+    note: Text
+    review: date | None = None
+
+
+# --- QSIR ----------------------------------------------------------------------------------
+
+
+class ImportStaff(Command):
+    """An ESR-style staff extract (csv/xlsx): all rows or none."""
+
+    path: Path
+
+
+class TakeRegister(Command):
+    """One teaching day's register: who of the cohort's nominees was there."""
+
+    cohort: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1)]
+    session_date: date
+    present: list[StaffNumber] = Field(default_factory=list)
+    absent: list[StaffNumber] | None = Field(
+        default=None,
+        description="Given explicitly (a register file); otherwise everyone not present",
+    )
+
+
+class RecordPresentation(Command):
+    """A nominee presented their improvement project (the QSIR assessment)."""
+
+    staff_number: StaffNumber
+
+
+class WithdrawNominee(Command):
+    """The nominee will not do the course (left the trust, changed role...)."""
+
+    staff_number: StaffNumber
+    reason: Text
+
+
+class DeferNominee(Command):
+    """The nominee will do the course later; their seat is released."""
+
+    staff_number: StaffNumber
+    reason: Text
+
+
+class RequeueNominee(Command):
+    """A deferred nominee goes back in the queue for the next cohort."""
+
+    staff_number: StaffNumber
+
+
+# --- engagement ----------------------------------------------------------------------------
+
+
+class RescheduleEvent(Command):
+    """Move a ward's engagement event (local Europe/London time)."""
+
+    ward_code: WardCode
+    wave: Annotated[int, Field(ge=1)]
+    to: datetime
+    reason: Text
+
+
+class CancelEvent(Command):
+    """Cancel a ward's engagement event (METHOD:CANCEL to everyone invited)."""
+
+    ward_code: WardCode
+    wave: Annotated[int, Field(ge=1)]
+    reason: Text
+
+
+class SetEngagementPreferences(Command):
+    """When a ward can release staff for its engagement event."""
+
+    ward_code: WardCode
+    starts: list[str] | None = None
+    avoid: list[Weekday] | None = None
+    expected_attendees: Annotated[int, Field(ge=1, le=200)] | None = None
+
+    @field_validator("starts")
+    @classmethod
+    def _times(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        times = [v.strip() for v in value if v.strip()]
+        bad = [t for t in times if not _HHMM.match(t)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: start times are HH:MM, e.g. 13:30")
+        if not times:
+            raise ValueError("give at least one start time, e.g. 13:30")
+        return times
+
+
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    CloseItem,
+    ReopenItem,
+    ScoreProject,
+    DecideChange,
+    ImportStaff,
+    TakeRegister,
+    RecordPresentation,
+    WithdrawNominee,
+    DeferNominee,
+    RequeueNominee,
+    RescheduleEvent,
+    CancelEvent,
+    SetEngagementPreferences,
+)
+
+
+class CommandError(WardprogError):
+    """A command's fields are not valid; the message names each bad field and value."""
+
+
+C = TypeVar("C", bound=Command)
+
+
+def build(kind: type[C], **fields: Any) -> C:
+    """Make a command, turning pydantic's errors into one message a person can act on."""
+    try:
+        return kind(**fields)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or kind.__name__
+            value = err.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            problems.append(f"{where}: {err['msg']}{shown}")
+        raise CommandError(f"{kind.__name__}: " + "; ".join(problems)) from None

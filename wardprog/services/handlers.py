@@ -1,0 +1,363 @@
+"""One handler per command, and the bus that runs it in one transaction with its audit row.
+
+    entry point (CLI, Prefect form, tracker row, ward page) -> Command
+        -> handle(engine, command): one transaction
+             handler(session, settings, command) -> Outcome   (the existing services)
+             Action row: who, on what date, command + fields, source, outcome, ward, item
+        -> ActionResult (the audit row's id for the caller to show)
+
+A command that fails (any :class:`WardprogError`) rolls the whole transaction back: nothing is
+written, not even an audit row, and the error reaches the caller with its message. Rejected
+attempts are the caller's to report (the CLI prints them and exits 2; a Prefect run fails with
+the message; a rejected tracker gets a reply to the ward manager). Keeping the ``action`` table
+to what actually happened means every row in it is an effect someone can see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from wardprog import commands as c
+from wardprog.config import Settings, get_settings
+from wardprog.db import session_scope
+from wardprog.errors import NotFoundError
+from wardprog.models import Action, NominationStatus, TriageItem, TriageStatus, Ward
+from wardprog.rules.slots import to_utc
+from wardprog.services import engagement, qsir, qsir_register, staff_register, triage
+
+IHI = triage.IHI_SCORES
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler did, in words, and what it did it to."""
+
+    summary: str
+    ward_code: str | None = None
+    item_id: int | None = None
+    subject: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action_id: int
+    command: str
+    summary: str
+    ward_code: str | None
+    item_id: int | None
+    subject: str
+    details: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action_id": self.action_id,
+            "command": self.command,
+            "summary": self.summary,
+            "ward_code": self.ward_code,
+            "item_id": self.item_id,
+            "subject": self.subject,
+            "details": self.details,
+        }
+
+
+C = TypeVar("C", bound=c.Command)
+Handler = Callable[[Session, Settings, Any], Outcome]
+HANDLERS: dict[type[c.Command], Handler] = {}
+
+
+def handler(kind: type[C]) -> Callable[[Callable[[Session, Settings, C], Outcome]], Handler]:
+    def register(fn: Callable[[Session, Settings, C], Outcome]) -> Handler:
+        if kind in HANDLERS:
+            raise RuntimeError(f"{kind.__name__} already has a handler")
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+# --- the bus -----------------------------------------------------------------------------------
+
+
+def handle(
+    engine: Engine | None, command: c.Command, settings: Settings | None = None
+) -> ActionResult:
+    """Run one command in its own transaction; returns the audit row's id and the outcome."""
+    return handle_all(engine, [command], settings)[0]
+
+
+def handle_all(
+    engine: Engine | None, commands: Sequence[c.Command], settings: Settings | None = None
+) -> list[ActionResult]:
+    """Run several commands (a returned tracker's rows) in ONE transaction: all or none."""
+    settings = settings or get_settings()
+    with session_scope(engine) as session:
+        return [run(session, settings, command) for command in commands]
+
+
+def run(session: Session, settings: Settings, command: c.Command) -> ActionResult:
+    """Run a command inside the caller's transaction (it only flushes)."""
+    fn = HANDLERS.get(type(command))
+    if fn is None:
+        raise TypeError(f"no handler for {type(command).__name__}")
+    outcome = fn(session, settings, command)
+    action = Action(
+        command=command.name,
+        actor_name=command.actor.name,
+        actor_email=command.actor.email,
+        acted_on=command.on,
+        source_kind=command.source.kind,
+        source_ref=command.source.ref[:500],
+        ward_code=outcome.ward_code,
+        item_id=outcome.item_id,
+        subject=outcome.subject[:200],
+        outcome=outcome.summary,
+        fields=command.audit_fields(),
+    )
+    session.add(action)
+    session.flush()
+    assert action.id is not None
+    return ActionResult(
+        action.id,
+        command.name,
+        outcome.summary,
+        outcome.ward_code,
+        outcome.item_id,
+        outcome.subject,
+        outcome.details,
+    )
+
+
+# --- triage follow-up --------------------------------------------------------------------------
+
+
+def _ward_code(session: Session, ward_id: int) -> str:
+    ward = session.get(Ward, ward_id)
+    assert ward is not None
+    return ward.code
+
+
+def _item_outcome(session: Session, item: TriageItem, summary: str) -> Outcome:
+    return Outcome(
+        summary,
+        ward_code=_ward_code(session, item.ward_id),
+        item_id=item.id,
+        subject=f"item {item.id}",
+        details={"status": item.status.value, "category": item.category.value},
+    )
+
+
+@handler(c.CloseItem)
+def close_item(session: Session, _settings: Settings, cmd: c.CloseItem) -> Outcome:
+    before = session.get(TriageItem, cmd.item_id)
+    was_closed = before is not None and before.status is TriageStatus.closed
+    item = triage.close_item(session, cmd.item_id, cmd.outcome, cmd.actor.name, cmd.on)
+    if was_closed:
+        return _item_outcome(session, item, f"item {item.id} was already closed; unchanged")
+    return _item_outcome(session, item, f"closed item {item.id}: {item.outcome}")
+
+
+@handler(c.ReopenItem)
+def reopen_item(session: Session, _settings: Settings, cmd: c.ReopenItem) -> Outcome:
+    item = triage.reopen_item(session, cmd.item_id, cmd.reason, cmd.actor.name)
+    return _item_outcome(session, item, f"reopened item {item.id}: {cmd.reason}")
+
+
+@handler(c.ScoreProject)
+def score_project(session: Session, _settings: Settings, cmd: c.ScoreProject) -> Outcome:
+    row = triage.record_ihi_score(session, cmd.item_id, cmd.score, cmd.actor.name, cmd.on, cmd.why)
+    item = session.get(TriageItem, cmd.item_id)
+    assert item is not None
+    return _item_outcome(
+        session, item, f"item {item.id} scored {row.score:.1f} ({IHI[row.score].lower()})"
+    )
+
+
+@handler(c.DecideChange)
+def decide_change(session: Session, _settings: Settings, cmd: c.DecideChange) -> Outcome:
+    item = triage.decide_change(
+        session,
+        cmd.item_id,
+        cmd.decision,
+        cmd.owner,
+        cmd.note,
+        cmd.actor.name,
+        cmd.on,
+        cmd.review,
+    )
+    verb = {"approve": "approved", "decline": "declined", "defer": "deferred"}[cmd.decision]
+    review = f", review {item.review_date.isoformat()}" if item.review_date else ""
+    return _item_outcome(session, item, f"change {item.id} {verb}; owner {item.owner}{review}")
+
+
+# --- QSIR --------------------------------------------------------------------------------------
+
+
+@handler(c.ImportStaff)
+def import_staff(session: Session, _settings: Settings, cmd: c.ImportStaff) -> Outcome:
+    count = staff_register.import_staff(session, cmd.path)
+    return Outcome(
+        f"{count} staff imported from {cmd.path.name}",
+        subject="staff register",
+        details={"imported": count, "file": str(cmd.path)},
+    )
+
+
+@handler(c.TakeRegister)
+def take_register(session: Session, _settings: Settings, cmd: c.TakeRegister) -> Outcome:
+    result = qsir_register.take_register(
+        session, cmd.cohort, cmd.session_date, cmd.present, cmd.absent
+    )
+    return Outcome(
+        f"{result.cohort_code} {result.session_date.isoformat()}: "
+        f"{len(result.present)} present, {len(result.absent)} absent",
+        ward_code=result.ward_codes[0] if len(result.ward_codes) == 1 else None,
+        subject=f"cohort {result.cohort_code}",
+        details={
+            "present": result.present,
+            "absent": result.absent,
+            "wards": result.ward_codes,
+        },
+    )
+
+
+def _nominee_outcome(ward: Ward, nomination_id: int | None, summary: str, status: str) -> Outcome:
+    return Outcome(
+        summary,
+        ward_code=ward.code,
+        subject=f"nomination {nomination_id}",
+        details={"nomination_id": nomination_id, "status": status},
+    )
+
+
+@handler(c.RecordPresentation)
+def record_presentation(
+    session: Session, _settings: Settings, cmd: c.RecordPresentation
+) -> Outcome:
+    nomination, ward = qsir_register.nomination_for(
+        session, cmd.staff_number, prefer=[*qsir.ACTIVE, NominationStatus.completed]
+    )
+    qsir.mark_project_presented(session, nomination.id, cmd.on)  # type: ignore[arg-type]
+    return _nominee_outcome(
+        ward,
+        nomination.id,
+        f"{cmd.staff_number} presented their project on {cmd.on.isoformat()}",
+        nomination.status.value,
+    )
+
+
+@handler(c.WithdrawNominee)
+def withdraw_nominee(session: Session, _settings: Settings, cmd: c.WithdrawNominee) -> Outcome:
+    nomination, ward = qsir_register.nomination_for(
+        session, cmd.staff_number, prefer=[*qsir.ACTIVE, *qsir.PENDING, NominationStatus.deferred]
+    )
+    qsir.withdraw_nomination(session, nomination.id, cmd.reason)  # type: ignore[arg-type]
+    return _nominee_outcome(
+        ward, nomination.id, f"{cmd.staff_number} withdrawn: {cmd.reason}", "withdrawn"
+    )
+
+
+@handler(c.DeferNominee)
+def defer_nominee(session: Session, _settings: Settings, cmd: c.DeferNominee) -> Outcome:
+    nomination, ward = qsir_register.nomination_for(
+        session, cmd.staff_number, prefer=[*qsir.ACTIVE, *qsir.PENDING]
+    )
+    qsir.defer_nomination(session, nomination.id, cmd.reason)  # type: ignore[arg-type]
+    return _nominee_outcome(
+        ward, nomination.id, f"{cmd.staff_number} deferred: {cmd.reason}", "deferred"
+    )
+
+
+@handler(c.RequeueNominee)
+def requeue_nominee(session: Session, _settings: Settings, cmd: c.RequeueNominee) -> Outcome:
+    nomination, ward = qsir_register.nomination_for(
+        session, cmd.staff_number, prefer=[NominationStatus.deferred]
+    )
+    qsir.requeue_nomination(session, nomination.id)  # type: ignore[arg-type]
+    return _nominee_outcome(
+        ward,
+        nomination.id,
+        f"{cmd.staff_number} back in the queue for the next cohort",
+        "nominated",
+    )
+
+
+def _ward(session: Session, ward_code: str) -> Ward:
+    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
+    if ward is None:
+        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
+    return ward
+
+
+# --- engagement --------------------------------------------------------------------------------
+
+
+@handler(c.RescheduleEvent)
+def reschedule_event(session: Session, settings: Settings, cmd: c.RescheduleEvent) -> Outcome:
+    _ward(session, cmd.ward_code)
+    event = engagement.find_event(session, cmd.ward_code, cmd.wave)
+    assert event.id is not None
+    event = engagement.reschedule_event(session, event.id, cmd.to, cmd.reason, cmd.on, settings)
+    assert event.starts_at is not None
+    local = to_utc(event.starts_at).astimezone(LONDON)
+    return Outcome(
+        f"{cmd.ward_code} wave {cmd.wave} event moved to {local:%a %d %b %Y %H:%M}",
+        ward_code=cmd.ward_code,
+        subject=f"event {event.id}",
+        details={"event_id": event.id, "starts_at": local.isoformat(), "sequence": event.sequence},
+    )
+
+
+@handler(c.CancelEvent)
+def cancel_event(session: Session, _settings: Settings, cmd: c.CancelEvent) -> Outcome:
+    _ward(session, cmd.ward_code)
+    event = engagement.find_event(session, cmd.ward_code, cmd.wave)
+    event = engagement.cancel_event(session, event.id, cmd.reason, cmd.on)  # type: ignore[arg-type]
+    return Outcome(
+        f"{cmd.ward_code} wave {cmd.wave} event cancelled: {cmd.reason}",
+        ward_code=cmd.ward_code,
+        subject=f"event {event.id}",
+        details={"event_id": event.id, "status": event.status.value},
+    )
+
+
+@handler(c.SetEngagementPreferences)
+def set_preferences(
+    session: Session, _settings: Settings, cmd: c.SetEngagementPreferences
+) -> Outcome:
+    ward = _ward(session, cmd.ward_code)
+    pref = engagement.set_ward_preference(
+        session,
+        ward,
+        preferred_starts=cmd.starts,
+        avoid_weekdays=[d.number for d in cmd.avoid] if cmd.avoid is not None else None,
+        expected_attendees=cmd.expected_attendees,
+    )
+    avoid = ",".join(list(c.Weekday)[d].value for d in pref.avoid_weekdays) or "none"
+    return Outcome(
+        f"{ward.code}: starts {', '.join(pref.preferred_starts)}; avoid {avoid}; "
+        f"{pref.expected_attendees} expected",
+        ward_code=ward.code,
+        subject=f"ward {ward.code}",
+        details={
+            "preferred_starts": pref.preferred_starts,
+            "avoid_weekdays": pref.avoid_weekdays,
+            "expected_attendees": pref.expected_attendees,
+        },
+    )
+
+
+def _check_complete() -> None:
+    missing = [k.__name__ for k in c.ALL_COMMANDS if k not in HANDLERS]
+    if missing:
+        raise RuntimeError(f"commands without a handler: {', '.join(missing)}")
+
+
+_check_complete()
