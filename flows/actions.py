@@ -1,0 +1,238 @@
+"""The improvement team's actions as Prefect deployments: the UI's "Run" form is the action's form.
+
+Each flow's parameters are typed (enums, dates, bounded numbers), so the Run form offers a
+drop-down for a decision, a date picker for a date and refuses a score off the IHI scale before
+the run starts. The flow only builds the command (source: this flow run) and hands it to the
+same bus the command line uses; the run is named after the action ("score 3.0 · NGH-ASH item
+17") and its result carries the audit row's id. A refused action fails the run with the reason,
+and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import Field
+from sqlmodel import Session
+
+from flows.common import resolve_as_of, runtime
+from wardprog import commands as c
+from wardprog.models import ChangeDecision, TriageItem, Ward
+from wardprog.services.handlers import handle
+
+Who = Annotated[str, Field(min_length=1, max_length=200, description="Your name (for the audit)")]
+Email = Annotated[str, Field(max_length=320, description="Your email (optional)")]
+ItemId = Annotated[int, Field(gt=0, description="Triage item id (wardprog items)")]
+Score = Annotated[
+    float, Field(ge=0.5, le=5.0, multiple_of=0.5, description="IHI score, 0.5 to 5.0")
+]
+StaffNo = Annotated[str, Field(min_length=1, max_length=32, description="ESR staff number")]
+WardCode = Annotated[str, Field(min_length=1, max_length=32, description="Ward code, e.g. NGH-ASH")]
+WaveNo = Annotated[int, Field(ge=1, description="Wave number")]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+def _ward_of_item(item_id: object) -> str:
+    """The item's ward for the run's name; the run itself reports a missing item properly."""
+    try:
+        _, engine = runtime()
+        with Session(engine) as session:
+            item = session.get(TriageItem, int(item_id))  # type: ignore[call-overload]
+            ward = session.get(Ward, item.ward_id) if item else None
+            return ward.code if ward else "?"
+    except Exception:
+        return "?"
+
+
+def _name(template: str, item: bool = False) -> Callable[[], str]:
+    def name() -> str:
+        params = dict(flow_run.parameters)
+        if item:
+            params["ward"] = _ward_of_item(params.get("item_id"))
+        try:
+            return template.format(**params)
+        except (KeyError, ValueError):
+            return template.split(" ", 1)[0]
+
+    return name
+
+
+def _act(kind: type[c.Command], by: str, email: str, on: date | None, **fields: Any) -> dict:
+    command = c.build(
+        kind,
+        actor={"name": by, "email": email},
+        source={"kind": "prefect", "flow_run_id": str(flow_run.id or "")},
+        on=resolve_as_of(on),
+        **fields,
+    )
+    settings, engine = runtime()
+    result = handle(engine, command, settings)
+    get_run_logger().info("%s (action %s)", result.summary, result.action_id)
+    return result.as_json()
+
+
+@flow(name="close-item", flow_run_name=_name("close · {ward} item {item_id}", item=True))
+def close_item(
+    item_id: ItemId, outcome: Text, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """Close a fix, project or change request: the ward hears "you said, we did"."""
+    return _act(c.CloseItem, by, email, on, item_id=item_id, outcome=outcome)
+
+
+@flow(name="reopen-item", flow_run_name=_name("reopen · {ward} item {item_id}", item=True))
+def reopen_item(
+    item_id: ItemId, reason: Text, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """Reopen an item that was not really sorted."""
+    return _act(c.ReopenItem, by, email, on, item_id=item_id, reason=reason)
+
+
+@flow(name="record-ihi-score", flow_run_name=_name("score {score} · {ward} item {item_id}", True))
+def record_ihi_score(
+    item_id: ItemId, score: Score, why: Text, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """An improvement project's IHI progress score, with the evidence for it."""
+    return _act(c.ScoreProject, by, email, on, item_id=item_id, score=score, why=why)
+
+
+@flow(name="decide-change", flow_run_name=_name("{decision} · {ward} item {item_id}", True))
+def decide_change(
+    item_id: ItemId,
+    decision: ChangeDecision,
+    owner: Annotated[str, Field(min_length=1, max_length=200)],
+    note: Text,
+    by: Who,
+    review: date | None = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Approve, decline (closes it, the ward is told why) or defer (needs a review date)."""
+    return _act(
+        c.DecideChange,
+        by,
+        email,
+        on,
+        item_id=item_id,
+        decision=decision,
+        owner=owner,
+        note=note,
+        review=review,
+    )
+
+
+@flow(name="import-staff", flow_run_name=_name("import staff · {path}"))
+def import_staff(
+    path: Annotated[str, Field(min_length=1, description="ESR extract on the worker (csv/xlsx)")],
+    by: Who,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Import the staff register (ESR extract); all rows or none."""
+    return _act(c.ImportStaff, by, email, on, path=Path(path))
+
+
+@flow(name="take-qsir-register", flow_run_name=_name("register · {cohort} {session_date}"))
+def take_qsir_register(
+    cohort: Annotated[str, Field(min_length=1, description="Cohort code, e.g. QSIR-P-2026-Q2")],
+    session_date: date,
+    present: Annotated[list[str], Field(description="Staff numbers present; the rest absent")],
+    by: Who,
+    email: Email = "",
+) -> dict:
+    """One teaching day's register."""
+    return _act(
+        c.TakeRegister,
+        by,
+        email,
+        session_date,
+        cohort=cohort,
+        session_date=session_date,
+        present=present,
+    )
+
+
+@flow(name="record-qsir-presentation", flow_run_name=_name("presented · {staff_number}"))
+def record_presentation(staff_number: StaffNo, on: date, by: Who, email: Email = "") -> dict:
+    """A nominee presented their improvement project."""
+    return _act(c.RecordPresentation, by, email, on, staff_number=staff_number)
+
+
+@flow(name="withdraw-nominee", flow_run_name=_name("withdraw · {staff_number}"))
+def withdraw_nominee(
+    staff_number: StaffNo, reason: Text, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """The nominee will not do the course; their seat is released."""
+    return _act(c.WithdrawNominee, by, email, on, staff_number=staff_number, reason=reason)
+
+
+@flow(name="defer-nominee", flow_run_name=_name("defer · {staff_number}"))
+def defer_nominee(
+    staff_number: StaffNo, reason: Text, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """The nominee will do the course later; their seat is released."""
+    return _act(c.DeferNominee, by, email, on, staff_number=staff_number, reason=reason)
+
+
+@flow(name="requeue-nominee", flow_run_name=_name("requeue · {staff_number}"))
+def requeue_nominee(
+    staff_number: StaffNo, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """A deferred nominee goes back in the queue for the next cohort."""
+    return _act(c.RequeueNominee, by, email, on, staff_number=staff_number)
+
+
+@flow(name="reschedule-event", flow_run_name=_name("reschedule · {ward_code} wave {wave}"))
+def reschedule_event(
+    ward_code: WardCode,
+    wave: WaveNo,
+    to: Annotated[datetime, Field(description="New start, Europe/London")],
+    reason: Text,
+    by: Who,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Move a ward's engagement event (working day, no clash on the site)."""
+    return _act(
+        c.RescheduleEvent, by, email, on, ward_code=ward_code, wave=wave, to=to, reason=reason
+    )
+
+
+@flow(name="cancel-event", flow_run_name=_name("cancel · {ward_code} wave {wave}"))
+def cancel_event(
+    ward_code: WardCode,
+    wave: WaveNo,
+    reason: Text,
+    by: Who,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Cancel a ward's engagement event (METHOD:CANCEL to everyone invited)."""
+    return _act(c.CancelEvent, by, email, on, ward_code=ward_code, wave=wave, reason=reason)
+
+
+@flow(name="set-engagement-preferences", flow_run_name=_name("preferences · {ward_code}"))
+def set_engagement_preferences(
+    ward_code: WardCode,
+    by: Who,
+    starts: Annotated[list[str] | None, Field(description="HH:MM, most preferred first")] = None,
+    avoid: list[c.Weekday] | None = None,
+    expected_attendees: Annotated[int | None, Field(ge=1, le=200)] = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """When a ward can release staff for its engagement event."""
+    return _act(
+        c.SetEngagementPreferences,
+        by,
+        email,
+        on,
+        ward_code=ward_code,
+        starts=starts,
+        avoid=avoid,
+        expected_attendees=expected_attendees,
+    )

@@ -1,0 +1,202 @@
+"""Every action deployment in prefect.yaml, run through the Prefect API with the parameters a
+Run form would send: the database changes, the run is named after the action, its result
+carries the audit row's id, and a form value off the scale is refused before the run starts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.flow_engine import run_flow
+from prefect.flows import Flow
+from sqlmodel import Session, select
+
+import flows.actions
+from tests.utils.programme import Ward, ward_in_programme
+from wardprog.config import Settings
+from wardprog.models import (
+    Action,
+    EngagementEvent,
+    EventStatus,
+    ImprovementScore,
+    NominationStatus,
+    QsirAttendance,
+    QsirNomination,
+    StaffMember,
+    TriageItem,
+    TriageStatus,
+    WardEngagementPreference,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _action_deployments() -> dict[str, Flow[..., Any]]:
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    out = {}
+    for dep in spec["deployments"]:
+        path, func = dep["entrypoint"].split(":")
+        if path == "flows/actions.py":
+            out[dep["name"]] = getattr(flows.actions, func)
+    return out
+
+
+DEPLOYMENTS = _action_deployments()
+
+
+def run_action(name: str, parameters: dict[str, Any]) -> tuple[FlowRun, Any]:
+    """Create the deployment, start a run of it with ``parameters``, execute it here."""
+    fl = DEPLOYMENTS[name]
+    fl.to_deployment(name=name).apply()  # type: ignore[union-attr]
+    created = cast(FlowRun, run_deployment(f"{fl.name}/{name}", parameters=parameters, timeout=0))
+    state = run_flow(fl, flow_run=created, parameters=created.parameters, return_type="state")
+    with get_client(sync_client=True) as client:
+        final = client.read_flow_run(created.id)
+    assert final.state is not None
+    result = state.result(raise_on_failure=False)  # type: ignore[union-attr]
+    return final, result
+
+
+def _action(session: Session, action_id: int) -> Action:
+    session.expire_all()
+    action = session.get(Action, action_id)
+    assert action is not None
+    return action
+
+
+def test_every_action_deployment_is_tested() -> None:
+    assert set(DEPLOYMENTS) == {
+        "close-item", "reopen-item", "record-ihi-score", "decide-change", "import-staff",
+        "take-qsir-register", "record-qsir-presentation", "withdraw-nominee", "defer-nominee",
+        "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def ward(session: Session, settings: Settings, tmp_path: Path) -> Ward:
+    return ward_in_programme(session, settings, tmp_path)
+
+
+def test_triage_actions_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    run, result = run_action(
+        "record-ihi-score",
+        {"item_id": ward.improve, "score": 3.0, "why": "Run chart shift", "by": "QI coach",
+         "on": "2026-04-01"},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), run.state
+    assert run.name == f"score 3.0 · {ward.code} item {ward.improve}"
+    action = _action(session, result["action_id"])
+    assert (action.command, action.source_kind) == ("ScoreProject", "prefect")
+    assert action.source_ref == f"flow run {run.id}" and action.acted_on == date(2026, 4, 1)
+    assert session.exec(select(ImprovementScore).where(ImprovementScore.score == 3.0)).one()
+
+    # The form refuses a score off the scale before anything runs.
+    with pytest.raises(Exception, match="5.5|less than or equal"):
+        run_action("record-ihi-score", {"item_id": ward.improve, "score": 5.5, "why": "x",
+                                        "by": "QI coach"})  # fmt: skip
+
+    run, result = run_action(
+        "close-item", {"item_id": ward.fix, "outcome": "New drawer", "by": "Sam"}
+    )
+    assert run.name == f"close · {ward.code} item {ward.fix}"
+    session.expire_all()
+    assert session.get(TriageItem, ward.fix).status is TriageStatus.closed  # type: ignore[union-attr]
+    run, result = run_action(
+        "reopen-item", {"item_id": ward.fix, "reason": "Broke again", "by": "Sister"}
+    )
+    assert run.state.is_completed() and _action(session, result["action_id"]).item_id == ward.fix  # type: ignore[union-attr]
+
+    run, result = run_action(
+        "decide-change",
+        {"item_id": ward.change, "decision": "defer", "owner": "Matron", "note": "Budget",
+         "by": "Director", "review": "2026-09-30", "on": "2026-04-01"},
+    )  # fmt: skip
+    assert run.name == f"defer · {ward.code} item {ward.change}"
+    session.expire_all()
+    assert session.get(TriageItem, ward.change).review_date == date(2026, 9, 30)  # type: ignore[union-attr]
+
+    # A refused action fails the run with the reason, and writes nothing.
+    before = len(session.exec(select(Action)).all())
+    run, result = run_action("close-item", {"item_id": 999, "outcome": "x", "by": "Sam"})
+    assert run.state is not None and run.state.is_failed()
+    assert "999 does not exist" in str(result)
+    assert run.name == "close · ? item 999"
+    session.expire_all()
+    assert len(session.exec(select(Action)).all()) == before
+
+
+def test_qsir_actions_from_the_prefect_form(
+    session: Session, ward: Ward, settings: Settings, tmp_path: Path, prefect_harness: None
+) -> None:
+    first, second = ward.nominees
+    extract = tmp_path / "esr.csv"
+    extract.write_text(f"staff_number,name,ward_code\n30000009,New Starter,{ward.code}\n")
+    run, result = run_action("import-staff", {"path": str(extract), "by": "Workforce"})
+    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert session.exec(select(StaffMember).where(StaffMember.staff_number == "30000009")).one()
+
+    day = ward.cohort_days[0]
+    run, result = run_action(
+        "take-qsir-register",
+        {"cohort": ward.cohort, "session_date": day.isoformat(), "present": [first],
+         "by": "Facilitator"},
+    )  # fmt: skip
+    assert run.name == f"register · {ward.cohort} {day.isoformat()}"
+    session.expire_all()
+    assert len(session.exec(select(QsirAttendance)).all()) == 2
+    run, _ = run_action(
+        "record-qsir-presentation", {"staff_number": first, "on": "2026-05-06", "by": "Jo"}
+    )
+    assert run.state.is_completed()  # type: ignore[union-attr]
+    run, _ = run_action("defer-nominee", {"staff_number": second, "reason": "Sick", "by": "M"})
+    run, _ = run_action("requeue-nominee", {"staff_number": second, "by": "M"})
+    run, result = run_action(
+        "withdraw-nominee", {"staff_number": first, "reason": "Left", "by": "M"}
+    )
+    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    session.expire_all()
+    statuses = sorted(n.status for n in session.exec(select(QsirNomination)).all())
+    assert statuses == sorted([NominationStatus.nominated, NominationStatus.withdrawn])
+    commands = [a.command for a in session.exec(select(Action).order_by(Action.id)).all()]  # type: ignore[arg-type]
+    assert commands == ["ImportStaff", "TakeRegister", "RecordPresentation", "DeferNominee",
+                        "RequeueNominee", "WithdrawNominee"]  # fmt: skip
+
+
+def test_engagement_actions_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    run, result = run_action(
+        "set-engagement-preferences",
+        {"ward_code": ward.code, "by": "Manager", "starts": ["10:00"], "avoid": ["fri"]},
+    )
+    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    session.expire_all()
+    pref = session.exec(select(WardEngagementPreference)).one()
+    assert pref.preferred_starts == ["10:00"] and pref.avoid_weekdays == [4]
+
+    event = session.get(EngagementEvent, ward.event_id)
+    assert event is not None and event.starts_at is not None
+    day = event.starts_at.date() + timedelta(days=7)
+    while day.weekday() >= 4:  # the ward now avoids Fridays
+        day += timedelta(days=1)
+    run, result = run_action(
+        "reschedule-event",
+        {"ward_code": ward.code, "wave": 1, "to": f"{day.isoformat()}T10:00:00",
+         "reason": "Outbreak", "by": "Coordinator", "on": "2026-02-16"},
+    )  # fmt: skip
+    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert run.name == f"reschedule · {ward.code} wave 1"
+    run, result = run_action(
+        "cancel-event", {"ward_code": ward.code, "wave": 1, "reason": "Closed", "by": "Coord"}
+    )
+    session.expire_all()
+    assert session.get(EngagementEvent, ward.event_id).status is EventStatus.cancelled  # type: ignore[union-attr]
+    assert _action(session, result["action_id"]).command == "CancelEvent"
