@@ -15,6 +15,8 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from wardprog.commands import Actor, RecordPresentation, Source, TakeRegister, build
+from wardprog.config import get_settings
 from wardprog.models import (
     Course,
     NominationStatus,
@@ -25,6 +27,7 @@ from wardprog.models import (
 )
 from wardprog.services import qsir
 from wardprog.services.context import StageContext
+from wardprog.services.handlers import run
 
 FIRST_NAMES = [
     "Amelia",
@@ -292,6 +295,9 @@ class AttendanceSimulation:
     completion: qsir.CompletionReport | None
 
 
+FACULTY = Actor(name="QSIR faculty")
+DEMO = Source(kind="demo")
+
 # Most nominees attend every day; a few miss one to sickness or short staffing.
 ATTENDANCE_RATE = 0.93
 PROJECT_DELAYS_DAYS: Sequence[int] = (0, 0, 0, 0, 0, 0, 0, 14, 28, 42)
@@ -322,16 +328,35 @@ def simulate_attendance(
             )
         ).all()
     }
-    sessions = projects = 0
+    staff = {
+        m.id: m.staff_number
+        for m in session.exec(
+            select(StaffMember).where(col(StaffMember.id).in_([n.staff_id for n in nominations]))
+        ).all()
+    }
+    settings = get_settings()
+    # Each teaching day's register, as the facilitator takes it: who of the cohort was there.
+    registers: dict[tuple[str, date], tuple[list[str], list[str]]] = {}
     for n in nominations:
         assert n.id is not None
-        dates = qsir.cohort_dates(cohorts[n.cohort_id])
-        for day in dates:
+        cohort = cohorts[n.cohort_id]
+        for day in qsir.cohort_dates(cohort):
             if day > as_of or (n.id, day) in recorded:
                 continue
             rng = random.Random(f"{seed}:{n.id}:{day.isoformat()}")
-            qsir.record_attendance(session, n.id, day, rng.random() < ATTENDANCE_RATE)
-            sessions += 1
+            present, absent = registers.setdefault((cohort.code, day), ([], []))
+            (present if rng.random() < ATTENDANCE_RATE else absent).append(staff[n.staff_id])
+    sessions = 0
+    for (code, day), (present, absent) in sorted(
+        registers.items(), key=lambda r: (r[0][1], r[0][0])
+    ):
+        run(session, settings, build(TakeRegister, actor=FACULTY, source=DEMO, on=day,
+                                     cohort=code, session_date=day, present=present,
+                                     absent=absent))  # fmt: skip
+        sessions += len(present) + len(absent)
+    projects = 0
+    for n in nominations:
+        dates = qsir.cohort_dates(cohorts[n.cohort_id])
         if n.course == Course.practitioner and not n.project_presented and dates[-1] <= as_of:
             rng = random.Random(f"{seed}:{n.id}:project")
             presented_on = dates[-1] + timedelta(days=rng.choice(PROJECT_DELAYS_DAYS))
@@ -339,7 +364,9 @@ def simulate_attendance(
                 NominationStatus.booked,
                 NominationStatus.attending,
             ):
-                qsir.mark_project_presented(session, n.id, presented_on)
+                run(session, settings, build(RecordPresentation, actor=FACULTY, source=DEMO,
+                                             on=presented_on,
+                                             staff_number=staff[n.staff_id]))  # fmt: skip
                 projects += 1
     report = qsir.evaluate_completion(session, as_of) if evaluate else None
     return AttendanceSimulation(sessions, projects, report)
