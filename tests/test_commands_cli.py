@@ -451,6 +451,7 @@ def test_presented_withdraw_defer_requeue(session: Session, ward: Ward) -> None:
         "M",
         says="cannot become deferred",
     )
+    refused(session, "qsir", "requeue", first, says="cannot become nominated")
     ok("qsir", "requeue", second, "--by", "Manager")
     ok("qsir", "withdraw", first, "--reason", "Left the trust", "--by", "Manager")
     session.expire_all()
