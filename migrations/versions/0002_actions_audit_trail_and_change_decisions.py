@@ -1,7 +1,7 @@
 """actions audit trail and change decisions
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0005
 Create Date: 2026-12-02 00:00:53.576386
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | None = "0001"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
