@@ -179,3 +179,123 @@ def test_team_page_lists_changes(web_settings: Settings, wards: dict[str, int]) 
 
         page = team_page(session, date(2026, 1, 5))
     assert [c.issue for c in page.changes] == ["One hoist for 28 beds"]
+
+
+def _csrf(page_html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page_html)
+    assert found, "every form carries a CSRF token"
+    return found.group(1)
+
+
+def _signed_in(settings: Settings, scope: str, email: str = "ann@trust.example") -> TestClient:
+    client = _client(settings)
+    assert client.get(_link(settings, scope, email)).status_code == 303
+    return client
+
+
+def test_mark_a_fix_done_and_score_a_project(web_settings: Settings, wards: dict[str, int]) -> None:
+    from sqlmodel import select
+
+    from wardprog.models import Action, Notification
+
+    client = _signed_in(web_settings, ward_scope("NGH-ASH"))
+    token = _csrf(client.get("/w/NGH-ASH").text)
+    done = client.post(
+        f"/w/NGH-ASH/items/{wards['fix']}/close", data={"csrf": token, "outcome": "Hinge replaced"}
+    )
+    assert done.status_code == 303
+    scored = client.post(
+        f"/w/NGH-ASH/items/{wards['improve']}/score",
+        data={"csrf": token, "score": "3.0", "why": "Handover audit 80% complete"},
+    )
+    assert scored.status_code == 303
+    page = client.get("/w/NGH-ASH").text
+    assert "Done: Hinge replaced" in page and "3.0" in page
+    with Session(get_engine(web_settings.database_url)) as session:
+        fix = session.get(TriageItem, wards["fix"])
+        assert fix is not None and fix.status.value == "closed" and fix.outcome == "Hinge replaced"
+        actions = session.exec(select(Action).order_by(Action.id)).all()  # type: ignore[arg-type]
+        assert [(a.command, a.source_kind, a.actor_email) for a in actions] == [
+            ("CloseItem", "web", "ann@trust.example"),
+            ("ScoreProject", "web", "ann@trust.example"),
+        ]
+        kinds = [n.kind for n in session.exec(select(Notification)).all()]
+        assert "you_said_we_did" in kinds
+
+
+def test_refusals_write_nothing(web_settings: Settings, wards: dict[str, int]) -> None:
+    from sqlmodel import func, select
+
+    from wardprog.models import Action
+
+    client = _signed_in(web_settings, ward_scope("NGH-ASH"))
+    token = _csrf(client.get("/w/NGH-ASH").text)
+    fix = wards["fix"]
+    no_csrf = client.post(f"/w/NGH-ASH/items/{fix}/close", data={"outcome": "x"})
+    assert no_csrf.status_code == 403
+    other_ward = client.post(f"/w/NGH-BEE/items/{fix}/close", data={"csrf": token, "outcome": "x"})
+    assert other_ward.status_code == 403
+    # An item id that is not this ward's, through this ward's URL.
+    with session_scope(get_engine(web_settings.database_url)) as session:
+        bee = session.exec(select(TriageItem).where(TriageItem.id == fix)).one()
+        stranger = TriageItem(
+            ward_id=bee.ward_id + 1,
+            wave_id=bee.wave_id,
+            issue="x",
+            issue_key="x",
+            category=TriageCategory.fix,
+        )
+        session.add(stranger)
+        session.flush()
+        stranger_id = stranger.id
+    foreign = client.post(
+        f"/w/NGH-ASH/items/{stranger_id}/close", data={"csrf": token, "outcome": "x"}
+    )
+    assert foreign.status_code == 403
+    bad_score = client.post(
+        f"/w/NGH-ASH/items/{wards['improve']}/score",
+        data={"csrf": token, "score": "5.5", "why": "x"},
+    )
+    assert bad_score.status_code == 303
+    assert (
+        "not on the IHI scale" in client.get("/w/NGH-ASH").text
+        or "5.0" in client.get("/w/NGH-ASH").text
+    )
+    team_only = client.post(
+        f"/team/items/{wards['change']}/decide",
+        data={"csrf": token, "decision": "approve", "owner": "x", "note": "y"},
+    )
+    assert team_only.status_code == 403
+    with Session(get_engine(web_settings.database_url)) as session:
+        assert session.exec(select(func.count()).select_from(Action)).one() == 0
+        assert session.get(TriageItem, fix).status.value == "open"  # type: ignore[union-attr]
+
+
+def test_team_decides_a_change(web_settings: Settings, wards: dict[str, int]) -> None:
+    client = _signed_in(web_settings, TEAM_SCOPE, "priya.raman@trust.example")
+    token = _csrf(client.get("/team").text)
+    decided = client.post(
+        f"/team/items/{wards['change']}/decide",
+        data={"csrf": token, "decision": "approve", "owner": "Estates lead", "note": "Funded"},
+    )
+    assert decided.status_code == 303
+    with Session(get_engine(web_settings.database_url)) as session:
+        item = session.get(TriageItem, wards["change"])
+        assert item is not None and item.decision is not None and item.decision.value == "approve"
+        assert item.owner == "Estates lead"
+
+
+def test_uploads_are_checked(web_settings: Settings, wards: dict[str, int]) -> None:
+    client = _signed_in(web_settings, ward_scope("NGH-ASH"))
+    token = _csrf(client.get("/w/NGH-ASH").text)
+    wrong = client.post(
+        "/w/NGH-ASH/upload", data={"csrf": token}, files={"file": ("t.xls", b"\xd0\xcf", "x")}
+    )
+    assert wrong.status_code == 303
+    assert "save it as .xlsx or .csv" in client.get("/w/NGH-ASH").text
+    big = b"a" * (web_settings.web_upload_max_bytes + 1)
+    client.post(
+        "/w/NGH-ASH/upload", data={"csrf": token}, files={"file": ("t.csv", big, "text/csv")}
+    )
+    assert "nothing was read" in client.get("/w/NGH-ASH").text
+    assert not any(web_settings.inbox_dir.rglob("*")) if web_settings.inbox_dir.exists() else True

@@ -250,6 +250,44 @@ class SetEngagementPreferences(Command):
         return times
 
 
+# --- from the ward page ---------------------------------------------------------------------
+
+
+class NominateStaff(Command):
+    """The ward manager nominates staff from the ward's staff register (approval is theirs)."""
+
+    ward_code: WardCode
+    staff_numbers: Annotated[list[StaffNumber], Field(min_length=1)]
+    course: Literal["practitioner", "fundamentals"] = "practitioner"
+
+
+class RequestEventChange(Command):
+    """The ward cannot make its engagement event: the team is asked to move it."""
+
+    ward_code: WardCode
+    reason: Text
+
+
+class SubmitReturn(Command):
+    """A returned triage template or tracker, uploaded rather than e-mailed."""
+
+    ward_code: WardCode
+    filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    content: bytes = Field(repr=False)
+
+    def audit_fields(self) -> dict[str, object]:
+        import hashlib
+
+        # The file itself lives in the inbox; the audit row names it and its digest.
+        return {
+            "on": self.on.isoformat(),
+            "ward_code": self.ward_code,
+            "filename": self.filename,
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+            "bytes": len(self.content),
+        }
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     CloseItem,
     ReopenItem,
@@ -264,6 +302,9 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RescheduleEvent,
     CancelEvent,
     SetEngagementPreferences,
+    NominateStaff,
+    RequestEventChange,
+    SubmitReturn,
 )
 
 

@@ -321,6 +321,15 @@ class ReturnOutcome:
     error: InputFileError | None = None
 
 
+def looks_like_tracker(filename: str, data: bytes) -> bool:
+    """A returned file is a tracker (not a triage template) when it has the tracker's id column."""
+    try:
+        headings, _ = _raw_rows(Path(filename), data)
+    except (InputFileError, ValueError, OSError):
+        return False
+    return any(h.strip().lower() == "item id" for h in headings)
+
+
 def pending_returns(settings: Settings, ward_code: str) -> list[Path]:
     inbox = tracker_inbox(settings, ward_code)
     if not inbox.is_dir():

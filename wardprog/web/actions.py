@@ -1,9 +1,185 @@
-"""The ward page's and team page's forms: each builds one command and hands it to the bus."""
+"""The pages' forms: each checks the person's scope, builds one command and hands it to the bus.
+
+Nothing here changes the database itself: a form is one more way in, like the CLI or a Prefect
+Run form, so the same handler runs in the same transaction and writes the same audit row, with
+the person from the link as the actor and ``web`` as the source.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, select
+
+from wardprog import commands as c
+from wardprog.errors import WardprogError
+from wardprog.models import TriageItem, Ward
+from wardprog.services.handlers import handle
+from wardprog.web.app import Refused, flash, require_csrf
+
+UPLOAD_SUFFIXES = (".xlsx", ".csv")
 
 
 def register_actions(app: FastAPI) -> None:
-    """Routes for every form on the pages."""
+    """Routes for every form on the ward and team pages."""
+
+    @app.post("/w/{ward_code}/items/{item_id}/close")
+    async def close_item(request: Request, ward_code: str, item_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_item(request, ward_code, item_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#item-{item_id}",
+            c.CloseItem,
+            actor=actor,
+            item_id=item_id,
+            outcome=form.get("outcome", ""),
+        )
+
+    @app.post("/w/{ward_code}/items/{item_id}/score")
+    async def score_project(request: Request, ward_code: str, item_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_item(request, ward_code, item_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#item-{item_id}",
+            c.ScoreProject,
+            actor=actor,
+            item_id=item_id,
+            score=form.get("score", ""),
+            why=form.get("why", ""),
+        )
+
+    @app.post("/w/{ward_code}/nominate")
+    async def nominate(request: Request, ward_code: str) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        return _act(
+            request,
+            f"/w/{ward_code}#qsir",
+            c.NominateStaff,
+            actor=actor,
+            ward_code=ward_code,
+            staff_numbers=form.getlist("staff"),
+        )
+
+    @app.post("/w/{ward_code}/event/cant-make-it")
+    async def cant_make_it(request: Request, ward_code: str) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        return _act(
+            request,
+            f"/w/{ward_code}#event",
+            c.RequestEventChange,
+            actor=actor,
+            ward_code=ward_code,
+            reason=form.get("reason", ""),
+        )
+
+    @app.post("/w/{ward_code}/upload")
+    async def upload(request: Request, ward_code: str) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            flash(request, "Choose a file to upload.", ok=False)
+            return _back(f"/w/{ward_code}")
+        limit = request.app.state.settings.web_upload_max_bytes
+        data = await upload.read(limit + 1)
+        name = Path(upload.filename).name
+        if len(data) > limit:
+            flash(request, f"{name} is larger than {limit // 1000} kB: nothing was read.", ok=False)
+        elif Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+            flash(request, f"{name}: save it as .xlsx or .csv and upload it again.", ok=False)
+        else:
+            return _act(
+                request,
+                f"/w/{ward_code}",
+                c.SubmitReturn,
+                actor=actor,
+                ward_code=ward_code,
+                filename=name,
+                content=data,
+            )
+        return _back(f"/w/{ward_code}")
+
+    @app.post("/team/register")
+    async def take_register(request: Request) -> Response:
+        form, actor = await _team_form(request)
+        return _act(
+            request,
+            "/team#register",
+            c.TakeRegister,
+            actor=actor,
+            cohort=form.get("cohort", ""),
+            session_date=form.get("day", ""),
+            present=form.getlist("present"),
+        )
+
+    @app.post("/team/items/{item_id}/decide")
+    async def decide_change(request: Request, item_id: int) -> Response:
+        form, actor = await _team_form(request)
+        return _act(
+            request,
+            f"/team#change-{item_id}",
+            c.DecideChange,
+            actor=actor,
+            item_id=item_id,
+            decision=form.get("decision", ""),
+            owner=form.get("owner", ""),
+            note=form.get("note", ""),
+        )
+
+
+async def _ward_form(request: Request, ward_code: str) -> tuple[Any, c.Actor]:
+    from wardprog.web.app import _allowed, _session_grant
+
+    grant = _allowed(_session_grant(request, request.app.state.engine), ward_code)
+    form = await request.form()
+    require_csrf(request, form)
+    return form, c.Actor(name=grant.name, email=grant.email)
+
+
+async def _team_form(request: Request) -> tuple[Any, c.Actor]:
+    from wardprog.web.app import _session_grant
+
+    grant = _session_grant(request, request.app.state.engine)
+    if not grant.is_team:
+        raise Refused(403, "Not your page", "this action is for the improvement team")
+    form = await request.form()
+    require_csrf(request, form)
+    return form, c.Actor(name=grant.name, email=grant.email)
+
+
+def _own_item(request: Request, ward_code: str, item_id: int) -> None:
+    """An item id from another ward is refused before any command is built."""
+    with Session(request.app.state.engine) as session:
+        found = session.exec(
+            select(TriageItem.id)
+            .where(TriageItem.id == item_id, TriageItem.ward_id == Ward.id)
+            .where(Ward.code == ward_code)
+        ).first()
+    if found is None:
+        raise Refused(403, "Not your ward", f"item {item_id} is not one of {ward_code}'s items")
+
+
+def _today(request: Request) -> date:
+    return request.app.state.today or date.today()
+
+
+def _act(request: Request, back: str, kind: type[c.Command], **fields: Any) -> Response:
+    """Build the command, run it, and say what happened (or what was wrong) on the page."""
+    try:
+        command = c.build(kind, source=c.Source(kind="web"), on=_today(request), **fields)
+        result = handle(request.app.state.engine, command, request.app.state.settings)
+    except WardprogError as exc:
+        flash(request, str(exc), ok=False)
+    else:
+        flash(request, result.summary, ok=not result.details.get("rejected"))
+    return _back(back)
+
+
+def _back(url: str) -> Response:
+    # 303: the browser follows with GET, so a reload never posts the form twice.
+    return RedirectResponse(url, status_code=303)
