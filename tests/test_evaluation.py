@@ -2,8 +2,9 @@
 
 A small trust (12 wards, 30 months, three waves of three and three wards not yet joined) is
 generated with a seeded programme effect on falls and sickness, none elsewhere and no random
-ward-level step changes (they would confound the truth we compare with): the estimate's 95% CI must cover the
-injected effect and exclude zero where there is one, and cover zero where there is none.
+ward-level step changes (they would confound the truth we compare with): the estimate's 95% CI
+must cover the injected effect and exclude zero where there is one, and cover zero where there
+is none.
 """
 
 from __future__ import annotations

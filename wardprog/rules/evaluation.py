@@ -321,9 +321,7 @@ def metric_panels(
     return panels
 
 
-def evaluate_metrics(
-    panels: Mapping[str, pd.DataFrame], *, lag: int = 0
-) -> dict[str, Estimate]:
+def evaluate_metrics(panels: Mapping[str, pd.DataFrame], *, lag: int = 0) -> dict[str, Estimate]:
     return {key: evaluate_panel(panel, lag=lag, metric=key) for key, panel in panels.items()}
 
 
