@@ -385,6 +385,9 @@ def _register_extensions() -> None:
     from wardprog.cli_web import register as register_web
 
     register_web(app)
+    from wardprog.cli_evaluate import evaluate
+
+    app.command("evaluate")(evaluate)
 
 
 _register_extensions()

@@ -15,7 +15,8 @@ season and trust-wide trend, which a single ward's before/after re-check cannot.
   reads every effect in the metric's own units.
 
 ``exposed`` is 1 from the month after the ward's engagement event (the event month itself is
-part before, part after), or ``lag`` months later still: changes take time to show.
+part before, part after, and counts as before), or ``lag`` months later still: changes take time
+to show, and those transition months are left out of the comparison.
 
 When the data cannot answer (too few wards on either side, too few months where both exist,
 a fit that does not converge) the result carries a plain reason and no number. Pure: pandas and
@@ -122,7 +123,9 @@ def mark_exposure(panel: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
     """``panel`` (ward, month, value, start[, events, bed_days]) with ``exposed`` 0/1 added.
 
     ``month`` is normalised to the first of the month; a ward with no ``start`` is unexposed in
-    every month.
+    every month. With a ``lag`` the ``lag`` months after the event month are a transition and
+    are left out: counting them as unexposed would dilute the comparison with changes already
+    under way.
     """
     if lag < 0:
         raise EvaluationError(f"lag must be 0 or more months, not {lag}")
@@ -130,6 +133,9 @@ def mark_exposure(panel: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
     out["month"] = month_start(pd.to_datetime(out["month"]))
     first = exposure_month(out["start"], lag)
     out["exposed"] = (first.notna() & (out["month"] >= first)).astype(int)
+    if lag:
+        transition = exposure_month(out["start"], 0)
+        out = out.loc[~(transition.notna() & (out["month"] >= transition) & (out["exposed"] == 0))]
     return out
 
 
