@@ -376,7 +376,7 @@ def wave_before_after(
 
 
 def _fmt(x: float, decimals: int) -> str:
-    return f"{x:,.{decimals}f}"
+    return f"{(0.0 if round(x, decimals) == 0 else x):,.{decimals}f}"
 
 
 def plain_english(est: Estimate) -> str:
