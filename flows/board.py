@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
@@ -87,3 +88,17 @@ def board_report(as_of: date | None = None) -> dict[str, Any]:
         description=f"Board report {written['month']}",
     )
     return {"month": written["month"], "html": written["html"], "pdf": pdf, "notification": note_id}
+
+
+def month_end_runs(start: date, end: date) -> list[date]:
+    """The ``as_of`` of each month's board report from ``start`` to ``end`` (the 1st after each
+    month, the last one for ``end``'s own month)."""
+    first = start.replace(day=1)
+    days = []
+    month = 1
+    while True:
+        day = (first + relativedelta(months=month)).replace(day=1)
+        days.append(day)
+        if day > end:
+            return days
+        month += 1
