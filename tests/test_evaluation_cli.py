@@ -75,6 +75,15 @@ def test_file_lag_and_table(tmp_path: Path) -> None:
     assert table.exit_code == 0 and "lower after wards join" in table.stdout
 
 
+def test_blank_values_are_left_out(tmp_path: Path) -> None:
+    path = _panel(tmp_path / "p.csv")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[[3, 40, 41], "Value"] = ""
+    frame.to_csv(path, index=False)
+    out = json.loads(_run(str(path), *ARGS, "--json").stdout)
+    assert out["observations"] == 16 * 24 - 3
+
+
 def test_file_cannot_be_estimated_exits_2(tmp_path: Path) -> None:
     path = _panel(tmp_path / "p.csv")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -7,8 +7,9 @@ Two doors, one contract (other tools rely on it)::
     wardprog evaluate --metric falls_per_1000_obd [--as-of DATE] [--lag N] --json
 
 ``FILE`` has one row per ward-month; ``S`` is the ward's engagement date (empty for a ward not yet
-joined). With ``--json`` one object is printed with the keys ``effect, ci_low, ci_high, p_value,
-wards, observations, exposed_observations, method``. When the effect cannot be estimated the
+joined); a blank value is a month with no return and is left out. With ``--json`` one object
+is printed with the keys ``effect, ci_low, ci_high, p_value, wards, observations,
+exposed_observations, method``. When the effect cannot be estimated the
 command prints why on stderr and exits 2 (nothing on stdout). Without FILE or ``--metric`` every
 programme metric is evaluated and shown as a table (``--json``: one object per line, with
 ``metric`` added).
@@ -56,7 +57,8 @@ def file_panel(
         (
             Column(ward_column, ColumnType.text),
             Column(date_column, ColumnType.date),
-            Column(value_column, ColumnType.number),
+            # A blank value is a month with no return: left out, not an error.
+            Column(value_column, ColumnType.number, required=False),
             Column(start_column, ColumnType.date, required=False),
         ),
     )
@@ -90,7 +92,7 @@ def file_panel(
         raise InputFileError(path, problems)
     # A ward's date may be on one row only: every row of the ward shares it.
     panel["start"] = panel.groupby("ward")["start"].transform("first")
-    return panel.drop(columns="_row")
+    return panel.dropna(subset=["value"]).drop(columns="_row").reset_index(drop=True)
 
 
 def _clean(value: Any) -> Any:
