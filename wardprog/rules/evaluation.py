@@ -198,7 +198,11 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
         warnings.simplefilter("ignore")
         try:
             model = smf.mixedlm("value ~ exposed + C(month)", frame, groups=frame["ward"])
-            result = model.fit(reml=True, method=["lbfgs", "powell"])
+            # statsmodels' default optimisers first (so another tool's default fit agrees with
+            # ours), Powell only if they fail to converge.
+            result = model.fit(reml=True)
+            if not result.converged:
+                result = model.fit(reml=True, method=["powell", "lbfgs"])
         except (ValueError, np.linalg.LinAlgError) as exc:
             return _failed(data, METHOD_MIXED, lag, metric, f"the model could not be fitted: {exc}")
     effect, se = float(result.params["exposed"]), float(result.bse["exposed"])
@@ -207,9 +211,9 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
     wards, n, n_exp = _counts(data)
     p = float(result.pvalues["exposed"])
     return Estimate(
-        round(effect, 6),
-        round(effect - Z_95 * se, 6),
-        round(effect + Z_95 * se, 6),
+        effect,
+        effect - Z_95 * se,
+        effect + Z_95 * se,
         _num(p),
         wards,
         n,
