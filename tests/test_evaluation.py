@@ -38,6 +38,7 @@ from wardprog.rules.evaluation import (
 )
 from wardprog.rules.metrics import ward_month_metrics
 from wardprog.sources.extracts import load_folder
+from wardprog.sources.synthetic import KnownEffects, generate_extracts
 
 START = date(2024, 1, 1)
 
@@ -135,3 +136,27 @@ def test_wave_before_and_after(trust) -> None:  # type: ignore[no-untyped-def]
     assert (table["before_months"] == 6).all() and (table["after_months"] == 6).all()
     assert np.isfinite(table["change"]).all()
     assert table["change"].mean() < 0
+
+
+def test_known_effects_change_only_what_they_name(tmp_path: Path) -> None:
+    wards = WARDS[:3]
+    plain = tmp_path / "plain"
+    moved = tmp_path / "moved"
+    generate_extracts(wards, plain, START, END, seed=5)
+    effects = KnownEffects({"falls": 0.5}, {"S1-W1": date(2025, 1, 1)})
+    generate_extracts(wards, moved, START, END, seed=5, effects=effects)
+    # Tables drawn before the falls are the same; later draws follow another random path.
+    for name in ("workforce", "safe_staffing", "census"):
+        assert (plain / f"{name}.csv").read_bytes() == (moved / f"{name}.csv").read_bytes()
+    written = pd.read_csv(moved / "_synthetic_effects.csv")
+    assert written.to_dict("records") == [
+        {
+            "ward_code": "S1-W1",
+            "family": "falls",
+            "metrics": "falls_per_1000_obd",
+            "from_month": "2025-01-01",
+            "factor": 0.5,
+        }
+    ]
+    with pytest.raises(ValueError, match="unknown metric family"):
+        KnownEffects({"morale": 1.1})

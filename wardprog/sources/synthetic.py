@@ -160,8 +160,7 @@ def generate_extracts(
     out_dir.mkdir(parents=True, exist_ok=True)
     months = _months(start, end)
     random_shifts = _plan_shifts(rng, wards, months, shift_share)
-    # Injected after the random shifts are drawn: the same seed gives the same baseline data
-    # with or without a programme effect.
+    # Added after the random shifts are drawn, so they are the same with or without an effect.
     injected = effects.shifts() if effects is not None else []
     shifts = random_shifts + injected
     codes = np.array([w[0] for w in wards], dtype=object)
