@@ -30,24 +30,11 @@ from wardprog.models import (
     TriageStatus,
     Ward,
 )
-from wardprog.reports.icons import icon_svg
-from wardprog.rules.metrics import METRICS_BY_KEY
-from wardprog.rules.spc import variation_icon
+from wardprog.reports.icons import icon_svg, signal_icon
 from wardprog.status import ward_statuses
 
 IHI_MODEST_IMPROVEMENT = 3.0
 IHI_TARGET_SHARE = 0.75
-
-
-def signal_icon(signal: dict[str, Any]) -> str | None:
-    """The Making Data Count icon for a stored pack signal (variation, or a failed target)."""
-    if signal.get("rule") == "consistent_fail":
-        return "consistent_fail"
-    point_type = signal.get("point_type")
-    m = METRICS_BY_KEY.get(str(signal.get("metric", "")))
-    if not point_type or m is None:
-        return None
-    return variation_icon(str(point_type), m.improvement)
 
 
 @dataclass

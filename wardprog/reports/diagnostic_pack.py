@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from wardprog.reports.icons import icon_legend, icon_svg
+from wardprog.reports.icons import icon_legend, icon_svg, signal_icon
 
 # Making Data Count colours, as NHSRplotthedots uses them.
 COLOURS = {
@@ -165,6 +165,7 @@ def _env() -> Environment:
     env.globals["icon_text"] = lambda key: ICON_TEXT.get(key or "", "")
     env.globals["mdc_icon"] = icon_svg
     env.globals["mdc_legend"] = icon_legend
+    env.globals["signal_icon"] = signal_icon
     return env
 
 

@@ -14,7 +14,12 @@ screen reader, a printed PDF's text layer and a test all read the same words.
 
 from __future__ import annotations
 
+from typing import Any
+
 from markupsafe import Markup, escape
+
+from wardprog.rules.metrics import METRICS_BY_KEY
+from wardprog.rules.spc import variation_icon
 
 BLUE = "#289de0"
 ORANGE = "#fab428"
@@ -78,6 +83,17 @@ def meaning(name: str | None) -> str:
 
 def short_name(name: str | None) -> str:
     return SHORT_NAMES.get(name or "", "")
+
+
+def signal_icon(signal: dict[str, Any]) -> str | None:
+    """The icon for a stored pack signal: its variation, or a target that will be missed."""
+    if signal.get("rule") == "consistent_fail":
+        return "consistent_fail"
+    point_type = signal.get("point_type")
+    m = METRICS_BY_KEY.get(str(signal.get("metric", "")))
+    if not point_type or m is None:
+        return None
+    return variation_icon(str(point_type), m.improvement)
 
 
 def _open(name: str, size: int, colour: str) -> list[str]:
