@@ -29,12 +29,7 @@ from rich.table import Table
 
 from wardprog.cli_common import console
 from wardprog.errors import InputFileError, RowProblem, WardprogError
-from wardprog.rules.evaluation import (
-    Estimate,
-    EvaluationError,
-    evaluate_panel,
-    plain_english,
-)
+from wardprog.rules.evaluation import Estimate, evaluate_panel, plain_english
 from wardprog.rules.metrics import METRICS_BY_KEY, month_start
 from wardprog.sources.extracts import read_table
 from wardprog.sources.schema import Column, ColumnType, ExtractSpec
@@ -234,6 +229,3 @@ def _report_one(est: Estimate, as_json: bool, *, title: str) -> None:
         return
     console.print(_table([est], title))
     console.print(est.method)
-
-
-__all__ = ["EvaluationError", "evaluate", "file_panel"]

@@ -143,7 +143,7 @@ def _counts(data: pd.DataFrame) -> tuple[int, int, int]:
     return int(data["ward"].nunique()), len(data), int(data["exposed"].sum())
 
 
-def _not_estimable(data: pd.DataFrame, method: str, lag: int, metric: str | None) -> str | None:
+def _not_estimable(data: pd.DataFrame) -> str | None:
     """Why this panel cannot answer, in words a board member can read (None: it can)."""
     if data.empty:
         return "no ward-months with a value"
@@ -190,7 +190,7 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
     import statsmodels.formula.api as smf
 
     data = data.dropna(subset=["value"])
-    reason = _not_estimable(data, METHOD_MIXED, lag, metric)
+    reason = _not_estimable(data)
     if reason:
         return _failed(data, METHOD_MIXED, lag, metric, reason)
     frame = data.assign(month=data["month"].dt.strftime("%Y-%m"), ward=data["ward"].astype(str))
@@ -235,7 +235,7 @@ def fit_poisson(
     import statsmodels.formula.api as smf
 
     data = data.loc[data["bed_days"].fillna(0) > 0].dropna(subset=["events"])
-    reason = _not_estimable(data, METHOD_POISSON, lag, metric)
+    reason = _not_estimable(data)
     if reason:
         return _failed(data, METHOD_POISSON, lag, metric, reason)
     frame = data.assign(month=data["month"].dt.strftime("%Y-%m"), ward=data["ward"].astype(str))
