@@ -19,13 +19,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/wardprog demo
 
-# The dashboard test renders in headless Chromium (Debian's package); install it when we can.
+# The dashboard, icon and board report tests render in headless Chromium and check the board
+# report's PDF with pdftoppm (Debian's chromium and poppler-utils); install them when we can.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
 	      || echo "could not install chromium: the browser test will skip (or fail under CI)"; \
 	  else echo "chromium not installed: the browser test will skip (or fail under CI)"; fi; }
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils) >/dev/null \
+	      || echo "could not install poppler-utils: the board PDF test will skip (or fail under CI)"; \
+	  else echo "pdftoppm not installed: the board PDF test will skip (or fail under CI)"; fi; }
 
 test: $(STAMP) browser
 	@mkdir -p $(PREFECT_HOME)

@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
+from flows.board import board_report, month_end_runs
 from flows.common import artifact_key, runtime
 from flows.diagnostics import recheck_due_wards
 from flows.launch_wave import advance_wards, launch_wave
@@ -48,7 +49,10 @@ def run_programme(
     simulate_staff: bool = False,
 ) -> dict[str, Any]:
     logger = get_run_logger()
+    board_days = month_end_runs(start, end)  # each month's board report, as the month ends
     for as_of, action in programme_ticks(start, end):
+        while board_days and board_days[0] <= as_of:
+            board_report(as_of=board_days.pop(0))
         logger.info("%s: %s", as_of, action)
         if action == "launch":
             launch_wave(as_of=as_of, programme=programme, simulate_staff=simulate_staff)
@@ -62,6 +66,9 @@ def run_programme(
         record_completions(as_of=as_of)
         improvement_team_digest(as_of=as_of)
         dispatch_notifications(as_of=as_of)
+    for day in board_days:
+        board_report(as_of=day)
+    dispatch_notifications(as_of=board_days[-1] if board_days else end)
 
     _, engine = runtime()
     with Session(engine) as session:

@@ -13,7 +13,14 @@ from sqlmodel import Session, select
 
 from wardprog.db import get_engine
 from wardprog.demo.runner import prepare_demo, run_demo, write_register
-from wardprog.models import DiagnosticSnapshot, Stage, WardEnrolment, Wave, WaveStatus
+from wardprog.models import (
+    DiagnosticSnapshot,
+    Notification,
+    Stage,
+    WardEnrolment,
+    Wave,
+    WaveStatus,
+)
 from wardprog.status import table_counts
 
 pytestmark = pytest.mark.slow
@@ -45,6 +52,12 @@ def test_two_waves_end_to_end_and_idempotent(fresh_settings, prefect_harness, tm
     assert first["notification"] > 0
     packs = list((fresh_settings.output_dir / "packs").glob("*.html"))
     assert len(packs) == 18
+    # A board report (HTML, and its PDF where Chromium is installed) for each month replayed.
+    board = fresh_settings.output_dir / "board"
+    assert sorted(p.name for p in board.glob("*.html")) == [f"2026-0{m}.html" for m in range(1, 7)]
+    with Session(engine) as session:
+        sent = session.exec(select(Notification).where(Notification.kind == "board_report")).all()
+    assert len(sent) == 6
 
     prepare_demo(fresh_settings, start, end, register)
     run_demo(start, end)

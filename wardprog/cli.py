@@ -397,6 +397,9 @@ def _register_extensions() -> None:
     from wardprog.cli_audit import register as register_audit
 
     register_audit(app)
+    from wardprog.cli_evaluate import evaluate
+
+    app.command("evaluate")(evaluate)
 
 
 _register_extensions()

@@ -13,8 +13,9 @@ from wardprog.db import get_engine, session_scope
 from wardprog.demo.team import register_demo_team
 from wardprog.migrate import upgrade
 from wardprog.models import Site, Ward
+from wardprog.rules.planner import PlannedWave
 from wardprog.services.installation import require_demo
-from wardprog.services.programme import ensure_programme
+from wardprog.services.programme import ensure_programme, rollout_plan
 from wardprog.services.register import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -27,7 +28,7 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
     """Schema, register, staff extract and diagnostic extracts; every step idempotent."""
     from wardprog.demo.staff import write_staff_extract
     from wardprog.services.staff_register import import_staff
-    from wardprog.sources.synthetic import generate_extracts
+    from wardprog.sources.synthetic import DEMO_EFFECTS, KnownEffects, generate_extracts
 
     upgrade(settings.database_url)
     engine = get_engine(settings.database_url)
@@ -47,10 +48,28 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
     write_staff_extract(managers, staff_file)
     with session_scope(engine) as session:
         import_staff(session, staff_file)
-    # Three years of monthly history up to the end of the replay.
-    generate_extracts(wards, settings.extracts_dir, end - relativedelta(years=3), end)
     with session_scope(engine) as session:
-        ensure_programme(session, settings, start)
+        programme = ensure_programme(session, settings, start)
+        effect_starts = demo_effect_starts(rollout_plan(session, programme))
+    # Three years of monthly history up to the end of the replay, with a known programme effect
+    # on some metrics (none on the others) for the board report's evaluation to find.
+    generate_extracts(
+        wards,
+        settings.extracts_dir,
+        end - relativedelta(years=3),
+        end,
+        effects=KnownEffects(DEMO_EFFECTS, effect_starts),
+    )
+
+
+def demo_effect_starts(plan: list[PlannedWave]) -> dict[str, date]:
+    """When the demo's wards improve: from the wave's third month, by when every ward in it
+    has had its engagement event (events fall 2-6 weeks into the wave)."""
+    return {
+        code: wave.quarter_start.replace(day=1) + relativedelta(months=2)
+        for wave in plan
+        for code in wave.ward_codes
+    }
 
 
 def run_demo(start: date, end: date) -> None:

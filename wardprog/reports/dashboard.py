@@ -30,6 +30,7 @@ from wardprog.models import (
     TriageStatus,
     Ward,
 )
+from wardprog.reports.icons import icon_svg, signal_icon
 from wardprog.status import ward_statuses
 
 IHI_MODEST_IMPROVEMENT = 3.0
@@ -132,6 +133,7 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
                     "kind": str(
                         sig.get("point_type") or sig.get("variation_icon") or sig.get("kind", "")
                     ),
+                    "icon": signal_icon(sig),
                 }
             )
     return DashboardData(
@@ -166,6 +168,10 @@ def _env() -> Environment:
 def render_dashboard(data: DashboardData) -> str:
     signal_by_metric = Counter(s["metric"] for s in data.signals)
     signal_by_site = Counter(s["site"] for s in data.signals)
+    icons: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in data.signals:
+        if s.get("icon"):
+            icons[s["metric"]][s["icon"]] += 1
     return (
         _env()
         .get_template("dashboard.html")
@@ -173,6 +179,8 @@ def render_dashboard(data: DashboardData) -> str:
             d=data,
             signal_by_metric=sorted(signal_by_metric.items(), key=lambda kv: (-kv[1], kv[0])),
             signal_by_site=sorted(signal_by_site.items()),
+            signal_icons={k: sorted(v.items()) for k, v in icons.items()},
+            mdc_icon=icon_svg,
             ihi_target=IHI_TARGET_SHARE,
             ihi_modest=IHI_MODEST_IMPROVEMENT,
         )

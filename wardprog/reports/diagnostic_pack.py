@@ -20,6 +20,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from wardprog.reports.icons import icon_legend, icon_svg, signal_icon
+
 # Making Data Count colours, as NHSRplotthedots uses them.
 COLOURS = {
     "common_cause": "#7B7D7D",
@@ -161,6 +163,9 @@ def _env() -> Environment:
     env.filters["num"] = _fmt
     env.globals["spc_svg"] = spc_svg
     env.globals["icon_text"] = lambda key: ICON_TEXT.get(key or "", "")
+    env.globals["mdc_icon"] = icon_svg
+    env.globals["mdc_legend"] = icon_legend
+    env.globals["signal_icon"] = signal_icon
     return env
 
 

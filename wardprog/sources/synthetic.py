@@ -7,11 +7,17 @@ around 93% positive. About a quarter of wards carry a genuine step change (a "sh
 period, so the diagnostic pack has real special-cause signals to take to the engagement event;
 the injected shifts are written to ``_synthetic_shifts.csv`` beside the extracts (the loader
 ignores it). Everything is deterministic for a given seed.
+
+For the programme's own evaluation the generator can also inject a *known effect*: a modest,
+configurable improvement from a given month per ward (the month after its engagement event) on
+some metrics and none on others (:class:`KnownEffects`), written to ``_synthetic_effects.csv``.
+The stepped-wedge evaluation then has something true to find, and nothing to find elsewhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +45,51 @@ class Shift:
     kind: str  # concern | improvement
 
 
+# Metric families the generator can move, and the ward-month metrics each one drives.
+EFFECT_METRICS: dict[str, tuple[str, ...]] = {
+    "falls": ("falls_per_1000_obd",),
+    "pressure_ulcers": ("pressure_ulcers_per_1000_obd",),
+    "sickness": ("sickness_pct",),
+    "fft": ("fft_positive_pct",),
+    "rn_fill": ("rn_day_fill_pct", "rn_night_fill_pct"),
+}
+
+
+@dataclass(frozen=True)
+class KnownEffects:
+    """A multiplicative change per metric family from each ward's start month onwards.
+
+    ``factors``: family (see ``EFFECT_METRICS``) -> factor, e.g. ``{"falls": 0.8}`` for 20% fewer
+    falls; families not named are left alone. ``starts``: ward code -> first month affected
+    (wards not named never change).
+    """
+
+    factors: Mapping[str, float]
+    starts: Mapping[str, date] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.factors) - set(EFFECT_METRICS))
+        if unknown:
+            raise ValueError(
+                f"unknown metric family {unknown}: use one of {', '.join(EFFECT_METRICS)}"
+            )
+
+    def shifts(self) -> list[Shift]:
+        return [
+            Shift(code, family, start.replace(day=1), factor, "programme")
+            for family, factor in self.factors.items()
+            for code, start in sorted(self.starts.items())
+        ]
+
+
+# The demo's programme effect: fewer falls, pressure ulcers and less sickness after a ward
+# joins; fill rates, FFT, complaints and the rest untouched, so the evaluation must find nothing
+# there.
+DEMO_EFFECTS: dict[str, float] = {"falls": 0.8, "pressure_ulcers": 0.75, "sickness": 0.85}
+
+
+# Share of wards given a random step change of their own (unrelated to the programme).
+SHIFT_SHARE = 0.28
 _SHIFT_CHOICES: tuple[tuple[str, float, str], ...] = (
     ("falls", 2.2, "concern"),
     ("falls", 0.35, "improvement"),
@@ -55,13 +106,16 @@ def _months(start: date, end: date) -> pd.DatetimeIndex:
 
 
 def _plan_shifts(
-    rng: np.random.Generator, wards: list[tuple[str, str, int]], months: pd.DatetimeIndex
+    rng: np.random.Generator,
+    wards: list[tuple[str, str, int]],
+    months: pd.DatetimeIndex,
+    share: float = SHIFT_SHARE,
 ) -> list[Shift]:
     shifts: list[Shift] = []
     if len(months) < 18:
         return shifts
     for code, _site, _beds in wards:
-        if rng.random() >= 0.28:
+        if rng.random() >= share:
             continue
         metric, factor, kind = _SHIFT_CHOICES[int(rng.integers(len(_SHIFT_CHOICES)))]
         # Late enough to be news, early enough that 7+ points show the shift.
@@ -88,11 +142,14 @@ def generate_extracts(
     seed: int = 7,
     *,
     fmt: str = "csv",
+    effects: KnownEffects | None = None,
+    shift_share: float = SHIFT_SHARE,
 ) -> list[Path]:
     """Write every extract for ``wards`` (ward_code, site_code, beds) from ``start`` to ``end``.
 
     Returns the paths written (``fmt`` is ``csv`` or ``parquet``). The same arguments always
-    produce the same files.
+    produce the same files. ``effects`` injects a known programme effect (none by default);
+    ``shift_share`` is the share of wards given a random step change of their own.
     """
     if not wards:
         raise ValueError("no wards to generate extracts for")
@@ -102,7 +159,10 @@ def generate_extracts(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     months = _months(start, end)
-    shifts = _plan_shifts(rng, wards, months)
+    random_shifts = _plan_shifts(rng, wards, months, shift_share)
+    # Added after the random shifts are drawn, so they are the same with or without an effect.
+    injected = effects.shifts() if effects is not None else []
+    shifts = random_shifts + injected
     codes = np.array([w[0] for w in wards], dtype=object)
     beds = np.array([max(int(w[2]), 1) for w in wards])
     n_w, n_m = len(wards), len(months)
@@ -278,10 +338,23 @@ def generate_extracts(
                 "factor": s.factor,
                 "kind": s.kind,
             }
-            for s in shifts
+            for s in random_shifts
         ],
         columns=["ward_code", "metric", "month", "factor", "kind"],
     ).to_csv(out_dir / "_synthetic_shifts.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "ward_code": s.ward_code,
+                "family": s.metric,
+                "metrics": " ".join(EFFECT_METRICS[s.metric]),
+                "from_month": s.month.isoformat(),
+                "factor": s.factor,
+            }
+            for s in injected
+        ],
+        columns=["ward_code", "family", "metrics", "from_month", "factor"],
+    ).to_csv(out_dir / "_synthetic_effects.csv", index=False)
     return written
 
 

@@ -1,0 +1,160 @@
+"""The monthly board report: figures from a real database, HTML, PDF (pdftoppm renders page 1).
+
+Chromium and pdftoppm come from Debian's packages (`make test` installs them when missing).
+Outside CI a machine without them skips the browser checks; in CI their absence is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from tests.utils.evaluation_trust import AS_OF, seed_trust, write_extracts
+from wardprog.models import (
+    Notification,
+    TriageCategory,
+    TriageItem,
+    TriageStatus,
+    Ward,
+    WardEnrolment,
+)
+from wardprog.reports.board import (
+    board_data,
+    board_paths,
+    print_pdf,
+    render_board,
+    report_month,
+    write_board_html,
+)
+from wardprog.rules.metrics import METRICS
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true"}
+
+
+def _tool(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    if IN_CI:
+        pytest.fail(f"{names[0]} is required in CI (Debian packages chromium, poppler-utils)")
+    pytest.skip(f"{names[0]} not installed")
+
+
+def _seed(session, settings) -> None:  # type: ignore[no-untyped-def]
+    seed_trust(session)
+    write_extracts(Path(settings.extracts_dir))
+    ward = session.exec(select(Ward).where(Ward.code == "S1-W1")).one()
+    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).one()
+    session.add(
+        TriageItem(
+            ward_id=ward.id,  # type: ignore[arg-type]
+            wave_id=enrolment.wave_id,
+            issue="Bed rails <b>broken</b> on bay 3",
+            issue_key="rails",
+            category=TriageCategory.change,
+            owner="Estates",
+            escalated_to="Medicine directorate",
+            due_date=date(2026, 8, 1),
+            status=TriageStatus.open,
+        )
+    )
+    session.commit()
+
+
+def test_report_month_is_the_last_complete_month() -> None:
+    assert report_month(date(2026, 7, 1)) == date(2026, 6, 1)
+    assert report_month(date(2026, 7, 20)) == date(2026, 6, 1)
+    assert report_month(date(2027, 1, 1)) == date(2026, 12, 1)
+
+
+def test_board_figures_and_html(session, settings) -> None:  # type: ignore[no-untyped-def]
+    _seed(session, settings)
+    data = board_data(session, settings, AS_OF)
+    assert data.month == "2026-06"
+    assert set(data.evaluation.estimates) == {m.key for m in METRICS}
+    falls = data.evaluation.estimates["falls_per_1000_obd"]
+    assert falls.significant and falls.effect is not None and falls.effect < 0
+    assert "falls_per_1000_obd" in data.improving and "sickness_pct" in data.improving
+    assert [e["escalated_to"] for e in data.escalations] == ["Medicine directorate"]
+    assert {m["metric"] for m in data.mdc} == {m.key for m in METRICS}
+    assert all(c["icon"].startswith("concern_") for c in data.concerns)
+    assert [r["label"] for r in data.dashboard.by_wave] == [f"Wave {n}" for n in (1, 2, 3, 4)]
+
+    html = render_board(data)
+    assert "board report, June 2026" in html
+    assert html.count('class="estimate"') == len(METRICS)
+    assert "Falls per 1,000 occupied bed days is" in html and "(an improvement)" in html
+    assert "Bed rails &lt;b&gt;broken&lt;/b&gt;" in html  # staff text is escaped
+    assert 'id="mdc-matrix"' in html and 'class="mdc-icon"' in html
+    assert 'aria-label="Common cause variation: no significant change"' in html
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_too_early_to_answer_prints_no_numbers(session, settings) -> None:  # type: ignore[no-untyped-def]
+    _seed(session, settings)
+    data = board_data(session, settings, date(2025, 2, 1))
+    assert data.estimable == 0
+    html = render_board(data)
+    assert "the data cannot answer yet (too few wards have joined" in html
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_pdf_opens_and_page_one_renders(session, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    chromium = _tool("chromium", "chromium-browser")
+    pdftoppm = _tool("pdftoppm")
+    _seed(session, settings)
+    _, html_path = write_board_html(session, settings, AS_OF)
+    assert html_path == board_paths(settings, AS_OF)[0]
+    assert html_path.name == "2026-06.html" and html_path.parent.name == "board"
+    pdf = print_pdf(html_path, board_paths(settings, AS_OF)[1], chromium)
+    assert pdf.name == "2026-06.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
+    subprocess.run(
+        [pdftoppm, "-f", "1", "-l", "1", "-png", "-r", "60", str(pdf), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) == 1
+    png = pages[0].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_board_flow_writes_sends_once_and_publishes(session, settings) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.board import board_report
+
+    _seed(session, settings)
+    first = board_report(as_of=AS_OF)
+    again = board_report(as_of=AS_OF)
+    assert Path(first["html"]).exists()
+    notes = session.exec(select(Notification).where(Notification.kind == "board_report")).all()
+    assert len(notes) == 1 and first["notification"] == again["notification"] == notes[0].id
+    note = notes[0]
+    assert note.tags == ["improvement-team"]
+    assert "Board report June 2026" in note.subject
+    assert note.attachments and note.attachments[0]["filename"].startswith("2026-06.")
+    if first["pdf"]:
+        assert note.attachments[0]["content_type"] == "application/pdf"
+
+    async def artifact_exists() -> bool:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["board-report-2026-06"]))
+            )
+            return bool(found)
+
+    assert asyncio.run(artifact_exists())
