@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from wardprog import commands as c
 from wardprog.errors import WardprogError
 from wardprog.models import TriageItem, Ward
-from wardprog.services.handlers import handle
+from wardprog.services.handlers import handle, handle_all
 from wardprog.web.app import Refused, flash, require_csrf
 
 UPLOAD_SUFFIXES = (".xlsx", ".csv")
@@ -107,15 +107,18 @@ def register_actions(app: FastAPI) -> None:
     @app.post("/team/register")
     async def take_register(request: Request) -> Response:
         form, actor = await _team_form(request)
-        return _act(
-            request,
-            "/team#register",
+        day = str(form.get("day", ""))
+        register = (
             c.TakeRegister,
-            actor=actor,
-            cohort=form.get("cohort", ""),
-            session_date=form.get("day", ""),
-            present=form.getlist("present"),
+            {
+                "cohort": form.get("cohort", ""),
+                "session_date": day,
+                "present": form.getlist("present"),
+            },
         )
+        presented = [(c.RecordPresentation, {"staff_number": n}) for n in form.getlist("presented")]
+        # The register and any presentations ticked with it: one transaction, all or nothing.
+        return _act_all(request, f"/team?on={day}#register", actor, [register, *presented])
 
     @app.post("/team/items/{item_id}/decide")
     async def decide_change(request: Request, item_id: int) -> Response:
@@ -177,6 +180,25 @@ def _act(request: Request, back: str, kind: type[c.Command], **fields: Any) -> R
         flash(request, str(exc), ok=False)
     else:
         flash(request, result.summary, ok=not result.details.get("rejected"))
+    return _back(back)
+
+
+def _act_all(
+    request: Request,
+    back: str,
+    actor: c.Actor,
+    steps: list[tuple[type[c.Command], dict[str, Any]]],
+) -> Response:
+    try:
+        commands = [
+            c.build(kind, actor=actor, source=c.Source(kind="web"), on=_today(request), **fields)
+            for kind, fields in steps
+        ]
+        results = handle_all(request.app.state.engine, commands, request.app.state.settings)
+    except WardprogError as exc:
+        flash(request, str(exc), ok=False)
+    else:
+        flash(request, "; ".join(r.summary for r in results))
     return _back(back)
 
 

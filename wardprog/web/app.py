@@ -116,8 +116,14 @@ def create_app(settings: Settings, *, today: date | None = None) -> FastAPI:
         grant = grant_or_redirect
         if not grant.is_team:
             raise Refused(403, "Not your page", "this page is for the improvement team")
+        on = request.query_params.get("on")
+        try:
+            # A facilitator can open the registers of another day (a register taken late).
+            today = date.fromisoformat(on) if on else app.state.today or date.today()
+        except ValueError as exc:
+            raise Refused(400, "Not a date", f"{on!r} is not a date (YYYY-MM-DD)") from exc
         with Session(engine) as session:
-            page = views.team_page(session, app.state.today or date.today())
+            page = views.team_page(session, today)
         return _render(request, "team.html", grant, page=page)
 
     from wardprog.web.actions import register_actions

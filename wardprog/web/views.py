@@ -242,6 +242,7 @@ class RegisterLine:
     name: str
     ward_code: str
     present: bool
+    presented: bool  # their improvement project (the course's assessment)
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,11 @@ def _teaching_days(session: Session, today: date) -> list[TeachingDay]:
                 ).first()
                 lines.append(
                     RegisterLine(
-                        staff.staff_number, staff.name, ward.code, bool(mark and mark.attended)
+                        staff.staff_number,
+                        staff.name,
+                        ward.code,
+                        bool(mark and mark.attended),
+                        nomination.project_presented,
                     )
                 )
             days.append(TeachingDay(cohort.code, day, lines))
