@@ -80,8 +80,9 @@ def _client(settings: Settings) -> TestClient:
 def test_ward_link_opens_own_ward_only(web_settings: Settings, wards: dict[str, int]) -> None:
     client = _client(web_settings)
     first = client.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example"))
-    assert first.status_code == 303 and first.headers["location"] == "/w/NGH-ASH"
-    page = client.get("/w/NGH-ASH")
+    assert first.status_code == 200 and "Ash Ward" in first.text
+    assert first.headers["referrer-policy"] == "no-referrer"
+    page = client.get("/w/NGH-ASH")  # the session cookie, no token
     assert page.status_code == 200 and "Ash Ward" in page.text
     assert "Sluice door sticks" in page.text and "One hoist for 28 beds" in page.text
     # Staff text is escaped: markup never reaches the page.
@@ -98,7 +99,9 @@ def test_team_link_sees_every_ward_and_the_team_page(
     web_settings: Settings, wards: dict[str, int]
 ) -> None:
     client = _client(web_settings)
-    client.get(_link(web_settings, TEAM_SCOPE, "priya.raman@trust.example"))
+    assert (
+        client.get(_link(web_settings, TEAM_SCOPE, "priya.raman@trust.example")).status_code == 200
+    )
     assert client.get("/w/NGH-BEE").status_code == 200
     team = client.get("/team")
     assert team.status_code == 200 and "One hoist for 28 beds" in team.text
@@ -117,7 +120,7 @@ def test_tampered_expired_and_revoked_links_are_refused(
     expired = client.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example", now=old))
     assert expired.status_code == 401 and "expired" in expired.text
 
-    assert client.get(good).status_code == 303
+    assert client.get(good).status_code == 200
     assert client.get("/w/NGH-ASH").status_code == 200
     with session_scope(get_engine(web_settings.database_url)) as session:
         revoke_links(session, "ann@trust.example")
@@ -143,9 +146,12 @@ def test_links_command_prints_a_working_link(web_settings: Settings, wards: dict
     assert out["ward"] == "NGH-ASH" and out["url"].startswith("http://127.0.0.1:8080/w/NGH-ASH?t=")
     assert datetime.fromisoformat(out["expires"]) > datetime.now(UTC) + timedelta(days=59)
     client = _client(web_settings)
-    assert client.get(out["url"].removeprefix(web_settings.web_url)).status_code == 303
-    assert "Ash Ward" in client.get("/w/NGH-ASH").text
-    assert client.get("/w/NGH-BEE").status_code == 403
+    first = client.get(out["url"].removeprefix(web_settings.web_url))
+    assert first.status_code == 200 and "Ash Ward" in first.text
+    # The same token on another ward's page: refused, and nothing of that ward shown.
+    token = out["url"].split("?t=", 1)[1]
+    other = _client(web_settings).get(f"/w/NGH-BEE?t={token}")
+    assert other.status_code == 403 and "Beech Ward" not in other.text
     bad = CliRunner().invoke(cli_app, ["links", "NGH-NOPE"])
     assert bad.exit_code == 2 and "NGH-NOPE" in bad.output
 
@@ -170,7 +176,7 @@ def test_every_ward_message_carries_its_page_link(
     link = re.search(r"http://127\.0\.0\.1:8080/w/NGH-ASH\?t=\S+", note.body_text)
     assert link and link.group(0) in note.body_html
     client = _client(web_settings)
-    assert client.get(link.group(0).removeprefix(web_settings.web_url)).status_code == 303
+    assert client.get(link.group(0).removeprefix(web_settings.web_url)).status_code == 200
 
 
 def test_team_page_lists_changes(web_settings: Settings, wards: dict[str, int]) -> None:
@@ -189,7 +195,7 @@ def _csrf(page_html: str) -> str:
 
 def _signed_in(settings: Settings, scope: str, email: str = "ann@trust.example") -> TestClient:
     client = _client(settings)
-    assert client.get(_link(settings, scope, email)).status_code == 303
+    assert client.get(_link(settings, scope, email)).status_code == 200
     return client
 
 

@@ -126,7 +126,9 @@ def test_a_ward_from_invite_to_trained(
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(base + link[link.index("/w/") :])
+        # With JavaScript on, the page drops the token from the address bar.
         assert page.url == f"{base}/w/{ward}"
+        assert ward in page.locator("h1").inner_text()
         page.locator('input[name="file"]').set_input_files(str(template))
         page.get_by_role("button", name="Upload").click()
         assert "received" in page.locator(".flash").inner_text()

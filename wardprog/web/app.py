@@ -1,8 +1,9 @@
 """The ward page and the team page (FastAPI, jinja2 templates, no JavaScript needed).
 
-Access is by signed link (``wardprog.web.links``): the first visit with ``?t=`` checks the token,
-stores the grant in a signed session cookie and redirects to the bare URL, so the token leaves
-the address bar and browser history. Every request re-checks expiry and revocation; a ward
+Access is by signed link (``wardprog.web.links``): a visit with ``?t=`` checks the token and
+stores the grant in a signed session cookie, so later pages and forms need no token; pages are
+sent with ``Referrer-Policy: no-referrer`` so the token never leaks to another site. Every
+request re-checks expiry and revocation; a ward
 manager's grant never reads or changes another ward (403, nothing written). Every form carries
 a CSRF token, and every action is one of the programme's commands, handled and audited exactly
 as from the CLI or a Prefect form, with the person from the link as the actor.
@@ -18,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -79,12 +80,18 @@ def create_app(settings: Settings, *, today: date | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.get("/w/{ward_code}", response_class=HTMLResponse)
     def ward(request: Request, ward_code: str) -> Response:
-        grant_or_redirect = _grant(request, engine, settings)
-        if isinstance(grant_or_redirect, Response):
-            return grant_or_redirect
-        grant = _allowed(grant_or_redirect, ward_code)
+        grant = _allowed(_grant(request, engine, settings), ward_code)
         with Session(engine) as session:
             try:
                 page = views.ward_page(session, ward_code)
@@ -110,10 +117,7 @@ def create_app(settings: Settings, *, today: date | None = None) -> FastAPI:
 
     @app.get("/team", response_class=HTMLResponse)
     def team(request: Request) -> Response:
-        grant_or_redirect = _grant(request, engine, settings)
-        if isinstance(grant_or_redirect, Response):
-            return grant_or_redirect
-        grant = grant_or_redirect
+        grant = _grant(request, engine, settings)
         if not grant.is_team:
             raise Refused(403, "Not your page", "this page is for the improvement team")
         on = request.query_params.get("on")
@@ -142,19 +146,21 @@ def _render(request: Request, template: str, grant: Grant, **context: Any) -> Re
     )
 
 
-def _grant(request: Request, engine: Engine, settings: Settings) -> Grant | Response:
-    """The person behind this request; a first visit by link sets the session and redirects."""
+def _grant(request: Request, engine: Engine, settings: Settings) -> Grant:
+    """The person behind this request; a visit by link (re)starts their session."""
     token = request.query_params.get("t")
     if token:
         with Session(engine) as session:
             try:
                 grant = check(session, settings, token)
             except LinkError as exc:
+                request.session.clear()
                 raise Refused(401, "This link cannot be used", _how_to_get_a_link(exc)) from exc
-        request.session.clear()
-        request.session[SESSION_KEY] = grant.as_dict()
-        request.session["csrf"] = secrets.token_urlsafe(32)
-        return RedirectResponse(request.url.path, status_code=303)
+        if request.session.get(SESSION_KEY) != grant.as_dict():
+            request.session.clear()
+            request.session[SESSION_KEY] = grant.as_dict()
+            request.session["csrf"] = secrets.token_urlsafe(32)
+        return grant
     return _session_grant(request, engine)
 
 
