@@ -42,6 +42,7 @@ from tests.topology.harness import (
     wait_until,
     wardprog_env,
 )
+from tests.topology.web import close_a_fix_through_the_web
 from wardprog.config import Settings
 from wardprog.db import get_engine
 from wardprog.demo.runner import prepare_demo, write_register
@@ -159,6 +160,8 @@ def test_server_on_postgres_two_workers_complete_a_wave(
                 _trigger(ADVANCE, "2026-02-20", [server, *workers])
                 runs, ids = asyncio.run(_flow_runs(LAUNCH, ADVANCE))
                 online = asyncio.run(_online_workers())
+            # The ward page runs beside them on the same app database.
+            assert close_a_fix_through_the_web(procs, fresh_settings) > 0
     finally:
         procs.stop_all()
 

@@ -19,6 +19,7 @@ from wardprog.db import get_engine, session_scope
 from wardprog.errors import ConfigError
 from wardprog.models import ImprovementScore, TriageCategory, TriageItem
 from wardprog.notify.outbox import enqueue
+from wardprog.services.engagement import run_engagement_stage
 from wardprog.web.app import create_app
 from wardprog.web.links import TEAM_SCOPE, issue, revoke_links, url_for, ward_scope
 
@@ -40,6 +41,8 @@ def wards(web_settings: Settings) -> dict[str, int]:
         ctx = make_context(session, web_settings, as_of=date(2026, 1, 5))
         ctx.ward.code, ctx.ward.name = "NGH-ASH", "Ash Ward"
         make_ward(session, ctx.site, code="NGH-BEE", name="Beech Ward")
+        session.flush()
+        assert run_engagement_stage(ctx).done
         items = [
             TriageItem(
                 ward_id=ctx.ward.id,
@@ -303,3 +306,27 @@ def test_uploads_are_checked(web_settings: Settings, wards: dict[str, int]) -> N
     )
     assert "nothing was read" in client.get("/w/NGH-ASH").text
     assert not any(web_settings.inbox_dir.rglob("*")) if web_settings.inbox_dir.exists() else True
+
+
+def test_cant_make_it_asks_the_team_once(web_settings: Settings, wards: dict[str, int]) -> None:
+    from sqlmodel import select
+
+    from wardprog.models import Notification
+
+    client = _signed_in(web_settings, ward_scope("NGH-ASH"))
+    page = client.get("/w/NGH-ASH").text
+    assert "Can't make it?" in page
+    token = _csrf(page)
+    for _ in range(2):  # a second click the same day is the same request
+        sent = client.post(
+            "/w/NGH-ASH/event/cant-make-it",
+            data={"csrf": token, "reason": "Ward closed: norovirus"},
+        )
+        assert sent.status_code == 303
+    assert "asked to move" in client.get("/w/NGH-ASH").text
+    with Session(get_engine(web_settings.database_url)) as session:
+        notes = session.exec(
+            select(Notification).where(Notification.kind == "event_change_requested")
+        ).all()
+    assert len(notes) == 1 and notes[0].tags == ["improvement-team"]
+    assert "norovirus" in notes[0].body_text and "Ann" in notes[0].body_text
