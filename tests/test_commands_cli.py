@@ -629,3 +629,20 @@ def test_audit_lists_actions_by_ward_and_date(session: Session, ward: Ward) -> N
         "not-an-email",
         says="not-an-email",
     )
+
+
+def test_qsir_nominate(session: Session, ward: Ward) -> None:
+    others = [
+        s.staff_number
+        for s in session.exec(select(StaffMember).order_by(StaffMember.staff_number)).all()
+        if s.staff_number not in ward.nominees
+    ]
+    refused(session, "qsir", "nominate", ward.code, "NOPE-1", "--by", "Manager", says="NOPE-1")
+    result = ok(
+        "qsir", "nominate", ward.code, others[0], "--course", "fundamentals", "--by", "Manager"
+    )
+    assert "1 nominated for QSIR fundamentals" in result.output
+    (action,) = [a for a in actions(session) if a.command == "NominateStaff"]
+    assert action.source_kind == "cli" and action.ward_code == ward.code
+    session.expire_all()
+    assert len(session.exec(select(QsirNomination)).all()) == len(ward.nominees) + 1

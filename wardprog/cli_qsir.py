@@ -21,6 +21,7 @@ from wardprog.cli_actions import (
 from wardprog.commands import (
     DeferNominee,
     ImportStaff,
+    NominateStaff,
     RecordPresentation,
     RequeueNominee,
     TakeRegister,
@@ -93,6 +94,33 @@ def take_register(
         present=numbers,
         absent=absent,
         on=session_date,
+    )
+
+
+@qsir_app.command("nominate")
+def nominate(
+    ward: Annotated[str, typer.Argument(help="Ward code.")],
+    staff_numbers: Annotated[
+        list[str], typer.Argument(metavar="STAFF_NO...", help="Staff from the ward's register.")
+    ],
+    by: By,
+    course: Annotated[
+        str, typer.Option(help="practitioner (five days) or fundamentals (one day).")
+    ] = "practitioner",
+    email: Email = "",
+    on: On = None,
+    as_json: Json = False,
+) -> None:
+    """Nominate ward staff for QSIR (approved by --by); cohorts are booked by the QSIR stage."""
+    act(
+        NominateStaff,
+        by=by,
+        email=email,
+        as_json=as_json,
+        ward_code=ward,
+        staff_numbers=_split(staff_numbers),
+        course=course,
+        on=on or date.today(),
     )
 
 
