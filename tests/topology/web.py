@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from tests.topology.harness import BIN, Processes, free_port, wait_until
@@ -33,7 +34,7 @@ def close_a_fix_through_the_web(procs: Processes, settings: Settings) -> int:
         {"WARDPROG_WEB_SECRET": WEB_SECRET, "WARDPROG_WEB_URL": base},
     )
     wait_until(lambda: _up(base), 60, "the ward page /healthz", alive=web)
-    signed = settings.model_copy(update={"web_secret": WEB_SECRET, "web_url": base})
+    signed = settings.model_copy(update={"web_secret": SecretStr(WEB_SECRET), "web_url": base})
     engine = get_engine(settings.database_url)
     with Session(engine) as session:
         item, ward = session.exec(
@@ -43,6 +44,7 @@ def close_a_fix_through_the_web(procs: Processes, settings: Settings) -> int:
             .order_by(TriageItem.id)  # type: ignore[arg-type]
         ).first() or (None, None)
         assert item is not None and ward is not None, "the wave left no open fix"
+        item_id, code, name, manager = item.id, ward.code, ward.name, ward.manager_email
         token, grant = issue(
             session,
             signed,
@@ -53,18 +55,18 @@ def close_a_fix_through_the_web(procs: Processes, settings: Settings) -> int:
         session.commit()
     with httpx.Client(base_url=base, timeout=10) as client:
         page = client.get(url_for(signed, grant, token).removeprefix(base))
-        assert page.status_code == 200 and ward.name in page.text
+        assert page.status_code == 200 and name in page.text
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf is not None
         done = client.post(
-            f"/w/{ward.code}/items/{item.id}/close",
+            f"/w/{code}/items/{item_id}/close",
             data={"csrf": csrf.group(1), "outcome": "Done on the ward page"},
         )
         assert done.status_code == 303
     with Session(engine) as session:
-        closed = session.get(TriageItem, item.id)
+        closed = session.get(TriageItem, item_id)
         assert closed is not None and closed.status is TriageStatus.closed
-        action = session.exec(select(Action).where(Action.item_id == item.id)).one()
-        assert action.source_kind == "web" and action.actor_email == ward.manager_email.lower()
+        action = session.exec(select(Action).where(Action.item_id == item_id)).one()
+        assert action.source_kind == "web" and action.actor_email == manager.lower()
         assert action.id is not None
         return action.id
