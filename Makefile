@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
-export PREFECT_LOGGING_LEVEL ?= WARNING
+# Quiet console, full run logs to the API (the UI): `wardprog` itself sets the console level;
+# PREFECT_LOGGING_LEVEL=WARNING would also drop the INFO logs the Prefect UI shows.
 
 .PHONY: demo test lint typecheck check ui clean bench browser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.engine import Engine
@@ -25,3 +26,21 @@ def artifact_key(*parts: object) -> str:
 def resolve_as_of(as_of: date | None) -> date:
     """Deployments run on the real clock; replays pass the simulated date."""
     return as_of or date.today()
+
+
+def dated_run_name(template: str) -> Callable[[], str]:
+    """A flow-run namer that shows the date the run works on, also when ``as_of`` is omitted.
+
+    Prefect formats a string template with the parameters as passed, so a scheduled run (no
+    ``as_of``) would be named "... None"; this resolves the date the flow itself will use.
+    """
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        params = dict(flow_run.parameters)
+        if params.get("as_of") is None:
+            params["as_of"] = resolve_as_of(None)
+        return template.format(**params)
+
+    return name

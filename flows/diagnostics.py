@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, runtime
+from flows.common import artifact_key, dated_run_name, runtime
 from wardprog.db import session_scope
 from wardprog.services.diagnostics import due_rechecks, pack_summary, run_recheck
 
@@ -41,7 +41,7 @@ def publish_pack_artifacts(ward_code: str, snapshot_id: int) -> str:
     return summary.markdown
 
 
-@flow(name="recheck-ward", flow_run_name="re-check {ward_code} as of {as_of}")
+@flow(name="recheck-ward", flow_run_name=dated_run_name("re-check {ward_code} as of {as_of}"))
 def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
     """Re-pull a ward 3 or 6 months after its engagement event and report what changed."""
     logger = get_run_logger()
@@ -67,7 +67,7 @@ def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
     }
 
 
-@flow(name="recheck-due-wards", flow_run_name="re-checks due as of {as_of}")
+@flow(name="recheck-due-wards", flow_run_name=dated_run_name("re-checks due as of {as_of}"))
 def recheck_due_wards(as_of: date) -> list[dict[str, Any]]:
     """Every ward whose 3- or 6-month re-check has fallen due and is not yet done."""
     _, engine = runtime()

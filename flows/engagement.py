@@ -15,7 +15,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
-from flows.common import artifact_key, runtime
+from flows.common import artifact_key, dated_run_name, runtime
 from wardprog.db import session_scope
 from wardprog.models.engagement import EngagementEvent
 from wardprog.rules.slots import LONDON, to_utc
@@ -91,7 +91,7 @@ def cancel_task(
 
 @flow(
     name="reschedule-engagement",
-    flow_run_name="reschedule engagement {ward_code} {as_of}",
+    flow_run_name=dated_run_name("reschedule engagement {ward_code} {as_of}"),
 )
 def reschedule_engagement(
     ward_code: str,
@@ -106,7 +106,9 @@ def reschedule_engagement(
     return result
 
 
-@flow(name="cancel-engagement", flow_run_name="cancel engagement {ward_code} {as_of}")
+@flow(
+    name="cancel-engagement", flow_run_name=dated_run_name("cancel engagement {ward_code} {as_of}")
+)
 def cancel_engagement(
     ward_code: str, reason: str, as_of: date, wave_number: int | None = None
 ) -> dict[str, Any]:

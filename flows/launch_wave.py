@@ -23,7 +23,7 @@ from prefect.artifacts import (
 )
 from sqlmodel import Session, col, select
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
 from flows.diagnostics import publish_pack_artifacts
 from wardprog.db import session_scope
 from wardprog.models import DiagnosticSnapshot, Stage, Wave, WaveStatus
@@ -167,7 +167,7 @@ def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
     )
 
 
-@flow(name="launch-wave", flow_run_name="launch wave due {as_of}", log_prints=True)
+@flow(name="launch-wave", flow_run_name=dated_run_name("launch wave due {as_of}"), log_prints=True)
 def launch_wave(
     as_of: date | None = None,
     programme: str = DEFAULT_PROGRAMME,
@@ -185,7 +185,11 @@ def launch_wave(
     return {"wave": opened["number"], "created": opened["created"], **counts}
 
 
-@flow(name="advance-wards", flow_run_name="advance open waves {as_of}", log_prints=True)
+@flow(
+    name="advance-wards",
+    flow_run_name=dated_run_name("advance open waves {as_of}"),
+    log_prints=True,
+)
 def advance_wards(
     as_of: date | None = None,
     programme: str = DEFAULT_PROGRAMME,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.notify.digest import enqueue_improvement_team_digest
 from wardprog.notify.dispatch import dispatch_pending
@@ -58,7 +58,7 @@ def deliver_pending(now: datetime, limit: int) -> dict[str, Any]:
     }
 
 
-@flow(name="dispatch-notifications", flow_run_name="dispatch notifications {as_of}")
+@flow(name="dispatch-notifications", flow_run_name=dated_run_name("dispatch notifications {as_of}"))
 def dispatch_notifications(as_of: date | None = None, limit: int = 1000) -> dict[str, Any]:
     """Deliver up to ``limit`` due outbox messages; safe to run as often as you like."""
     settings, _ = runtime()
@@ -73,7 +73,9 @@ def enqueue_digest(as_of: date) -> dict[str, Any]:
         return {"key": note.idempotency_key, "id": note.id, "subject": note.subject}
 
 
-@flow(name="improvement-team-digest", flow_run_name="improvement team digest {as_of}")
+@flow(
+    name="improvement-team-digest", flow_run_name=dated_run_name("improvement team digest {as_of}")
+)
 def improvement_team_digest(as_of: date | None = None) -> dict[str, Any]:
     """Enqueue the day's digest (once per day however often it runs); dispatch sends it."""
     return enqueue_digest(resolve_as_of(as_of))

@@ -21,7 +21,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError
 from wardprog.services import qsir
@@ -81,7 +81,9 @@ def _publish(result: dict[str, Any]) -> None:
         )
 
 
-@flow(name="qsir-nominate-ward", flow_run_name="qsir nominations {ward_code} {as_of}")
+@flow(
+    name="qsir-nominate-ward", flow_run_name=dated_run_name("qsir nominations {ward_code} {as_of}")
+)
 def nominate_ward(
     ward_code: str,
     as_of: date,
@@ -140,7 +142,7 @@ def reminders_task(as_of: date) -> int:
         return qsir.send_session_reminders(session, as_of)
 
 
-@flow(name="qsir-reminders", flow_run_name="qsir reminders {as_of}")
+@flow(name="qsir-reminders", flow_run_name=dated_run_name("qsir reminders {as_of}"))
 def qsir_reminders(as_of: date | None = None) -> int:
     """Enqueue reminders for teaching days in the next few days; returns how many are new."""
     return reminders_task(resolve_as_of(as_of))
@@ -163,7 +165,7 @@ def completions_task(as_of: date) -> dict[str, Any]:
         }
 
 
-@flow(name="qsir-record-completions", flow_run_name="qsir completions {as_of}")
+@flow(name="qsir-record-completions", flow_run_name=dated_run_name("qsir completions {as_of}"))
 def record_completions(as_of: date | None = None) -> dict[str, Any]:
     """Apply the completion rule, seat the waitlist in new cohorts and publish training KPIs."""
     day = resolve_as_of(as_of)

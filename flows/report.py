@@ -8,7 +8,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
 from wardprog.reports.dashboard import dashboard_data, render_dashboard
 
 
@@ -36,6 +36,6 @@ def write_dashboard_task(as_of: date) -> str:
     return str(path)
 
 
-@flow(name="programme-report", flow_run_name="programme report {as_of}")
+@flow(name="programme-report", flow_run_name=dated_run_name("programme report {as_of}"))
 def programme_report(as_of: date | None = None) -> str:
     return write_dashboard_task(resolve_as_of(as_of))

@@ -20,7 +20,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, WardprogError
 from wardprog.rules.triage import CATEGORIES, RawTriageRow, validate_rows
@@ -138,7 +138,11 @@ def _form_description(ward_code: str, problems: str = "") -> str:
     return "\n".join(lines)
 
 
-@flow(name="capture-triage", flow_run_name="capture triage {ward_code} {as_of}", log_prints=True)
+@flow(
+    name="capture-triage",
+    flow_run_name=dated_run_name("capture triage {ward_code} {as_of}"),
+    log_prints=True,
+)
 def capture_triage(
     ward_code: str,
     as_of: date,
@@ -201,7 +205,11 @@ def overdue_reminders_task(as_of: date) -> list[dict[str, Any]]:
         ]
 
 
-@flow(name="overdue-reminders", flow_run_name="overdue triage reminders {as_of}", log_prints=True)
+@flow(
+    name="overdue-reminders",
+    flow_run_name=dated_run_name("overdue triage reminders {as_of}"),
+    log_prints=True,
+)
 def overdue_reminders(as_of: date | None = None) -> dict[str, Any]:
     """Daily: remind owners of overdue fix items and change reviews, at most weekly per item."""
     as_of = resolve_as_of(as_of)

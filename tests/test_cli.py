@@ -55,10 +55,28 @@ def test_venues_and_facilitators(settings):
         app, ["facilitators", "add", "Jo Bloggs", "jo@nhs.example", "--days", "mon,wed"]
     )
     assert result.exit_code == 0, result.output
+    leave = ["facilitators", "leave"]
     result = runner.invoke(
-        app, ["facilitators", "leave", "jo@nhs.example", "2026-03-02", "2026-03-04"]
+        app, [*leave, "add", "jo@nhs.example", "--from", "2026-03-02", "--to", "2026-03-04"]
     )
     assert result.exit_code == 0, result.output
+    assert "2026-03-02 to 2026-03-04" in result.output
+    # Additive: a second range keeps the first; removing the middle day splits the range.
+    assert (
+        runner.invoke(app, [*leave, "add", "jo@nhs.example", "--from", "2026-04-10"]).exit_code == 0
+    )
+    result = runner.invoke(app, [*leave, "remove", "jo@nhs.example", "--from", "2026-03-03"])
+    assert result.exit_code == 0 and "1 day(s) removed" in result.output, result.output
+    listing = runner.invoke(app, [*leave, "list", "jo@nhs.example"]).output
+    assert "2026-03-02" in listing and "2026-03-04" in listing and "2026-04-10" in listing
+    result = runner.invoke(
+        app, [*leave, "add", "jo@nhs.example", "--from", "2026-03-09", "--to", "2026-03-02"]
+    )
+    assert result.exit_code == 2 and "2026-03-02 is before" in result.output, result.output
+    result = runner.invoke(
+        app, ["facilitators", "add", "Sam", "sam@nhs.example", "--days", "sat,sun"]
+    )
+    assert result.exit_code == 2 and "Saturday, Sunday" in result.output, result.output
     result = runner.invoke(app, ["facilitators", "add", "X", "jo@nhs.example", "--days", "funday"])
     assert result.exit_code != 0
     assert "Jo Bloggs" in runner.invoke(app, ["facilitators", "list"]).output
@@ -67,4 +85,4 @@ def test_venues_and_facilitators(settings):
         venue = session.exec(select(Venue)).one()
         person = session.exec(select(Facilitator)).one()
     assert (venue.capacity, person.working_days) == (30, [0, 2])
-    assert person.unavailable_dates == ["2026-03-02", "2026-03-04"]
+    assert person.unavailable_dates == ["2026-03-02", "2026-03-04", "2026-04-10"]

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from tests.utils.factories import make_context
 from wardprog.models import (
@@ -24,6 +25,7 @@ from wardprog.models import (
     TriageCategory,
     TriageItem,
     TriageStatus,
+    Ward,
 )
 from wardprog.reports.dashboard import dashboard_data, write_dashboard
 
@@ -83,6 +85,34 @@ def test_dashboard_figures(session, settings):
     assert (data.projects_completed, data.projects_at_target, data.ihi_share) == (2, 1, 0.5)
     assert data.trained == 1 and data.target_trained == settings.qsir_target_trained
     assert data.by_wave[0]["counts"] == {"complete": 1}
+
+
+def test_dashboard_names_metrics_as_the_packs_do_and_labels_counts(session, settings):
+    from wardprog.models import DiagnosticSnapshot
+    from wardprog.reports.dashboard import render_dashboard
+
+    _seed(session, settings)
+    ctx_ward = session.exec(select(Ward)).first()
+    session.add(
+        DiagnosticSnapshot(
+            ward_id=ctx_ward.id,  # type: ignore[arg-type]
+            as_of=date(2026, 1, 5),
+            signals=[
+                {"metric": "rn_night_fill_pct", "point_type": "special_cause_concerning"},
+                {"metric": "chppd", "point_type": "special_cause_improving"},
+            ],
+        )
+    )
+    session.commit()
+    html = render_dashboard(dashboard_data(session, settings, AS_OF))
+    spc = html[html.index('id="spc"') :]
+    assert "Registered nurse fill rate (night)" in spc
+    assert "rn_night_fill_pct" not in spc and ">chppd<" not in spc
+    ihi = html[html.index('id="ihi"') : html.index('id="qsir"')]
+    # Every score's bar carries its count (two projects scored 2.0 and 3.5).
+    assert ihi.count('class="count"') == 10 and ">1</text>" in ihi and ">0</text>" in ihi
+    stages = html[html.index("wave-row") :]
+    assert 'class="count"' in stages[: stages.index("</tr>")]
 
 
 def _chromium() -> str | None:

@@ -180,6 +180,11 @@ def test_kpis_trained_vs_target_by_site_and_wave_with_forecast(session, booked):
     console.print(kpi_table(kpis))
     text = console.export_text()
     assert "3 of 4" in text and "By site" in text and "By wave" in text
+    # Every nominee in exactly one bucket: the buckets add up, overall and per site and wave.
+    assert sum(kpis["buckets"].values()) == kpis["nominated"] == 6
+    for row in kpis["by_site"] + kpis["by_wave"]:
+        assert sum(row[b] for b in kpis["buckets"]) == row["nominated"]
+    assert "Total nominated" in text and "Withdrawn" in text
 
 
 def test_demo_simulation_produces_trained_staff(session, booked):

@@ -8,22 +8,71 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+import click
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session
+from typer.core import TyperGroup
 
-from wardprog.cli_common import console, fail
+from wardprog.cli_common import DATE, console, fail, print_json, warn
 from wardprog.config import get_settings
 from wardprog.db import get_engine, session_scope
 from wardprog.demo.area import DEFAULT_ROOT as DEMO_ROOT
 from wardprog.errors import WardprogError
 
-app = typer.Typer(help="Run the ward improvement programme.", no_args_is_help=True)
+
+class WardprogGroup(TyperGroup):
+    """Every command's user errors end the same way: one line on stderr, exit 2, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WardprogError as exc:
+            fail(exc)
+        except (OperationalError, ProgrammingError) as exc:
+            fail(_database_problem(exc))
+        except OSError as exc:
+            # A path the user gave that cannot be read or written (a folder, no permission).
+            if exc.filename is None:
+                raise
+            fail(f"{exc.filename}: {exc.strerror or exc}")
+
+
+def _database_problem(exc: Exception) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        where = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except Exception:
+        where = "the database"
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return f"{where} has no wardprog tables yet: run `wardprog db upgrade` first ({text})"
+    return f"cannot use {where}: {text} (check WARDPROG_DATABASE_URL)"
+
+
+app = typer.Typer(
+    cls=WardprogGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DEMO_START = date(2026, 1, 2)  # first working day of Q1 2026
+DEMO_END = date(2026, 12, 31)
+
+AsOf = Annotated[
+    date | None,
+    typer.Option("--as-of", click_type=DATE, help="Date on the programme clock (default today)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
 @app.callback()
@@ -35,8 +84,27 @@ def main(
             "--demo", help="Act on the demo trust's own database and folders (var/demo/)."
         ),
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            show_default=False,
+            metavar="",
+            help="Show Prefect's run logs on the console (-vv: debug). Runs always log to the "
+            "Prefect API.",
+        ),
+    ] = 0,
 ) -> None:
-    """Run the ward improvement programme."""
+    """Run the ward improvement programme.
+
+    Prefect keeps its state in PREFECT_HOME (default: var/prefect in the working directory).
+    Set PREFECT_API_URL to use a running Prefect server instead of the local API.
+    """
+    from wardprog.prefect_env import configure_prefect
+
+    configure_prefect(verbose)
     if demo_trust:
         from wardprog.config import use_settings
         from wardprog.demo.area import DemoArea
@@ -47,22 +115,8 @@ def main(
         ctx.with_resource(use_settings(area.settings()))
 
 
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-
-DEMO_START = date(2026, 1, 2)  # first working day of Q1 2026
-DEMO_END = date(2026, 12, 31)
-
-AsOf = Annotated[
-    date | None,
-    typer.Option(
-        "--as-of", formats=["%Y-%m-%d"], help="Date on the programme clock (default today)."
-    ),
-]
-
-
 @contextmanager
-def _stage_progress(description: str) -> Iterator[None]:
+def _stage_progress(description: str, enabled: bool = True) -> Iterator[None]:
     """A progress bar of ward stages done while flows run (polls the database once a second).
 
     The flows run in this thread and commit stage by stage, so the bar is the programme's own
@@ -73,6 +127,9 @@ def _stage_progress(description: str) -> Iterator[None]:
 
     from wardprog.models import STAGE_ORDER, Ward, WardEnrolment
 
+    if not enabled:
+        yield
+        return
     engine = get_engine()
     done = threading.Event()
 
@@ -134,17 +191,20 @@ def db_current() -> None:
 
 
 @app.command("import-wards")
-def import_wards(path: Path) -> None:
-    """Import (or update) the ward register CSV; all rows or none."""
+def import_wards(
+    path: Annotated[Path, typer.Argument(help="The ward register (CSV).", metavar="FILE")],
+    as_json: AsJson = False,
+) -> None:
+    """Import (or update) the ward register; all rows or none."""
     from wardprog.services.installation import claim_production
     from wardprog.services.register import import_register
 
-    try:
-        with session_scope() as session:
-            claim_production(session, "wardprog import-wards")
-            result = import_register(session, path)
-    except WardprogError as exc:
-        fail(exc)
+    with session_scope() as session:
+        claim_production(session, "wardprog import-wards")
+        result = import_register(session, path)
+    if as_json:
+        print_json(vars(result))
+        return
     console.print(
         f"sites added {result.sites_added}, wards added {result.wards_added}, "
         f"wards updated {result.wards_updated}"
@@ -153,30 +213,39 @@ def import_wards(path: Path) -> None:
 
 @app.command("start-programme")
 def start_programme(
-    start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
+    start: Annotated[
+        date | None,
+        typer.Option(
+            click_type=DATE,
+            help="First day of the programme (required the first time); the first wave is the "
+            "quarter containing it.",
+        ),
+    ] = None,
 ) -> None:
-    """Create the programme (first wave in the quarter containing START)."""
-    from wardprog.services.programme import ensure_programme
+    """Create the programme, or confirm the one that exists (its start cannot move)."""
+    from wardprog.services.programme import start_programme as start_service
 
     with session_scope() as session:
-        programme = ensure_programme(session, get_settings(), start)
-        console.print(f"{programme.name}: starts {programme.start_date}")
+        programme, created = start_service(session, get_settings(), start)
+        verb = "created" if created else "already exists"
+        console.print(f"{programme.name} {verb}: starts {programme.start_date}")
 
 
 @app.command()
 def plan(
     start: Annotated[
-        date, typer.Option(formats=["%Y-%m-%d"], help="If no programme exists yet.")
+        date, typer.Option(click_type=DATE, help="Start to plan from if no programme exists yet.")
     ] = DEMO_START,
+    as_json: AsJson = False,
 ) -> None:
     """Print the rollout plan: which wards join which quarterly wave."""
+    from sqlmodel import select
+
     from wardprog.models import Programme
-    from wardprog.services.programme import DEFAULT_PROGRAMME, rollout_plan
+    from wardprog.services.programme import DEFAULT_PROGRAMME, horizon_warning, rollout_plan
 
     settings = get_settings()
     with Session(get_engine()) as session:
-        from sqlmodel import select
-
         programme = session.exec(
             select(Programme).where(Programme.name == DEFAULT_PROGRAMME)
         ).first()
@@ -188,7 +257,23 @@ def plan(
                 wave_length_months=settings.wave_length_months,
             )
         waves = rollout_plan(session, programme)
-    table = Table(title="Rollout plan")
+    warning = horizon_warning(waves, programme.start_date, settings.rollout_horizon_years)
+    if warning:
+        warn(warning)
+    if as_json:
+        print_json(
+            [
+                {
+                    "wave": w.number,
+                    "quarter_start": w.quarter_start,
+                    "quarter_end": w.quarter_end,
+                    "ward_codes": list(w.ward_codes),
+                }
+                for w in waves
+            ]
+        )
+        return
+    table = Table(title=f"Rollout plan from {programme.start_date}")
     for col in ("wave", "quarter", "wards", "ward codes"):
         table.add_column(col)
     for w in waves:
@@ -199,35 +284,140 @@ def plan(
             ", ".join(w.ward_codes),
         )
     console.print(table)
+    if not waves:
+        console.print("No wards to plan: import the register with `wardprog import-wards FILE`.")
+
+
+def _pending_messages() -> int:
+    from wardprog.status import notification_counts
+
+    with Session(get_engine()) as session:
+        return notification_counts(session).get("pending", 0)
+
+
+def _print_pending(pending: int) -> None:
+    if pending:
+        console.print(
+            f"{pending} message(s) wait to be sent: run `wardprog dispatch` "
+            f"(the dispatch deployment sends them every 15 minutes)."
+        )
+    else:
+        console.print("No messages wait to be sent.")
+
+
+def _check_launch(as_of: date) -> None:
+    from wardprog.services.programme import check_launch_date
+
+    with Session(get_engine()) as session:
+        check_launch_date(session, as_of)
 
 
 @app.command()
-def launch(as_of: AsOf = None, simulate_staff: bool = False) -> None:
+def launch(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = False) -> None:
     """Launch the wave due on AS_OF (what the quarterly deployment runs)."""
+    as_of = as_of or date.today()
+    _check_launch(as_of)
     from flows.launch_wave import launch_wave
 
-    with _stage_progress("Ward stages done"):
+    with _stage_progress("Ward stages done", enabled=not as_json):
         result = launch_wave(as_of=as_of, simulate_staff=simulate_staff)
-    console.print(result)
+    pending = _pending_messages()
+    if as_json:
+        print_json({"as_of": as_of, **result, "pending_messages": pending})
+        return
+    if result.get("wave") is None:
+        console.print(f"{as_of}: every ward is already enrolled; no wave to launch.")
+    else:
+        table = Table(title=f"Launch as of {as_of}")
+        for column in ("wave", "opened", "ward stages done", "wards waiting on ward staff"):
+            table.add_column(column)
+        table.add_row(
+            str(result["wave"]),
+            "now" if result["created"] else "already open",
+            str(result["done"]),
+            str(result["waiting"]),
+        )
+        console.print(table)
+    _print_pending(pending)
 
 
 @app.command()
-def advance(as_of: AsOf = None, simulate_staff: bool = False) -> None:
+def advance(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = False) -> None:
     """Move every open wave's wards on (picks up returned templates)."""
-    from flows.launch_wave import advance_wards
+    as_of = as_of or date.today()
+    from wardprog.services.programme import get_programme
 
-    with _stage_progress("Ward stages done"):
+    with Session(get_engine()) as session:
+        get_programme(session)
+    from flows.launch_wave import advance_wards
+    from wardprog.models import Wave
+
+    with _stage_progress("Ward stages done", enabled=not as_json):
         result = advance_wards(as_of=as_of, simulate_staff=simulate_staff)
-    console.print(result)
+    with Session(get_engine()) as session:
+        numbers = {str(w.id): w.number for w in session.exec(_select(Wave)).all()}
+    rows = [{"wave": numbers.get(wave_id, wave_id), **counts} for wave_id, counts in result.items()]
+    pending = _pending_messages()
+    if as_json:
+        print_json({"as_of": as_of, "waves": rows, "pending_messages": pending})
+        return
+    if not rows:
+        console.print(f"{as_of}: no wave is open; launch one with `wardprog launch`.")
+    else:
+        table = Table(title=f"Advance as of {as_of}")
+        for column in ("wave", "ward stages done", "wards waiting on ward staff"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(str(row["wave"]), str(row["done"]), str(row["waiting"]))
+        console.print(table)
+    _print_pending(pending)
+
+
+def _select(model: Any) -> Any:
+    from sqlmodel import select
+
+    return select(model)
+
+
+@app.command()
+def dispatch(
+    as_of: AsOf = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most messages to handle in this run.")] = 1000,
+    as_json: AsJson = False,
+) -> None:
+    """Deliver pending notifications (what the 15-minute dispatch deployment runs)."""
+    as_of = as_of or date.today()
+    if not _pending_messages():
+        # Nothing to deliver: say so without starting a flow run (and Prefect's local API).
+        if as_json:
+            print_json({"as_of": as_of, "claimed": 0, "sent": 0, "retrying": 0, "dead": 0})
+        else:
+            console.print(f"{as_of}: no messages wait to be sent.")
+        return
+    from flows.notify import dispatch_notifications
+
+    result = dispatch_notifications(as_of=as_of, limit=limit)
+    pending = _pending_messages()
+    if as_json:
+        print_json({"as_of": as_of, **result, "pending": pending})
+        return
+    console.print(
+        f"{as_of}: {result['sent']} sent, {result['retrying']} will retry, "
+        f"{result['dead']} dead; {pending} still pending"
+        + ("" if get_settings().notify_config else f" (outbox: {get_settings().outbox_dir})")
+    )
 
 
 @app.command()
 def demo(
     fresh: Annotated[
-        bool, typer.Option(help="Delete the demo's own folder (database, outputs) first.")
+        bool,
+        typer.Option("--fresh", help="Delete the demo's own folder (database, outputs) first."),
     ] = False,
-    start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
-    end: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_END,
+    start: Annotated[date, typer.Option(click_type=DATE, help="First day of the replay.")] = (
+        DEMO_START
+    ),
+    end: Annotated[date, typer.Option(click_type=DATE, help="Last day of the replay.")] = DEMO_END,
     folder: Annotated[
         Path, typer.Option("--dir", help="The demo's own folder (created and marked by the demo).")
     ] = DEMO_ROOT,
@@ -241,6 +431,8 @@ def demo(
     from wardprog.demo.area import DemoArea, ignored_environment
     from wardprog.demo.runner import prepare_demo, run_demo
 
+    if end < start:
+        fail(f"--end {end} is before --start {start}")
     area = DemoArea(folder)
     ignored = ignored_environment()
     if ignored:
@@ -318,10 +510,12 @@ def report(as_of: AsOf = None) -> None:
 
 
 @app.command()
-def status(as_of: AsOf = None) -> None:
+def status(as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Where every ward is: waves, stages, triage, QSIR training and notifications."""
     from wardprog.models import Stage
+    from wardprog.services.qsir_kpis import kpi_table, training_kpis
     from wardprog.status import (
+        STATUS_DATES,
         notification_counts,
         stage_counts,
         triage_counts,
@@ -329,15 +523,39 @@ def status(as_of: AsOf = None) -> None:
         ward_statuses,
     )
 
+    as_of = as_of or date.today()
     with Session(get_engine()) as session:
         statuses = ward_statuses(session)
         waiting = unenrolled_wards(session)
         triage = triage_counts(session)
         notes = notification_counts(session)
-        kpis = _qsir_kpis(session, as_of or date.today())
+        kpis = training_kpis(session, as_of, get_settings().qsir_target_trained)
+    counts = stage_counts(statuses)
+    if as_json:
+        print_json(
+            {
+                "as_of": as_of,
+                "wards": [
+                    {
+                        "wave": s.wave_number,
+                        "site": s.site_code,
+                        "ward": s.ward_code,
+                        "stage": s.stage.value,
+                        **s.dates(),
+                    }
+                    for s in statuses
+                ],
+                "stages": {k.value: v for k, v in counts.items()},
+                "not_yet_enrolled": waiting,
+                "triage": triage,
+                "qsir": kpis,
+                "notifications": notes,
+            }
+        )
+        return
 
-    table = Table(title="Wards by wave and stage")
-    for col in ("wave", "site", "ward", "stage", "diagnostic", "engagement", "triage", "qsir"):
+    table = Table(title=f"Wards by wave and stage (dates: when each step happened; as of {as_of})")
+    for col in ("wave", "site", "ward", "stage", *STATUS_DATES.values()):
         table.add_column(col)
     for s in statuses:
         colour = "green" if s.stage is Stage.complete else "yellow"
@@ -346,10 +564,9 @@ def status(as_of: AsOf = None) -> None:
             s.site_code,
             s.ward_code,
             f"[{colour}]{s.stage.value}[/{colour}]",
-            *(str(d or "") for d in (s.diagnostic, s.engagement, s.triage, s.qsir)),
+            *(str(d or "") for d in s.dates().values()),
         )
     console.print(table)
-    counts = stage_counts(statuses)
     console.print(
         "Stages: "
         + ", ".join(f"{k.value} {v}" for k, v in counts.items() if v)
@@ -363,16 +580,12 @@ def status(as_of: AsOf = None) -> None:
                 for cat, v in sorted(triage.items())
             )
         )
-    if kpis is not None:
-        console.print(kpis)
+    if kpis["nominated"]:
+        console.print(kpi_table(kpis))
+    else:
+        console.print(f"QSIR: no nominations yet; trained 0 of {kpis['target']} (target)")
     if notes:
         console.print("Notifications: " + ", ".join(f"{k} {v}" for k, v in sorted(notes.items())))
-
-
-def _qsir_kpis(session: Session, as_of: date):  # type: ignore[no-untyped-def]
-    from wardprog.services.qsir_kpis import kpi_table, training_kpis
-
-    return kpi_table(training_kpis(session, as_of, get_settings().qsir_target_trained))
 
 
 def _register_extensions() -> None:

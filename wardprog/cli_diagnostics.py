@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from wardprog.cli_common import DATE
 from wardprog.errors import InputFileError, RowProblem, WardprogError
 from wardprog.rules.spc import SHORT_GROUP_THRESHOLD, rebase_dates_not_in_data, spc
 from wardprog.sources.extracts import read_table
@@ -159,7 +159,7 @@ def _chart_file(
 
 def register(app: typer.Typer) -> None:
     """Add the diagnostics commands to ``app`` (the main ``wardprog`` Typer app)."""
-    console = Console()
+    from wardprog.cli_common import console
 
     def fail(exc: WardprogError) -> None:
         # Plain echo, not rich: error lines name files and must not be wrapped or styled.
@@ -282,8 +282,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("generate-extracts")
     def generate_extracts_command(
-        start: Annotated[str, typer.Option(help="First month (YYYY-MM-DD).")] = "2023-01-01",
-        end: Annotated[str, typer.Option(help="Last month (YYYY-MM-DD).")] = "2026-12-31",
+        start: Annotated[date, typer.Option(click_type=DATE, help="First month.")] = date(
+            2023, 1, 1
+        ),
+        end: Annotated[date, typer.Option(click_type=DATE, help="Last month.")] = date(
+            2026, 12, 31
+        ),
         out: Annotated[
             Path | None, typer.Option(help="Folder to write (default: the extracts folder).")
         ] = None,
@@ -295,11 +299,10 @@ def register(app: typer.Typer) -> None:
         from wardprog.services.diagnostics import generate_register_extracts
 
         settings = get_settings()
-        try:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
-        except ValueError as exc:
-            typer.echo(f"error: {exc} (use YYYY-MM-DD)", err=True)
-            raise typer.Exit(2) from exc
+        first, last = start, end
+        if last < first:
+            typer.echo(f"error: --end {last} is before --start {first}", err=True)
+            raise typer.Exit(2)
         try:
             from wardprog.db import get_engine
 
@@ -310,5 +313,9 @@ def register(app: typer.Typer) -> None:
         except WardprogError as exc:
             fail(exc)
             return
+        table = Table(title=f"Synthetic extracts {first} to {last} (seed {seed})")
+        table.add_column("extract")
+        table.add_column("file")
         for p in paths:
-            typer.echo(str(p))
+            table.add_row(Path(p).stem, str(p))
+        console.print(table)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from wardprog.cli_common import console, fail
+from wardprog.cli_common import DATE, console, fail
 from wardprog.db import get_engine, session_scope
 from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import Facilitator, Site, Venue
@@ -88,27 +88,70 @@ def add_facilitator(
         fail(exc)
 
 
-@facilitators_app.command("leave")
-def facilitator_leave(
-    email: str,
-    days: Annotated[
-        list[str],
-        typer.Argument(help="Dates (YYYY-MM-DD) the facilitator is away; replaces the list."),
-    ],
-) -> None:
-    """Record a facilitator's leave so no engagement event is booked with them then."""
-    from wardprog.services.venues import set_facilitator_leave
+leave_app = typer.Typer(
+    help="A facilitator's leave (annual leave, study days): no event is booked with them then.",
+    no_args_is_help=True,
+)
+FromDate = Annotated[
+    date, typer.Option("--from", click_type=DATE, help="First day away (YYYY-MM-DD).")
+]
+ToDate = Annotated[
+    date | None,
+    typer.Option("--to", click_type=DATE, help="Last day away, inclusive (default: --from)."),
+]
 
-    try:
-        dates = [date.fromisoformat(d) for d in days]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    try:
-        with session_scope() as session:
-            person = set_facilitator_leave(session, email, dates)
-            console.print(f"{person.email}: away on {', '.join(person.unavailable_dates)}")
-    except WardprogError as exc:
-        fail(exc)
+
+def _ranges(days: list[str]) -> str:
+    from wardprog.services.venues import leave_ranges
+
+    return (
+        ", ".join(str(a) if a == b else f"{a} to {b}" for a, b in leave_ranges(days)) or "no leave"
+    )
+
+
+@leave_app.command("add")
+def leave_add(email: str, first: FromDate, last: ToDate = None) -> None:
+    """Add leave from --from to --to (inclusive); leave already recorded is kept."""
+    from wardprog.services.venues import add_facilitator_leave
+
+    with session_scope() as session:
+        person = add_facilitator_leave(session, email, first, last or first)
+        console.print(f"{person.email}: away {_ranges(person.unavailable_dates)}")
+
+
+@leave_app.command("remove")
+def leave_remove(email: str, first: FromDate, last: ToDate = None) -> None:
+    """Take the days from --from to --to off a facilitator's leave."""
+    from wardprog.services.venues import remove_facilitator_leave
+
+    with session_scope() as session:
+        person, removed = remove_facilitator_leave(session, email, first, last or first)
+        console.print(
+            f"{person.email}: {removed} day(s) removed; away {_ranges(person.unavailable_dates)}"
+        )
+
+
+@leave_app.command("list")
+def leave_list(
+    email: Annotated[str | None, typer.Argument(help="One facilitator (default: all).")] = None,
+) -> None:
+    """Leave per facilitator, as date ranges."""
+    from wardprog.services.venues import leave_ranges
+
+    table = Table(title="Facilitator leave")
+    for column in ("facilitator", "from", "to", "days"):
+        table.add_column(column)
+    with Session(get_engine()) as session:
+        query = select(Facilitator).order_by(col(Facilitator.name))
+        if email is not None:
+            query = query.where(Facilitator.email == email.strip().lower())
+        people = session.exec(query).all()
+        if email is not None and not people:
+            raise NotFoundError(f"no facilitator registered with email {email!r}")
+        for person in people:
+            for first, last in leave_ranges(person.unavailable_dates):
+                table.add_row(person.email, str(first), str(last), str((last - first).days + 1))
+    console.print(table)
 
 
 @facilitators_app.command("list")
@@ -123,11 +166,12 @@ def list_facilitators() -> None:
                 person.name,
                 person.email,
                 ",".join(WEEKDAYS[d] for d in person.working_days),
-                ", ".join(person.unavailable_dates),
+                _ranges(person.unavailable_dates),
             )
     console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(venues_app, name="venues")
+    facilitators_app.add_typer(leave_app, name="leave")
     app.add_typer(facilitators_app, name="facilitators")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlmodel import select
 
-from wardprog.cli_common import console, fail
+from wardprog.cli_common import DATE, console, fail
 from wardprog.config import get_settings
 from wardprog.db import session_scope
 from wardprog.errors import NotFoundError, WardprogError
@@ -20,7 +20,7 @@ def web(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     as_of: Annotated[
         date | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="The team page's today (a replay)."),
+        typer.Option("--as-of", click_type=DATE, help="The team page's today (a replay)."),
     ] = None,
 ) -> None:
     """Serve the ward pages and the team page (behind the trust's reverse proxy)."""

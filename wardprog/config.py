@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     wards_per_site_per_wave: int = 5
     wave_length_months: int = 3
+    # `wardprog plan` warns when the rollout would run longer than this (a register far larger
+    # than the team can reach, or a wards-per-wave setting far too small).
+    rollout_horizon_years: int = Field(default=3, ge=1)
 
     engagement_session_minutes: int = 90
     engagement_window_start_days: int = 14

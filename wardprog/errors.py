@@ -47,12 +47,18 @@ class InputFileError(WardprogError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.path}: {self.problems[0]}; nothing was imported"
         shown = self.problems[:20]
         lines = [f"{self.path}: {len(self.problems)} problem(s); nothing was imported"]
         lines += [f"  - {p}" for p in shown]
         if len(self.problems) > len(shown):
             lines.append(f"  ... and {len(self.problems) - len(shown)} more")
         return "\n".join(lines)
+
+
+class ConflictError(WardprogError):
+    """A request contradicts what is already recorded (or itself); the message says which."""
 
 
 class NotFoundError(WardprogError):

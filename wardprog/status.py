@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from wardprog.models import (
     STAGE_ORDER,
+    EngagementEvent,
+    EventStatus,
     Notification,
     Site,
     Stage,
@@ -18,19 +20,37 @@ from wardprog.models import (
     WardEnrolment,
     Wave,
 )
+from wardprog.rules.slots import LONDON, to_utc
 
 
 @dataclass(frozen=True)
 class WardStatus:
+    """Where one ward is; each date says what happened on it (see ``STATUS_DATES``)."""
+
     wave_number: int
     site_code: str
     ward_code: str
     ward_name: str
     stage: Stage
-    diagnostic: date | None
-    engagement: date | None
-    triage: date | None
-    qsir: date | None
+    diagnostic: date | None  # the diagnostic pack was ready
+    engagement: date | None  # the engagement-event invite went out
+    triage: date | None  # the ward's triage template came back
+    qsir: date | None  # the ward's QSIR nominations were made
+    event: date | None = None  # the day of the engagement event itself
+
+    def dates(self) -> dict[str, date | None]:
+        return {label: getattr(self, name) for name, label in STATUS_DATES.items()}
+
+
+# The dates `wardprog status` shows, labelled with what happened on them: the engagement stage
+# is done when the invite goes out, weeks before the event, so both are shown.
+STATUS_DATES: dict[str, str] = {
+    "diagnostic": "pack ready",
+    "engagement": "invited",
+    "event": "event",
+    "triage": "triage in",
+    "qsir": "nominated",
+}
 
 
 def ward_statuses(session: Session) -> list[WardStatus]:
@@ -41,8 +61,18 @@ def ward_statuses(session: Session) -> list[WardStatus]:
         .order_by(col(Wave.number), col(Site.code), col(Ward.code))
     ).all()
 
+    events: dict[tuple[int, int], datetime] = {
+        (ev.ward_id, ev.wave_id): ev.starts_at
+        for ev in session.exec(
+            select(EngagementEvent).where(EngagementEvent.status != EventStatus.cancelled)
+        ).all()
+        if ev.starts_at is not None
+    }
+
     def day(value):  # type: ignore[no-untyped-def]
-        return value.date() if value is not None else None
+        if value is None:
+            return None
+        return to_utc(value).astimezone(LONDON).date()
 
     return [
         WardStatus(
@@ -55,6 +85,7 @@ def ward_statuses(session: Session) -> list[WardStatus]:
             day(enr.engagement_at),
             day(enr.triage_at),
             day(enr.qsir_at),
+            day(events.get((enr.ward_id, enr.wave_id))),
         )
         for enr, ward, site, wave in rows
     ]

@@ -31,6 +31,7 @@ from wardprog.models import (
     Ward,
 )
 from wardprog.reports.icons import icon_svg, signal_icon
+from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.status import ward_statuses
 
 IHI_MODEST_IMPROVEMENT = 3.0
@@ -125,11 +126,15 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         if ward is None:
             continue
         for sig in snap.signals:
+            key = str(sig.get("metric", ""))
+            known = METRICS_BY_KEY.get(key)
             signals.append(
                 {
                     "ward": ward.code,
                     "site": sites.get(ward.site_id, ""),
-                    "metric": str(sig.get("metric", "")),
+                    "metric_key": key,
+                    # The name the diagnostic packs use, not the column identifier.
+                    "metric": str(sig.get("label") or (known.label if known else key)),
                     "kind": str(
                         sig.get("point_type") or sig.get("variation_icon") or sig.get("kind", "")
                     ),

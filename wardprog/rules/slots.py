@@ -31,6 +31,9 @@ LONDON = ZoneInfo("Europe/London")
 DEFAULT_PREFERRED_STARTS: tuple[time, ...] = (time(13, 30),)
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Weekdays (0 = Monday) an engagement event can fall on: never a weekend, when wards run on
+# skeleton staffing. A facilitator's working days outside these could never be booked.
+EVENT_WEEKDAYS: frozenset[int] = frozenset(range(5))
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def england_bank_holidays(first: date, last: date) -> frozenset[date]:
 
 
 def is_working_day(day: date, bank_holidays: Collection[date]) -> bool:
-    return day.weekday() < 5 and day not in bank_holidays
+    return day.weekday() in EVENT_WEEKDAYS and day not in bank_holidays
 
 
 def next_working_day_after(day: date, bank_holidays: Collection[date]) -> date:

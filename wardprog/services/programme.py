@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
-from wardprog.errors import NotFoundError, WardprogError
+from wardprog.errors import ConflictError, NotFoundError, WardprogError
 from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
 from wardprog.notify.outbox import enqueue
 from wardprog.rules.planner import (
@@ -46,11 +46,62 @@ def ensure_programme(
     return programme
 
 
+def start_programme(
+    session: Session, settings: Settings, start_date: date | None, name: str = DEFAULT_PROGRAMME
+) -> tuple[Programme, bool]:
+    """Create the programme starting ``start_date``, or confirm the one that exists.
+
+    Returns the programme and whether it was created. A different start for an existing
+    programme is refused rather than ignored: waves, events and cohorts hang off that date.
+    """
+    existing = session.exec(select(Programme).where(Programme.name == name)).first()
+    if existing is not None:
+        if start_date is not None and start_date != existing.start_date:
+            raise ConflictError(
+                f"--start {start_date}: the programme already starts {existing.start_date} "
+                f"and its start cannot move once created"
+            )
+        return existing, False
+    if start_date is None:
+        raise NotFoundError("no programme yet: give its first day with --start YYYY-MM-DD")
+    return ensure_programme(session, settings, start_date, name), True
+
+
+def check_launch_date(session: Session, as_of: date, name: str = DEFAULT_PROGRAMME) -> Programme:
+    """The programme a launch on ``as_of`` would use; refused before it starts or if missing."""
+    programme = get_programme(session, name)
+    if wave_number_on(programme.start_date, as_of, programme.wave_length_months) is None:
+        raise ConflictError(
+            f"--as-of {as_of} is before the programme starts ({programme.start_date}); "
+            f"nothing to launch"
+        )
+    return programme
+
+
+def horizon_warning(plan: list[PlannedWave], start_date: date, years: int) -> str | None:
+    """A warning when the planned rollout ends more than ``years`` after the programme starts."""
+    if not plan:
+        return None
+    last = plan[-1]
+    try:
+        horizon = start_date.replace(year=start_date.year + years)
+    except ValueError:  # 29 February
+        horizon = start_date.replace(year=start_date.year + years, day=28)
+    if last.quarter_end <= horizon:
+        return None
+    return (
+        f"the rollout needs {len(plan)} waves and runs to {last.quarter_end}, past the "
+        f"{years}-year horizon ({horizon}); check the register and "
+        f"WARDPROG_WARDS_PER_SITE_PER_WAVE (or raise WARDPROG_ROLLOUT_HORIZON_YEARS)"
+    )
+
+
 def get_programme(session: Session, name: str = DEFAULT_PROGRAMME) -> Programme:
     programme = session.exec(select(Programme).where(Programme.name == name)).first()
     if programme is None:
         raise NotFoundError(
-            f"no programme named {name!r}: create it with `wardprog demo` or `wardprog start`"
+            f"no programme named {name!r}: create it with "
+            f"`wardprog start-programme --start DATE` (or `wardprog demo`)"
         )
     return programme
 

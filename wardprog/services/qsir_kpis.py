@@ -34,6 +34,16 @@ DEFAULT_TARGET = 100
 ASSUMED_COMPLETION_RATE = 0.9
 MIN_OUTCOMES_FOR_OBSERVED_RATE = 10
 FORECAST_HORIZON_YEARS = 10
+# Where each QSIR Practitioner nominee is, with the label `wardprog status` prints. Every
+# nominee is in exactly one, so they add up to the nominations.
+QSIR_BUCKETS: dict[str, str] = {
+    "trained": "Trained",
+    "in_training": "In training (booked or attending)",
+    "awaiting_allocation": "Nominated, awaiting a cohort",
+    "waitlisted": "Waitlisted (cohorts full)",
+    "deferred": "Deferred",
+    "withdrawn": "Withdrawn",
+}
 
 
 def training_kpis(
@@ -74,8 +84,24 @@ def training_kpis(
     done = sorted((n for n in nominations if trained(n)), key=lambda n: n.completed_on or as_of)
     status_counts = Counter(n.status.value for n in nominations)
 
+    def bucket(n: QsirNomination) -> str:
+        # Every nominee in exactly one bucket, so the buckets add up to the nominations. A
+        # completion dated after ``as_of`` (a replay looking back) was still in training then.
+        if trained(n):
+            return "trained"
+        if n.status in active or n.status == NominationStatus.completed:
+            return "in_training"
+        if n.status == NominationStatus.nominated:
+            return "awaiting_allocation"
+        return n.status.value  # waitlisted, deferred, withdrawn
+
+    buckets = Counter(bucket(n) for n in nominations)
+
+    def empty_row(**keys: Any) -> dict[str, Any]:
+        return {**keys, "nominated": 0, **dict.fromkeys(QSIR_BUCKETS, 0)}
+
     by_site: dict[str, dict[str, Any]] = {
-        s.code: {"site": s.code, "name": s.name, "nominated": 0, "in_training": 0, "trained": 0}
+        s.code: empty_row(site=s.code, name=s.name)
         for s in sorted(sites.values(), key=lambda s: s.code)
     }
     by_wave: dict[int | None, dict[str, Any]] = {}
@@ -83,15 +109,10 @@ def training_kpis(
         site = sites[wards[n.ward_id].site_id]
         wave = waves.get(n.wave_id) if n.wave_id is not None else None
         number = wave.number if wave else None
-        wave_row = by_wave.setdefault(
-            number,
-            {"wave": number, "nominated": 0, "in_training": 0, "waitlisted": 0, "trained": 0},
-        )
+        wave_row = by_wave.setdefault(number, empty_row(wave=number))
         for row in (by_site[site.code], wave_row):
             row["nominated"] += 1
-            row["in_training"] += n.status in active
-            row["trained"] += trained(n)
-        wave_row["waitlisted"] += n.status == NominationStatus.waitlisted
+            row[bucket(n)] += 1
 
     finished = [
         n
@@ -124,6 +145,9 @@ def training_kpis(
     return {
         "as_of": as_of.isoformat(),
         "target": target,
+        "nominated": len(nominations),
+        # Adds up to "nominated": one bucket per nominee (see QSIR_BUCKETS).
+        "buckets": {name: buckets.get(name, 0) for name in QSIR_BUCKETS},
         "trained": len(done),
         "remaining": max(0, target - len(done)),
         "percent_of_target": round(100 * len(done) / target, 1) if target else 100.0,
@@ -191,38 +215,38 @@ def kpi_table(kpis: dict[str, Any]) -> Group:
     headline = Table(title="QSIR Practitioner: staff trained", show_header=False)
     headline.add_column("measure")
     headline.add_column("value", justify="right")
-    headline.add_row("Trained to date", f"{kpis['trained']} of {kpis['target']}")
+    headline.add_row("Trained to date", f"{kpis['trained']} of {kpis['target']} (target)")
     headline.add_row("Progress", f"{kpis['percent_of_target']}%")
-    headline.add_row("In training (booked or attending)", str(kpis["in_training"]))
-    headline.add_row("Waitlisted", str(kpis["waitlisted"]))
-    headline.add_row("Deferred / withdrawn", f"{kpis['deferred']} / {kpis['withdrawn']}")
     headline.add_row(
-        "Target reached (forecast)",
-        kpis["forecast_target_date"] or "not within horizon",
+        "Target reached (forecast)", kpis["forecast_target_date"] or "not within horizon"
     )
     headline.add_row("Forecast basis", kpis["forecast_basis"])
 
-    sites = Table(title="By site")
-    for name in ("Site", "Nominated", "In training", "Trained"):
-        sites.add_column(name, justify="left" if name == "Site" else "right")
+    nominees = Table(title=f"QSIR Practitioner nominees: {kpis['nominated']}")
+    nominees.add_column("where they are")
+    nominees.add_column("nominees", justify="right")
+    for name, label in QSIR_BUCKETS.items():
+        nominees.add_row(label, str(kpis["buckets"][name]))
+    nominees.add_row("Total nominated", str(kpis["nominated"]), style="bold")
+
+    columns = ("Nominated", *(QSIR_BUCKETS[b].split(" (")[0] for b in QSIR_BUCKETS))
+    sites = Table(title="By site (nominees)")
+    waves = Table(title="By wave (nominees)")
+    for table, first in ((sites, "Site"), (waves, "Wave")):
+        table.add_column(first)
+        for name in columns:
+            table.add_column(name, justify="right")
     for row in kpis["by_site"]:
         sites.add_row(
             f"{row['site']} {row['name']}",
             str(row["nominated"]),
-            str(row["in_training"]),
-            str(row["trained"]),
+            *(str(row[b]) for b in QSIR_BUCKETS),
         )
-
-    waves = Table(title="By wave")
-    for name in ("Wave", "Nominated", "In training", "Waitlisted", "Trained"):
-        waves.add_column(name, justify="left" if name == "Wave" else "right")
     for row in kpis["by_wave"]:
         waves.add_row(
             str(row["wave"]) if row["wave"] is not None else "-",
             str(row["nominated"]),
-            str(row["in_training"]),
-            str(row["waitlisted"]),
-            str(row["trained"]),
+            *(str(row[b]) for b in QSIR_BUCKETS),
         )
 
     cohorts = Table(title="Current and upcoming cohorts")
@@ -232,7 +256,7 @@ def kpi_table(kpis: dict[str, Any]) -> Group:
         cohorts.add_row(
             row["cohort"], row["starts"], row["ends"], f"{row['booked']}/{row['capacity']}"
         )
-    return Group(headline, sites, waves, cohorts)
+    return Group(headline, nominees, sites, waves, cohorts)
 
 
 # The name the status command and reports may also import.

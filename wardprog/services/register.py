@@ -8,6 +8,7 @@ file changes nothing; an edited file updates wards in place (matched by ward cod
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,8 @@ def read_register(path: Path) -> list[RegisterRow]:
                 path,
                 [RowProblem(1, c, "required column is missing from the header") for c in missing],
             )
-        rows: list[RegisterRow] = []
+        numbered: list[tuple[int, RegisterRow]] = []
         problems: list[RowProblem] = []
-        seen: dict[str, int] = {}
         for line_no, raw in enumerate(reader, start=2):  # header is row 1
             cleaned = {
                 (k or "").strip(): (v or "").strip()
@@ -93,17 +93,9 @@ def read_register(path: Path) -> list[RegisterRow]:
                     value = cleaned.get(column or "", "")
                     problems.append(RowProblem(line_no, column, f"{err['msg']} (got {value!r})"))
                 continue
-            if row.ward_code in seen:
-                problems.append(
-                    RowProblem(
-                        line_no,
-                        "ward_code",
-                        f"ward {row.ward_code!r} already appears on row {seen[row.ward_code]}",
-                    )
-                )
-                continue
-            seen[row.ward_code] = line_no
-            rows.append(row)
+            numbered.append((line_no, row))
+    problems += register_conflicts(numbered)
+    rows = [row for _, row in numbered]
     if problems:
         raise InputFileError(path, problems)
     if not rows:
@@ -111,11 +103,106 @@ def read_register(path: Path) -> list[RegisterRow]:
     return rows
 
 
+def register_conflicts(numbered: Sequence[tuple[int, RegisterRow]]) -> list[RowProblem]:
+    """What makes a register mean something other than it says, row by row.
+
+    Codes are compared ignoring case: ``NGH-ASH`` and ``ngh-ash`` on one register are the same
+    ward typed twice, not two wards, and ``ngh`` is not a fourth site. A site code must keep one
+    name (two spellings would silently rename the site, last row winning), and a site code that
+    is also a ward code is almost always a ward code in the wrong column.
+    """
+    problems: list[RowProblem] = []
+    wards: dict[str, tuple[int, str]] = {}
+    sites: dict[str, tuple[int, str, str]] = {}  # folded code -> (first row, code, name)
+    for line_no, row in numbered:
+        key = row.ward_code.casefold()
+        if key in wards:
+            first, code = wards[key]
+            same = "" if code == row.ward_code else f" as {code!r} (codes ignore case)"
+            problems.append(
+                RowProblem(
+                    line_no,
+                    "ward_code",
+                    f"ward {row.ward_code!r} already appears on row {first}{same}",
+                )
+            )
+        else:
+            wards[key] = (line_no, row.ward_code)
+        site_key = row.site_code.casefold()
+        if site_key not in sites:
+            sites[site_key] = (line_no, row.site_code, row.site_name)
+            continue
+        first, code, name = sites[site_key]
+        if code != row.site_code:
+            problems.append(
+                RowProblem(
+                    line_no,
+                    "site_code",
+                    f"site {row.site_code!r} differs only in case from {code!r} on row {first}; "
+                    f"use one spelling",
+                )
+            )
+        elif name != row.site_name:
+            problems.append(
+                RowProblem(
+                    line_no,
+                    "site_name",
+                    f"site {code!r} is named {row.site_name!r} here but {name!r} on row {first}; "
+                    f"one site has one name",
+                )
+            )
+    for line_no, row in numbered:
+        match = wards.get(row.site_code.casefold())
+        if match is not None:
+            problems.append(
+                RowProblem(
+                    line_no,
+                    "site_code",
+                    f"site code {row.site_code!r} is the ward code on row {match[0]}: "
+                    f"are the site_code and ward_code columns swapped?",
+                )
+            )
+    return sorted(problems, key=lambda p: (p.row or 0, p.column or ""))
+
+
+def _conflicts_with_register(
+    path: Path, rows: Sequence[RegisterRow], sites: dict[str, Site], wards: dict[str, Ward]
+) -> None:
+    """Refuse codes that differ only in case from a site or ward already in the database."""
+    site_codes = {code.casefold(): code for code in sites}
+    ward_codes = {code.casefold(): code for code in wards}
+    problems = []
+    for row in rows:
+        known = ward_codes.get(row.ward_code.casefold())
+        if known is not None and known != row.ward_code:
+            problems.append(
+                RowProblem(
+                    None,
+                    "ward_code",
+                    f"ward {row.ward_code!r} differs only in case from ward {known!r} already "
+                    f"registered; use {known!r}",
+                )
+            )
+        known = site_codes.get(row.site_code.casefold())
+        if known is not None and known != row.site_code:
+            problems.append(
+                RowProblem(
+                    None,
+                    "site_code",
+                    f"site {row.site_code!r} differs only in case from site {known!r} already "
+                    f"registered; use {known!r}",
+                )
+            )
+    if problems:
+        raise InputFileError(path, list(dict.fromkeys(problems)))
+
+
 def import_register(session: Session, path: Path) -> ImportResult:
     """Validate ``path`` then upsert sites and wards in the caller's transaction."""
     rows = read_register(path)
     sites = {s.code: s for s in session.exec(select(Site)).all()}
     wards = {w.code: w for w in session.exec(select(Ward)).all()}
+    _conflicts_with_register(path, rows, sites, wards)
     sites_added = wards_added = wards_updated = 0
     for row in rows:
         site = sites.get(row.site_code)

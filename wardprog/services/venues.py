@@ -9,13 +9,14 @@ made-up room or person would send real ward managers to a meeting that does not 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
-from wardprog.errors import WardprogError
+from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import Site
 from wardprog.models.engagement import Facilitator, Venue
+from wardprog.rules.slots import EVENT_WEEKDAYS, WEEKDAY_NAMES
 
 
 class RegisterError(WardprogError):
@@ -53,6 +54,13 @@ def register_facilitator(
             f"Facilitator {name!r}: working days must be weekday numbers 0 (Mon)..6 (Sun), "
             f"got {list(working_days)}"
         )
+    outside = sorted(set(working_days) - EVENT_WEEKDAYS)
+    if outside:
+        raise RegisterError(
+            f"Facilitator {name!r}: engagement events are never held on "
+            f"{', '.join(WEEKDAY_NAMES[d] for d in outside)}; working days must be among "
+            f"{', '.join(WEEKDAY_NAMES[d] for d in sorted(EVENT_WEEKDAYS))}"
+        )
     person = session.exec(select(Facilitator).where(Facilitator.email == email)).first()
     if person is None:
         person = Facilitator(name=name.strip(), email=email, working_days=sorted(set(working_days)))
@@ -65,17 +73,60 @@ def register_facilitator(
     return person
 
 
-def set_facilitator_leave(session: Session, email: str, days: Iterable[date]) -> Facilitator:
-    """Replace a facilitator's unavailable dates (leave, study days); slots avoid them."""
+def _facilitator(session: Session, email: str) -> Facilitator:
     person = session.exec(
         select(Facilitator).where(Facilitator.email == email.strip().lower())
     ).first()
     if person is None:
-        raise RegisterError(f"No facilitator registered with email {email!r}")
+        raise NotFoundError(f"no facilitator registered with email {email!r}")
+    return person
+
+
+def set_facilitator_leave(session: Session, email: str, days: Iterable[date]) -> Facilitator:
+    """Replace a facilitator's unavailable dates (leave, study days); slots avoid them."""
+    person = _facilitator(session, email)
     person.unavailable_dates = sorted({d.isoformat() for d in days})
     session.add(person)
     session.flush()
     return person
+
+
+def _days(first: date, last: date) -> set[str]:
+    if last < first:
+        raise RegisterError(f"leave to {last} is before leave from {first}")
+    return {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
+
+
+def add_facilitator_leave(session: Session, email: str, first: date, last: date) -> Facilitator:
+    """Add ``first``..``last`` (inclusive) to a facilitator's leave; earlier leave stays."""
+    person = _facilitator(session, email)
+    person.unavailable_dates = sorted(set(person.unavailable_dates) | _days(first, last))
+    session.add(person)
+    session.flush()
+    return person
+
+
+def remove_facilitator_leave(
+    session: Session, email: str, first: date, last: date
+) -> tuple[Facilitator, int]:
+    """Take ``first``..``last`` off a facilitator's leave; returns how many days were removed."""
+    person = _facilitator(session, email)
+    before = set(person.unavailable_dates)
+    person.unavailable_dates = sorted(before - _days(first, last))
+    session.add(person)
+    session.flush()
+    return person, len(before) - len(person.unavailable_dates)
+
+
+def leave_ranges(days: Iterable[str]) -> list[tuple[date, date]]:
+    """Leave days folded into runs of consecutive dates, as a person books them."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(date.fromisoformat(d) for d in set(days)):
+        if ranges and day - ranges[-1][1] == timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def site_resources(session: Session, site: Site) -> tuple[list[Venue], list[Facilitator]]:
