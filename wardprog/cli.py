@@ -329,7 +329,7 @@ def launch(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = F
         console.print(f"{as_of}: every ward is already enrolled; no wave to launch.")
     else:
         table = Table(title=f"Launch as of {as_of}")
-        for column in ("wave", "opened", "ward stages done", "wards waiting on ward staff"):
+        for column in ("wave", "opened", "ward stages done", "wards waiting"):
             table.add_column(column)
         table.add_row(
             str(result["wave"]),
@@ -365,7 +365,7 @@ def advance(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = 
         console.print(f"{as_of}: no wave is open; launch one with `wardprog launch`.")
     else:
         table = Table(title=f"Advance as of {as_of}")
-        for column in ("wave", "ward stages done", "wards waiting on ward staff"):
+        for column in ("wave", "ward stages done", "wards waiting"):
             table.add_column(column)
         for row in rows:
             table.add_row(str(row["wave"]), str(row["done"]), str(row["waiting"]))
