@@ -105,3 +105,21 @@ def test_start_programme_refuses_a_different_start(session, settings):
     assert start_programme(session, settings, None)[0].id == programme.id
     with pytest.raises(ConflictError, match="--start 2027-01-04: the programme already starts"):
         start_programme(session, settings, date(2027, 1, 4))
+
+
+def test_plan_command_warns_on_stderr_past_the_horizon(settings, tmp_path):
+    from typer.testing import CliRunner
+
+    from wardprog.cli import app
+
+    rows = "".join(
+        f"S{s},Site {s},S{s}-W{w:03d},Ward {w},Med,20,Ann,ann@nhs.example\n"
+        for s in range(3)
+        for w in range(100)
+    )
+    runner = CliRunner()
+    assert runner.invoke(app, ["import-wards", str(write(tmp_path, rows))]).exit_code == 0
+    result = runner.invoke(app, ["plan", "--start", "2027-01-04"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("warning: the rollout needs 20 waves and runs to 2031-12-31")
+    assert "Rollout plan from 2027-01-04" in result.stdout
