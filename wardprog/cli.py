@@ -104,15 +104,18 @@ def main(
     """
     from wardprog.prefect_env import configure_prefect
 
-    configure_prefect(verbose)
-    if demo_trust:
-        from wardprog.config import use_settings
-        from wardprog.demo.area import DemoArea
+    if not demo_trust:
+        configure_prefect(verbose)
+        return
+    from wardprog.config import use_settings
+    from wardprog.demo.area import DemoArea
 
-        area = DemoArea(DEMO_ROOT)
-        if not area.is_marked():
-            fail(WardprogError(f"no demo trust in {DEMO_ROOT}/: run `wardprog demo` first"))
-        ctx.with_resource(use_settings(area.settings()))
+    area = DemoArea(DEMO_ROOT)
+    if not area.is_marked():
+        fail(WardprogError(f"no demo trust in {DEMO_ROOT}/: run `wardprog demo` first"))
+    # The demo's flow runs stay in its own Prefect database, as `wardprog demo` keeps them.
+    configure_prefect(verbose, default_home=area.prefect_home.resolve())
+    ctx.with_resource(use_settings(area.settings()))
 
 
 @contextmanager

@@ -22,9 +22,12 @@ from pathlib import Path
 CONSOLE_LEVELS = ("WARNING", "INFO", "DEBUG")
 
 
-def configure_prefect(verbosity: int = 0, cwd: Path | None = None) -> Path:
-    """Set Prefect's environment for this process (explicit settings win); returns PREFECT_HOME."""
-    home = Path(os.environ.get("PREFECT_HOME") or (cwd or Path.cwd()) / "var" / "prefect")
+def configure_prefect(verbosity: int = 0, default_home: Path | None = None) -> Path:
+    """Set Prefect's environment for this process (explicit settings win); returns PREFECT_HOME.
+
+    ``default_home`` replaces ``var/prefect`` when PREFECT_HOME is unset (the demo's own).
+    """
+    home = Path(os.environ.get("PREFECT_HOME") or default_home or Path.cwd() / "var" / "prefect")
     os.environ["PREFECT_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
