@@ -27,7 +27,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from wardprog.cli_common import console
+from wardprog.cli_common import DATE, console
 from wardprog.errors import InputFileError, RowProblem, WardprogError
 from wardprog.rules.evaluation import Estimate, evaluate_panel, plain_english
 from wardprog.rules.metrics import METRICS_BY_KEY, month_start
@@ -149,7 +149,7 @@ def evaluate(
     ] = None,
     as_of: Annotated[
         date | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Programme clock (default today)."),
+        typer.Option("--as-of", click_type=DATE, help="Programme clock (default today)."),
     ] = None,
     lag: Annotated[
         int,

@@ -61,9 +61,9 @@ def _metavar(param: click.Parameter) -> str:
 def param_usage(param: click.Parameter) -> str | None:
     """How one argument or option is written on the command line; None for --help."""
     if isinstance(param, click.Argument):
-        text = (param.metavar or (param.name or "ARG").upper()) + (
-            " ..." if param.nargs != 1 else ""
-        )
+        text = param.metavar or (param.name or "ARG").upper()
+        if param.nargs != 1 and not text.endswith("..."):
+            text += " ..."
         return text if param.required else f"[{text}]"
     if not isinstance(param, click.Option) or param.hidden or param.name == "help":
         return None
