@@ -137,8 +137,8 @@ def run_services(settings: config.Settings) -> tuple[float, float, dict[str, flo
     """The programme through the services alone: (stages, dispatch) seconds, stage split."""
     from sqlmodel import Session, col, select
 
-    from flows.programme import programme_ticks
-    from wardprog.demo.simulate import staff_simulator
+    from wardprog.demo.replay import programme_ticks
+    from wardprog.demo.simulate import return_templates
     from wardprog.demo.staff import simulate_attendance
     from wardprog.models import Wave, WaveStatus
     from wardprog.notify.dispatch import dispatch_pending
@@ -150,6 +150,8 @@ def run_services(settings: config.Settings) -> tuple[float, float, dict[str, flo
     by_stage: dict[str, float] = {stage.value: 0.0 for stage in WORK_STAGES}
     for as_of, action in programme_ticks(START, END):
         t0 = time.perf_counter()
+        with db.session_scope(engine) as session:
+            return_templates(session, settings, as_of)  # simulated ward staff, between runs
         if action == "launch":
             with db.session_scope(engine) as session:
                 open_wave(session, settings, get_programme(session), as_of)
@@ -172,9 +174,7 @@ def run_services(settings: config.Settings) -> tuple[float, float, dict[str, flo
                     if enrolment_id in blocked or enrolment_id is None:
                         continue
                     s0 = time.perf_counter()
-                    outcome = run_stage(
-                        engine, settings, enrolment_id, stage, as_of, before_stage=staff_simulator
-                    )
+                    outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
                     by_stage[stage.value] += time.perf_counter() - s0
                     if not outcome.done:
                         blocked.add(enrolment_id)
@@ -189,11 +189,11 @@ def run_services(settings: config.Settings) -> tuple[float, float, dict[str, flo
 
 
 def run_flows(settings: config.Settings) -> tuple[float, float, dict[str, float]]:
-    """The real `run_programme` flow; dispatch happens inside it, so it is counted in stages."""
-    from flows.programme import run_programme
+    """The demo's `run-programme` flow; dispatch happens inside it, so it is counted in stages."""
+    from wardprog.demo.replay import replay_programme
 
     t0 = time.perf_counter()
-    run_programme(start=START, end=END, simulate_staff=True)
+    replay_programme(START, END)
     return time.perf_counter() - t0, 0.0, {}
 
 

@@ -202,22 +202,22 @@ def plan(
 
 
 @app.command()
-def launch(as_of: AsOf = None, simulate_staff: bool = False) -> None:
+def launch(as_of: AsOf = None) -> None:
     """Launch the wave due on AS_OF (what the quarterly deployment runs)."""
     from flows.launch_wave import launch_wave
 
     with _stage_progress("Ward stages done"):
-        result = launch_wave(as_of=as_of, simulate_staff=simulate_staff)
+        result = launch_wave(as_of=as_of)
     console.print(result)
 
 
 @app.command()
-def advance(as_of: AsOf = None, simulate_staff: bool = False) -> None:
+def advance(as_of: AsOf = None) -> None:
     """Move every open wave's wards on (picks up returned templates)."""
     from flows.launch_wave import advance_wards
 
     with _stage_progress("Ward stages done"):
-        result = advance_wards(as_of=as_of, simulate_staff=simulate_staff)
+        result = advance_wards(as_of=as_of)
     console.print(result)
 
 

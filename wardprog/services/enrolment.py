@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
@@ -24,12 +23,6 @@ from wardprog.services.programme import on_day, refresh_wave_status
 WORK_STAGES: tuple[Stage, ...] = (Stage.diagnostic, Stage.engagement, Stage.triage, Stage.qsir)
 
 StageFn = Callable[[StageContext], StageOutcome]
-
-
-class BeforeStage(Protocol):
-    """A hook run in the stage's transaction before it: the demo's simulated ward staff."""
-
-    def __call__(self, ctx: StageContext, stage: Stage) -> None: ...
 
 
 def stage_function(stage: Stage) -> StageFn:
@@ -63,7 +56,6 @@ def run_stage(
     enrolment_id: int,
     stage: Stage,
     as_of: date,
-    before_stage: BeforeStage | None = None,
 ) -> StageOutcome:
     """Run ``stage`` for one enrolment if it is the ward's next stage; commit with the advance."""
     with session_scope(engine) as session:
@@ -84,8 +76,6 @@ def run_stage(
         site = session.get(Site, ward.site_id)
         assert site is not None
         ctx = StageContext(session, settings, as_of, ward, site, wave, enrolment)
-        if before_stage is not None:
-            before_stage(ctx, stage)
         outcome = stage_function(stage)(ctx)
         if outcome.done:
             enrolment.stage = stage
