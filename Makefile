@@ -7,6 +7,9 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
+# pytest-xdist workers for `make test`: each has its own databases, Prefect home and harness.
+TEST_WORKERS ?= 2
+
 .PHONY: demo test lint typecheck check ui clean bench browser
 
 $(STAMP): pyproject.toml
@@ -38,7 +41,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy wardprog flows schedules
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

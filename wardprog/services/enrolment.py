@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from wardprog.config import Settings
 from wardprog.db import session_scope
@@ -59,9 +60,16 @@ def run_stage(
 ) -> StageOutcome:
     """Run ``stage`` for one enrolment if it is the ward's next stage; commit with the advance."""
     with session_scope(engine) as session:
-        enrolment = session.get(WardEnrolment, enrolment_id)
-        if enrolment is None:
+        # One round trip for the enrolment, its ward, wave and site (was four reads).
+        row = session.exec(
+            select(WardEnrolment, Ward, Wave, Site)
+            .where(WardEnrolment.id == enrolment_id)
+            .where(Ward.id == WardEnrolment.ward_id, Wave.id == WardEnrolment.wave_id)
+            .where(Site.id == Ward.site_id)
+        ).first()
+        if row is None:
             raise NotFoundError(f"enrolment {enrolment_id} does not exist")
+        enrolment, ward, wave, site = row
         if is_past(enrolment.stage, stage):
             return StageOutcome(done=True, summary="already done", details={"skipped": True})
         expected = STAGE_ORDER[STAGE_ORDER.index(stage) - 1]
@@ -70,11 +78,6 @@ def run_stage(
                 done=False,
                 summary=f"waiting for {STAGE_ORDER[STAGE_ORDER.index(enrolment.stage) + 1].value}",
             )
-        ward = session.get(Ward, enrolment.ward_id)
-        wave = session.get(Wave, enrolment.wave_id)
-        assert ward is not None and wave is not None
-        site = session.get(Site, ward.site_id)
-        assert site is not None
         ctx = StageContext(session, settings, as_of, ward, site, wave, enrolment)
         outcome = stage_function(stage)(ctx)
         if outcome.done:
@@ -85,5 +88,6 @@ def run_stage(
                 enrolment.completed_at = on_day(as_of, 17)
             session.add(enrolment)
             session.flush()
-            refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
+            if enrolment.stage is Stage.complete:  # only then can the wave be complete
+                refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
         return outcome
