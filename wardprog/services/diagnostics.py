@@ -681,19 +681,7 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
     extracts = load_extracts(settings)
     check_extract_wards(session, extracts)
     metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end)
-    n_before = metrics.loc[metrics["month"] < event_month].groupby("metric").size()
-    # Fixed limits: fix_after_n_points is per series, so chart each metric with its own count.
-    fixed = (
-        pd.concat(
-            [
-                charts_for(rows, fix_after_n_points=int(n_before.get(key, 0)) or None)
-                for key, rows in metrics.groupby("metric", sort=False)
-            ],
-            ignore_index=True,
-        )
-        if not metrics.empty
-        else metrics
-    )
+    fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
     changes = _verdicts(fixed, event_month) if not metrics.empty else []
 
     created = False
@@ -728,6 +716,28 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
         "limits)."
     )
     return RecheckResult(ward.code, kind, as_of, event_day, existing.id, created, changes, message)
+
+
+def fixed_limit_charts(metrics: pd.DataFrame, event_month: pd.Timestamp) -> pd.DataFrame:
+    """Each metric charted with its limits fixed on its own points before ``event_month``.
+
+    ``fix_after_n_points`` is per series, so series are charted in one pass per distinct count
+    (nearly always one: every metric has the same months before the event), not one per metric;
+    rows come back in the order charting each metric on its own gives.
+    """
+    n_before = metrics.loc[metrics["month"] < event_month].groupby("metric").size()
+    order = list(dict.fromkeys(metrics["metric"]))
+    count_of = {key: int(n_before.get(key, 0)) for key in order}
+    parts = [
+        charts_for(
+            metrics.loc[metrics["metric"].isin([k for k in order if count_of[k] == n])],
+            fix_after_n_points=n or None,
+        )
+        for n in dict.fromkeys(count_of.values())
+    ]
+    chart = pd.concat(parts, ignore_index=True)
+    rank = chart["metric"].map({key: i for i, key in enumerate(order)})
+    return chart.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
 
 
 def due_rechecks(session: Session, as_of: date) -> list[str]:
