@@ -8,20 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlmodel import Session
 
 from wardprog.cli_common import console, fail
-from wardprog.config import get_settings
-from wardprog.db import get_engine, session_scope
 from wardprog.demo.area import DEFAULT_ROOT as DEMO_ROOT
 from wardprog.errors import WardprogError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer(help="Run the ward improvement programme.", no_args_is_help=True)
 
@@ -68,9 +67,11 @@ def _stage_progress(description: str) -> Iterator[None]:
     The flows run in this thread and commit stage by stage, so the bar is the programme's own
     record of progress, not an estimate.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from sqlalchemy import func
-    from sqlmodel import select
+    from sqlmodel import Session, select
 
+    from wardprog.db import get_engine
     from wardprog.models import STAGE_ORDER, Ward, WardEnrolment
 
     engine = get_engine()
@@ -116,6 +117,8 @@ def _stage_progress(description: str) -> Iterator[None]:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations to WARDPROG_DATABASE_URL."""
+    from wardprog.config import get_settings
+    from wardprog.db import session_scope
     from wardprog.migrate import upgrade
     from wardprog.services.installation import claim_production
 
@@ -128,6 +131,7 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's migration revision."""
+    from wardprog.config import get_settings
     from wardprog.migrate import current
 
     console.print(current(get_settings().database_url) or "(empty database)")
@@ -136,6 +140,7 @@ def db_current() -> None:
 @app.command("import-wards")
 def import_wards(path: Path) -> None:
     """Import (or update) the ward register CSV; all rows or none."""
+    from wardprog.db import session_scope
     from wardprog.services.installation import claim_production
     from wardprog.services.register import import_register
 
@@ -156,6 +161,8 @@ def start_programme(
     start: Annotated[date, typer.Option(formats=["%Y-%m-%d"])] = DEMO_START,
 ) -> None:
     """Create the programme (first wave in the quarter containing START)."""
+    from wardprog.config import get_settings
+    from wardprog.db import session_scope
     from wardprog.services.programme import ensure_programme
 
     with session_scope() as session:
@@ -170,6 +177,10 @@ def plan(
     ] = DEMO_START,
 ) -> None:
     """Print the rollout plan: which wards join which quarterly wave."""
+    from sqlmodel import Session
+
+    from wardprog.config import get_settings
+    from wardprog.db import get_engine
     from wardprog.models import Programme
     from wardprog.services.programme import DEFAULT_PROGRAMME, rollout_plan
 
@@ -282,6 +293,8 @@ def _demo_ward_link() -> str | None:
     """A link to the first demo ward's page, signed for its manager (the demo's own key)."""
     from sqlmodel import col, select
 
+    from wardprog.config import get_settings
+    from wardprog.db import session_scope
     from wardprog.models import Ward
     from wardprog.web.links import ward_page_link
 
@@ -309,6 +322,10 @@ def _seal_prefect(home: Path) -> None:
 @app.command()
 def report(as_of: AsOf = None) -> None:
     """Write the programme dashboard (HTML) to the output folder."""
+    from sqlmodel import Session
+
+    from wardprog.config import get_settings
+    from wardprog.db import get_engine
     from wardprog.reports.dashboard import write_dashboard
 
     settings = get_settings()
@@ -320,6 +337,9 @@ def report(as_of: AsOf = None) -> None:
 @app.command()
 def status(as_of: AsOf = None) -> None:
     """Where every ward is: waves, stages, triage, QSIR training and notifications."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
     from wardprog.models import Stage
     from wardprog.status import (
         notification_counts,
@@ -370,6 +390,7 @@ def status(as_of: AsOf = None) -> None:
 
 
 def _qsir_kpis(session: Session, as_of: date):  # type: ignore[no-untyped-def]
+    from wardprog.config import get_settings
     from wardprog.services.qsir_kpis import kpi_table, training_kpis
 
     return kpi_table(training_kpis(session, as_of, get_settings().qsir_target_trained))

@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlmodel import Session, col, select
 
 from wardprog.cli_common import console, fail
-from wardprog.db import get_engine, session_scope
 from wardprog.errors import NotFoundError, WardprogError
-from wardprog.models import Facilitator, Site, Venue
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -29,6 +26,10 @@ def add_venue(
     capacity: Annotated[int, typer.Option(help="Seats.")] = 20,
 ) -> None:
     """Register a room on a site (or update its capacity)."""
+    from sqlmodel import select
+
+    from wardprog.db import session_scope
+    from wardprog.models import Site
     from wardprog.services.venues import register_venue
 
     try:
@@ -45,6 +46,11 @@ def add_venue(
 @venues_app.command("list")
 def list_venues() -> None:
     """Every room by site."""
+    from sqlmodel import Session, col, select
+
+    from wardprog.db import get_engine
+    from wardprog.models import Site, Venue
+
     table = Table(title="Venues")
     for column in ("site", "room", "capacity", "active"):
         table.add_column(column)
@@ -78,6 +84,7 @@ def add_facilitator(
     ] = "mon,tue,wed,thu,fri",
 ) -> None:
     """Register (or update) a facilitator by email."""
+    from wardprog.db import session_scope
     from wardprog.services.venues import register_facilitator
 
     try:
@@ -97,6 +104,7 @@ def facilitator_leave(
     ],
 ) -> None:
     """Record a facilitator's leave so no engagement event is booked with them then."""
+    from wardprog.db import session_scope
     from wardprog.services.venues import set_facilitator_leave
 
     try:
@@ -114,6 +122,11 @@ def facilitator_leave(
 @facilitators_app.command("list")
 def list_facilitators() -> None:
     """Every facilitator with working days and leave."""
+    from sqlmodel import Session, col, select
+
+    from wardprog.db import get_engine
+    from wardprog.models import Facilitator
+
     table = Table(title="Facilitators")
     for column in ("name", "email", "working days", "leave"):
         table.add_column(column)
