@@ -123,13 +123,13 @@ def grow_improvement_team(url: str, sites: int) -> None:
     The facilitators are one central team travelling between sites; a programme over 300 sites
     with the demo's three would run out of facilitator-hours in the engagement window long
     before it ran out of rooms, and the benchmark would measure scheduling failures.
+    ``prepare_demo`` registers the demo's three (and rooms on every site); this adds the rest.
     """
-    from wardprog.services.venues import DEFAULT_FACILITATORS, register_facilitator
+    from wardprog.demo.team import DEMO_FACILITATORS
+    from wardprog.services.venues import register_facilitator
 
     with db.session_scope(db.get_engine(url)) as session:
-        for seed in DEFAULT_FACILITATORS:
-            register_facilitator(session, seed.name, seed.email, seed.working_days)
-        for n in range(len(DEFAULT_FACILITATORS), sites):
+        for n in range(len(DEMO_FACILITATORS), sites):
             register_facilitator(session, f"QI Facilitator {n + 1}", f"qi.{n + 1}@trust.example")
 
 
