@@ -122,7 +122,8 @@ def in_process_runs() -> Iterator[None]:
     silently (a worker's flow-run subprocess killed or OOM'd); deployments on workers keep
     them (Prefect's default, every 180 s). A replay runs in the terminal that started it, so
     a crash is seen there, and in Prefect 3.8 every flow run joins its heartbeat thread on
-    exit, about one second each: some 70 flow runs in the demo's year, a third of its time.
+    exit, up to a second each: the demo's year has about 80 flow runs (150 when re-checks
+    were subflows), so heartbeats alone padded it by more than a minute.
     The setting's environment variable cannot turn them off (it must be >= 30); this can.
     """
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
