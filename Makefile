@@ -8,6 +8,9 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 # Quiet console, full run logs to the API (the UI): `wardprog` itself sets the console level;
 # PREFECT_LOGGING_LEVEL=WARNING would also drop the INFO logs the Prefect UI shows.
 
+# pytest-xdist workers for `make test`: each has its own databases, Prefect home and harness.
+TEST_WORKERS ?= 2
+
 .PHONY: demo test lint typecheck check ui clean bench browser
 
 $(STAMP): pyproject.toml
@@ -39,7 +42,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy wardprog flows schedules
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -13,6 +13,7 @@ import time
 from datetime import date, timedelta
 from datetime import time as clock
 
+from wardprog.demo.team import DEMO_FACILITATORS, DEMO_ROOMS
 from wardprog.rules.slots import (
     Booking,
     FacilitatorAvailability,
@@ -21,19 +22,18 @@ from wardprog.rules.slots import (
     england_bank_holidays,
     find_slot,
 )
-from wardprog.services.venues import DEFAULT_FACILITATORS, DEFAULT_ROOMS
 
 
 def run(
     wards_per_site: int, sites: int, starts: tuple[clock, ...], waves: int = 4
 ) -> tuple[int, float]:
     rooms = {
-        s: [Room(s * 10 + i, name, cap) for i, (name, cap) in enumerate(DEFAULT_ROOMS)]
+        s: [Room(s * 10 + i, name, cap) for i, (name, cap) in enumerate(DEMO_ROOMS)]
         for s in range(sites)
     }
     people = [
         FacilitatorAvailability(i, f.name, frozenset(f.working_days))
-        for i, f in enumerate(DEFAULT_FACILITATORS)
+        for i, f in enumerate(DEMO_FACILITATORS)
     ]
     bookings: list[Booking] = []
     started = time.perf_counter()

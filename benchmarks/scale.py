@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -74,6 +75,9 @@ class Result:
     complete: int
     # Seconds inside each stage service (services mode), to show where per-ward time goes.
     by_stage: dict[str, float]
+    # SQL statements each stage service sent (services mode), counted by an engine listener.
+    statements: dict[str, int]
+    peak_rss_mb: float
 
     @property
     def programme_s(self) -> float:
@@ -119,13 +123,13 @@ def grow_improvement_team(url: str, sites: int) -> None:
     The facilitators are one central team travelling between sites; a programme over 300 sites
     with the demo's three would run out of facilitator-hours in the engagement window long
     before it ran out of rooms, and the benchmark would measure scheduling failures.
+    ``prepare_demo`` registers the demo's three (and rooms on every site); this adds the rest.
     """
-    from wardprog.services.venues import DEFAULT_FACILITATORS, register_facilitator
+    from wardprog.demo.team import DEMO_FACILITATORS
+    from wardprog.services.venues import register_facilitator
 
     with db.session_scope(db.get_engine(url)) as session:
-        for seed in DEFAULT_FACILITATORS:
-            register_facilitator(session, seed.name, seed.email, seed.working_days)
-        for n in range(len(DEFAULT_FACILITATORS), sites):
+        for n in range(len(DEMO_FACILITATORS), sites):
             register_facilitator(session, f"QI Facilitator {n + 1}", f"qi.{n + 1}@trust.example")
 
 
@@ -133,12 +137,25 @@ def end_of_day(as_of: date) -> datetime:
     return datetime.combine(as_of, dtime(23, 59, 59), tzinfo=UTC)
 
 
-def run_services(settings: config.Settings) -> tuple[float, float, dict[str, float]]:
+class StatementCounter:
+    """Counts SQL statements sent on an engine (SQLAlchemy ``before_cursor_execute``)."""
+
+    def __init__(self, engine: sa.engine.Engine) -> None:
+        self.count = 0
+        sa.event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+
+def run_services(
+    settings: config.Settings,
+) -> tuple[float, float, dict[str, float], dict[str, int]]:
     """The programme through the services alone: (stages, dispatch) seconds, stage split."""
     from sqlmodel import Session, col, select
 
-    from flows.programme import programme_ticks
-    from wardprog.demo.simulate import staff_simulator
+    from wardprog.demo.replay import programme_ticks
+    from wardprog.demo.simulate import return_templates
     from wardprog.demo.staff import simulate_attendance
     from wardprog.models import Wave, WaveStatus
     from wardprog.notify.dispatch import dispatch_pending
@@ -146,10 +163,15 @@ def run_services(settings: config.Settings) -> tuple[float, float, dict[str, flo
     from wardprog.services.programme import get_programme, open_wave, wave_wards
 
     engine = db.get_engine(settings.database_url)
+    counter = StatementCounter(engine)
     stages_s = dispatch_s = 0.0
     by_stage: dict[str, float] = {stage.value: 0.0 for stage in WORK_STAGES}
+    statements: dict[str, int] = {stage.value: 0 for stage in WORK_STAGES}
+    statements["dispatch"] = 0
     for as_of, action in programme_ticks(START, END):
         t0 = time.perf_counter()
+        with db.session_scope(engine) as session:
+            return_templates(session, settings, as_of)  # simulated ward staff, between runs
         if action == "launch":
             with db.session_scope(engine) as session:
                 open_wave(session, settings, get_programme(session), as_of)
@@ -171,30 +193,32 @@ def run_services(settings: config.Settings) -> tuple[float, float, dict[str, flo
                 for enrolment_id in enrolment_ids:
                     if enrolment_id in blocked or enrolment_id is None:
                         continue
-                    s0 = time.perf_counter()
-                    outcome = run_stage(
-                        engine, settings, enrolment_id, stage, as_of, before_stage=staff_simulator
-                    )
+                    s0, c0 = time.perf_counter(), counter.count
+                    outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
                     by_stage[stage.value] += time.perf_counter() - s0
+                    statements[stage.value] += counter.count - c0
                     if not outcome.done:
                         blocked.add(enrolment_id)
         with db.session_scope(engine) as session:
             simulate_attendance(session, as_of)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), counter.count
         dispatch_pending(engine, settings, now=end_of_day(as_of), limit=1_000_000)
         t2 = time.perf_counter()
+        statements["dispatch"] += counter.count - c1
         stages_s += t1 - t0
         dispatch_s += t2 - t1
-    return stages_s, dispatch_s, by_stage
+    return stages_s, dispatch_s, by_stage, statements
 
 
-def run_flows(settings: config.Settings) -> tuple[float, float, dict[str, float]]:
-    """The real `run_programme` flow; dispatch happens inside it, so it is counted in stages."""
-    from flows.programme import run_programme
+def run_flows(
+    settings: config.Settings,
+) -> tuple[float, float, dict[str, float], dict[str, int]]:
+    """The demo's `run-programme` flow; dispatch happens inside it, so it is counted in stages."""
+    from wardprog.demo.replay import replay_programme
 
     t0 = time.perf_counter()
-    run_programme(start=START, end=END, simulate_staff=True)
-    return time.perf_counter() - t0, 0.0, {}
+    replay_programme(START, END)
+    return time.perf_counter() - t0, 0.0, {}, {}
 
 
 def measure(wards: int, mode: str, admin_url: str) -> Result:
@@ -217,9 +241,9 @@ def measure(wards: int, mode: str, admin_url: str) -> Result:
         prepare_demo(settings, START, END, register)
         grow_improvement_team(url, sites=wards // WARDS_PER_SITE)
         prepare_s = time.perf_counter() - t0
-        stages_s, dispatch_s, by_stage = (run_services if mode == "services" else run_flows)(
-            settings
-        )
+        stages_s, dispatch_s, by_stage, statements = (
+            run_services if mode == "services" else run_flows
+        )(settings)
         with Session(db.get_engine(url)) as session:
             counts = table_counts(session)
             complete = len(
@@ -238,12 +262,14 @@ def measure(wards: int, mode: str, admin_url: str) -> Result:
         notifications=counts.get("notification", 0),
         complete=complete,
         by_stage=by_stage,
+        statements=statements,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
 
 
 HEADER = (
     f"{'wards':>6} {'waves':>5} {'complete':>8} {'prepare s':>9} {'stages s':>9} "
-    f"{'dispatch s':>10} {'total s':>8} {'ms/ward':>8} {'rows':>9} {'notes':>7}"
+    f"{'dispatch s':>10} {'total s':>8} {'ms/ward':>8} {'rows':>9} {'notes':>7} {'peak MB':>7}"
 )
 
 
@@ -252,7 +278,7 @@ def row(r: Result) -> str:
     return (
         f"{r.wards:>6} {r.waves:>5} {r.complete:>8} {r.prepare_s:>9.1f} {r.stages_s:>9.1f} "
         f"{r.dispatch_s:>10.1f} {total:>8.1f} {1000 * r.programme_s / r.wards:>8.1f} "
-        f"{r.rows:>9} {r.notifications:>7}"
+        f"{r.rows:>9} {r.notifications:>7} {r.peak_rss_mb:>7.0f}"
     )
 
 
@@ -299,6 +325,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r.wards:>6} "
                 + " ".join(f"{1000 * r.by_stage[s] / r.wards:>11.1f}" for s in stages)
             )
+        print("\nSQL statements per ward in each stage service (engine listener), and dispatch:")
+        kinds = list(results[0].statements)
+        print(f"{'wards':>6} " + " ".join(f"{s:>11}" for s in kinds))
+        for r in results:
+            print(f"{r.wards:>6} " + " ".join(f"{r.statements[s] / r.wards:>11.1f}" for s in kinds))
 
 
 if __name__ == "__main__":

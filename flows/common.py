@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
+from typing import Any, cast
 
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy.engine import Engine
 
 from wardprog.config import Settings, get_settings
@@ -15,6 +17,16 @@ from wardprog.db import get_engine
 def runtime() -> tuple[Settings, Engine]:
     settings = get_settings()
     return settings, get_engine(settings.database_url)
+
+
+# Threads for a flow's concurrent per-ward tasks; each holds one database connection while it
+# runs (PostgreSQL's pool: 5, plus 10 overflow), and on two cores more threads only queue.
+WARD_THREADS = 4
+
+
+def ward_task_runner(max_workers: int = WARD_THREADS) -> TaskRunner[Any]:
+    """The task runner for flows that map per-ward tasks: a bounded thread pool."""
+    return cast(TaskRunner[Any], ThreadPoolTaskRunner(max_workers=max_workers))
 
 
 def artifact_key(*parts: object) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, runtime
+from flows.common import artifact_key, dated_run_name, runtime, ward_task_runner
 from wardprog.db import session_scope
 from wardprog.services.diagnostics import due_rechecks, pack_summary, run_recheck
 
@@ -41,8 +41,14 @@ def publish_pack_artifacts(ward_code: str, snapshot_id: int) -> str:
     return summary.markdown
 
 
-@flow(name="recheck-ward", flow_run_name=dated_run_name("re-check {ward_code} as of {as_of}"))
-def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
+@task(
+    name="recheck-ward",
+    task_run_name="re-check {ward_code} as of {as_of}",
+    retries=1,
+    retry_delay_seconds=10,
+    persist_result=False,
+)
+def recheck_ward_task(ward_code: str, as_of: date) -> dict[str, Any]:
     """Re-pull a ward 3 or 6 months after its engagement event and report what changed."""
     logger = get_run_logger()
     settings, engine = runtime()
@@ -67,13 +73,27 @@ def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
     }
 
 
-@flow(name="recheck-due-wards", flow_run_name=dated_run_name("re-checks due as of {as_of}"))
+@flow(name="recheck-ward", flow_run_name=dated_run_name("re-check {ward_code} as of {as_of}"))
+def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
+    """One ward's re-check on its own (the team asking for it); the daily run uses the task."""
+    return recheck_ward_task(ward_code, as_of)
+
+
+@flow(
+    name="recheck-due-wards",
+    flow_run_name=dated_run_name("re-checks due as of {as_of}"),
+    task_runner=ward_task_runner(),
+)
 def recheck_due_wards(as_of: date) -> list[dict[str, Any]]:
-    """Every ward whose 3- or 6-month re-check has fallen due and is not yet done."""
+    """Every ward whose 3- or 6-month re-check has fallen due and is not yet done.
+
+    Each ward's re-check is a task (not a subflow) and they run concurrently: a re-check reads
+    only its own ward's rows and writes only its own snapshot.
+    """
     _, engine = runtime()
     with Session(engine) as session:
         wards = due_rechecks(session, as_of)
-    results = [recheck_ward(ward_code, as_of) for ward_code in wards]
+    results = [f.result() for f in recheck_ward_task.map(wards, unmapped(as_of))] if wards else []
     if results:
         lines = [f"# Re-checks as of {as_of}", "", "| Ward | Re-check | Improved | Concern |"]
         lines.append("|---|---|---|---|")

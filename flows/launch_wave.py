@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -23,7 +23,7 @@ from prefect.artifacts import (
 )
 from sqlmodel import Session, col, select
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime, ward_task_runner
 from flows.diagnostics import publish_pack_artifacts
 from wardprog.db import session_scope
 from wardprog.models import DiagnosticSnapshot, Stage, Wave, WaveStatus
@@ -51,17 +51,13 @@ def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
     retries=2,
     retry_delay_seconds=[5, 30],
     task_run_name="{stage.value} · {ward_code}",
+    # The outcome lives in the database; Prefect only hands it back to this flow run.
+    persist_result=False,
 )
-def stage_task(
-    enrolment_id: int, ward_code: str, stage: Stage, as_of: date, simulate_staff: bool
-) -> dict[str, Any]:
+def stage_task(enrolment_id: int, ward_code: str, stage: Stage, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
-    hook = None
-    if simulate_staff:
-        from wardprog.demo.simulate import staff_simulator
-
-        hook = staff_simulator
-    outcome = run_stage(engine, settings, enrolment_id, stage, as_of, before_stage=hook)
+    outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
+    get_run_logger().info("%s %s: %s", stage.value, ward_code, outcome.summary)
     return {"done": outcome.done, "summary": outcome.summary, **outcome.details}
 
 
@@ -102,7 +98,27 @@ def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
         ]
 
 
-def advance_wave_wards(wave_id: int, as_of: date, simulate_staff: bool) -> dict[str, int]:
+# Stages whose per-ward work is independent of the other wards of the wave run concurrently.
+# Engagement (a free slot on the site, after the wards before it) and QSIR (seats in shared
+# cohorts) decide against what earlier wards were given, so they go ward by ward in register
+# order: the same wave always gets the same slots and seats.
+CONCURRENT_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic, Stage.triage})
+
+
+def _run_stage_for_wards(
+    stage: Stage, wards: list[tuple[int, str]], as_of: date
+) -> list[dict[str, Any]]:
+    if not wards:
+        return []
+    if stage in CONCURRENT_STAGES:
+        futures = stage_task.map(
+            [e for e, _ in wards], [w for _, w in wards], unmapped(stage), unmapped(as_of)
+        )
+        return [f.result() for f in futures]
+    return [stage_task(e, w, stage, as_of) for e, w in wards]
+
+
+def advance_wave_wards(wave_id: int, as_of: date) -> dict[str, int]:
     """Run every ward of one wave through as many stages as it can go, stage by stage.
 
     Stage by stage across the wave (rather than ward by ward) keeps engagement slot finding and
@@ -113,7 +129,6 @@ def advance_wave_wards(wave_id: int, as_of: date, simulate_staff: bool) -> dict[
         wave = session.get(Wave, wave_id)
         number = wave.number if wave else wave_id
         wards = [(e.id, w.code) for e, w, _ in wave_wards(session, wave_id)]
-    total = len(wards) * len(WORK_STAGES)
     progress_id = create_progress_artifact(
         progress=0.0,
         key=artifact_key("wave", number, "progress"),
@@ -121,22 +136,23 @@ def advance_wave_wards(wave_id: int, as_of: date, simulate_staff: bool) -> dict[
     )
     blocked: set[str] = set()
     counts = {"done": 0, "waiting": 0}
-    step = 0
-    for stage in WORK_STAGES:
-        for enrolment_id, ward in wards:
-            step += 1
-            if ward in blocked:
-                continue
-            result = stage_task(enrolment_id, ward, stage, as_of, simulate_staff)  # type: ignore[arg-type]
+    for n, stage in enumerate(WORK_STAGES, start=1):
+        todo = [(e, w) for e, w in wards if w not in blocked]
+        results = _run_stage_for_wards(stage, todo, as_of)  # type: ignore[arg-type]
+        packs: list[tuple[str, int]] = []
+        for (_, ward), result in zip(todo, results, strict=True):
             if stage is Stage.diagnostic and result.get("snapshot_id"):
-                publish_pack_artifacts(ward, result["snapshot_id"])
+                packs.append((ward, result["snapshot_id"]))
             if result["done"]:
                 counts["done"] += 0 if result.get("skipped") else 1
             else:
                 blocked.add(ward)
                 counts["waiting"] += 1
-            update_progress_artifact(progress_id, progress=100.0 * step / total)  # type: ignore[arg-type]
-    update_progress_artifact(progress_id, progress=100.0)  # type: ignore[arg-type]
+        if packs:
+            for future in publish_pack_artifacts.map([w for w, _ in packs], [s for _, s in packs]):
+                future.result()
+        # One update per stage, not per ward: each is an API round trip.
+        update_progress_artifact(progress_id, progress=100.0 * n / len(WORK_STAGES))  # type: ignore[arg-type]
     _publish_wave_artifacts(wave_id, number, as_of)
     return counts
 
@@ -167,12 +183,13 @@ def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
     )
 
 
-@flow(name="launch-wave", flow_run_name=dated_run_name("launch wave due {as_of}"), log_prints=True)
-def launch_wave(
-    as_of: date | None = None,
-    programme: str = DEFAULT_PROGRAMME,
-    simulate_staff: bool = False,
-) -> dict[str, Any]:
+@flow(
+    name="launch-wave",
+    flow_run_name=dated_run_name("launch wave due {as_of}"),
+    log_prints=True,
+    task_runner=ward_task_runner(),
+)
+def launch_wave(as_of: date | None = None, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
     """Open the quarter's wave (idempotent) and advance its wards as far as they can go."""
     as_of = resolve_as_of(as_of)
     logger = get_run_logger()
@@ -181,7 +198,7 @@ def launch_wave(
         logger.info("Every ward is already enrolled; no wave to launch on %s", as_of)
         return {"wave": None}
     logger.info("Wave %s %s", opened["number"], "opened" if opened["created"] else "already open")
-    counts = advance_wave_wards(opened["wave_id"], as_of, simulate_staff)
+    counts = advance_wave_wards(opened["wave_id"], as_of)
     return {"wave": opened["number"], "created": opened["created"], **counts}
 
 
@@ -189,15 +206,12 @@ def launch_wave(
     name="advance-wards",
     flow_run_name=dated_run_name("advance open waves {as_of}"),
     log_prints=True,
+    task_runner=ward_task_runner(),
 )
-def advance_wards(
-    as_of: date | None = None,
-    programme: str = DEFAULT_PROGRAMME,
-    simulate_staff: bool = False,
-) -> dict[str, Any]:
+def advance_wards(as_of: date | None = None, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
     """Daily: pick up returned templates and move every open wave's wards on."""
     as_of = resolve_as_of(as_of)
     summary: dict[str, Any] = {}
     for wave_id in _open_wave_ids(programme):
-        summary[str(wave_id)] = advance_wave_wards(wave_id, as_of, simulate_staff)
+        summary[str(wave_id)] = advance_wave_wards(wave_id, as_of)
     return summary

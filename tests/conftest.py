@@ -1,5 +1,8 @@
 """Shared fixtures: a real database per test on SQLite and on PostgreSQL, isolated settings.
 
+Under pytest-xdist (`make test` runs `-n 2`) every worker is its own pytest process with its own
+Prefect home and its own Prefect test harness (one per worker session).
+
 PostgreSQL: each pytest process creates its own throw-away database on the local server (so
 parallel runs never collide) and truncates between tests. Under CI=true an unreachable server is
 a failure, not a skip: the production database must be exercised.
@@ -7,7 +10,10 @@ a failure, not a skip: the production database must be exercised.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +27,11 @@ import wardprog.models  # noqa: F401  (registers every table)
 from tests.topology.harness import scratch_database
 from wardprog import config, db
 
+# One Prefect home per pytest process (each xdist worker is one), set before Prefect is first
+# imported: workers never share Prefect's local files, and no developer profile leaks in.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"wardprog-prefect-{_WORKER}-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 

@@ -42,6 +42,7 @@ from tests.topology.harness import (
     wait_until,
     wardprog_env,
 )
+from tests.topology.run_flow import return_templates_due
 from tests.topology.web import close_a_fix_through_the_web
 from wardprog.config import Settings
 from wardprog.db import get_engine
@@ -97,7 +98,7 @@ def _trigger(name: str, as_of: str, logs: list[Managed]) -> None:
     # Sync call from a test: returns the FlowRun once finished (or after the timeout).
     run = cast(
         FlowRun,
-        run_deployment(name, parameters={"as_of": as_of, "simulate_staff": True}, timeout=150),
+        run_deployment(name, parameters={"as_of": as_of}, timeout=150),
     )
     assert run.state is not None and run.state.is_completed(), f"{name} ended {run.state!r}\n" + (
         "\n\n".join(f"--- {m.name} ---\n{m.tail(60)}" for m in logs)
@@ -157,6 +158,7 @@ def test_server_on_postgres_two_workers_complete_a_wave(
                 # The quarter's first working day: the wave opens, wards go as far as they can.
                 _trigger(LAUNCH, "2026-01-02", [server, *workers])
                 # Seven weeks on, after every engagement event: templates back, wave complete.
+                return_templates_due(date(2026, 2, 20))
                 _trigger(ADVANCE, "2026-02-20", [server, *workers])
                 runs, ids = asyncio.run(_flow_runs(LAUNCH, ADVANCE))
                 online = asyncio.run(_online_workers())

@@ -316,14 +316,14 @@ def _check_launch(as_of: date) -> None:
 
 
 @app.command()
-def launch(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = False) -> None:
+def launch(as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Launch the wave due on AS_OF (what the quarterly deployment runs)."""
     as_of = as_of or date.today()
     _check_launch(as_of)
     from flows.launch_wave import launch_wave
 
     with _stage_progress("Ward stages done", enabled=not as_json):
-        result = launch_wave(as_of=as_of, simulate_staff=simulate_staff)
+        result = launch_wave(as_of=as_of)
     pending = _pending_messages()
     if as_json:
         print_json({"as_of": as_of, **result, "pending_messages": pending})
@@ -345,7 +345,7 @@ def launch(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = F
 
 
 @app.command()
-def advance(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = False) -> None:
+def advance(as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Move every open wave's wards on (picks up returned templates)."""
     as_of = as_of or date.today()
     from wardprog.services.programme import get_programme
@@ -356,7 +356,7 @@ def advance(as_of: AsOf = None, simulate_staff: bool = False, as_json: AsJson = 
     from wardprog.models import Wave
 
     with _stage_progress("Ward stages done", enabled=not as_json):
-        result = advance_wards(as_of=as_of, simulate_staff=simulate_staff)
+        result = advance_wards(as_of=as_of)
     with Session(get_engine()) as session:
         numbers = {str(w.id): w.number for w in session.exec(_select(Wave)).all()}
     rows = [{"wave": numbers.get(wave_id, wave_id), **counts} for wave_id, counts in result.items()]

@@ -26,10 +26,6 @@ from rich.table import Table
 
 from wardprog.cli_common import DATE
 from wardprog.errors import InputFileError, RowProblem, WardprogError
-from wardprog.rules.spc import SHORT_GROUP_THRESHOLD, rebase_dates_not_in_data, spc
-from wardprog.sources.extracts import read_table
-from wardprog.sources.schema import Column, ColumnType, ExtractSpec
-from wardprog.sources.validate import validate_frame
 
 
 class ImprovementOption(StrEnum):
@@ -85,6 +81,11 @@ def _chart_file(
     screen_outliers: bool,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The points and the notes for stderr (trial limits, rebase dates not in the data)."""
+    from wardprog.rules.spc import SHORT_GROUP_THRESHOLD, rebase_dates_not_in_data, spc
+    from wardprog.sources.extracts import read_table
+    from wardprog.sources.schema import Column, ColumnType, ExtractSpec
+    from wardprog.sources.validate import validate_frame
+
     spec = ExtractSpec(
         "spc input",
         "a time series",

@@ -21,19 +21,18 @@ import json
 import math
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from wardprog.cli_common import DATE, console
 from wardprog.errors import InputFileError, RowProblem, WardprogError
-from wardprog.rules.evaluation import Estimate, evaluate_panel, plain_english
-from wardprog.rules.metrics import METRICS_BY_KEY, month_start
-from wardprog.sources.extracts import read_table
-from wardprog.sources.schema import Column, ColumnType, ExtractSpec
-from wardprog.sources.validate import validate_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from wardprog.rules.evaluation import Estimate
 
 
 def _error(message: str) -> typer.Exit:
@@ -46,6 +45,13 @@ def file_panel(
     path: Path, *, ward_column: str, date_column: str, value_column: str, start_column: str
 ) -> pd.DataFrame:
     """Read and validate a ward-month file into a panel (ward, month, value, start)."""
+    import pandas as pd
+
+    from wardprog.rules.metrics import month_start
+    from wardprog.sources.extracts import read_table
+    from wardprog.sources.schema import Column, ColumnType, ExtractSpec
+    from wardprog.sources.validate import validate_frame
+
     spec = ExtractSpec(
         "evaluation input",
         "one row per ward-month",
@@ -104,6 +110,9 @@ def _print_json(est: Estimate, *, with_metric: bool = False) -> None:
 
 
 def _table(estimates: list[Estimate], title: str) -> Table:
+    from wardprog.rules.evaluation import plain_english
+    from wardprog.rules.metrics import METRICS_BY_KEY
+
     table = Table(title=title)
     for col in ("metric", "effect", "95% CI", "p", "wards", "ward-months", "exposed", "reading"):
         table.add_column(col)
@@ -158,6 +167,8 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
     """Stepped-wedge estimate of the programme's effect (mixed model with month effects)."""
+    from wardprog.rules.evaluation import evaluate_panel
+
     if file is not None:
         if metric is not None:
             raise _error("give FILE or --metric, not both")

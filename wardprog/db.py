@@ -33,10 +33,14 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             # Foreign keys are off by default in SQLite; WAL lets the Prefect task threads
-            # read while one writes.
+            # read while one writes. With WAL, synchronous=NORMAL is SQLite's recommended
+            # setting: a commit survives the process being killed and the file never corrupts,
+            # only a power cut may lose the last commits; it saves an fsync per commit (about
+            # 2 ms here, thousands of commits in a replay). Production runs on PostgreSQL.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine

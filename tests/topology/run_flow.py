@@ -4,6 +4,8 @@
     python -m tests.topology.run_flow advance  --as-of 2026-02-20 [--simulate-staff]
     python -m tests.topology.run_flow dispatch --as-of 2026-02-20
 
+``--simulate-staff`` first has the demo's ward staff return what is due by ``--as-of`` (triage
+templates, nomination returns) into their inbox folders, between runs, as people would.
 Settings come from WARDPROG_* and the Prefect API from PREFECT_API_URL in the environment.
 ``--ready FILE --go FILE`` make the process signal that its imports are done and then wait,
 so a test can release several processes at the same instant (a real race, not a staggered one).
@@ -38,14 +40,27 @@ def main(argv: list[str] | None = None) -> None:
         while not args.go.exists():
             time.sleep(0.01)
 
+    if args.simulate_staff:
+        return_templates_due(args.as_of)
     result: Any
     if args.flow == "launch":
-        result = launch_wave(as_of=args.as_of, simulate_staff=args.simulate_staff)
+        result = launch_wave(as_of=args.as_of)
     elif args.flow == "advance":
-        result = advance_wards(as_of=args.as_of, simulate_staff=args.simulate_staff)
+        result = advance_wards(as_of=args.as_of)
     else:
         result = dispatch_notifications(as_of=args.as_of)
     print(json.dumps(result, default=str))
+
+
+def return_templates_due(as_of: date) -> int:
+    """The demo's ward staff, outside any flow run: files into the inbox folders."""
+    from wardprog.config import get_settings
+    from wardprog.db import get_engine, session_scope
+    from wardprog.demo.simulate import return_templates
+
+    settings = get_settings()
+    with session_scope(get_engine(settings.database_url)) as session:
+        return return_templates(session, settings, as_of)
 
 
 if __name__ == "__main__":

@@ -73,17 +73,21 @@ def demo_effect_starts(plan: list[PlannedWave]) -> dict[str, date]:
 
 
 def run_demo(start: date, end: date) -> None:
-    """Replay the programme with simulated staff, on the demo's database only."""
-    from flows.programme import run_programme
+    """Replay the programme with simulated staff, on the demo's database only.
+
+    The `run-programme` replay (simulated ward staff between flow runs), then the dashboard.
+    """
     from flows.report import programme_report
     from wardprog.config import get_settings
+    from wardprog.demo.replay import in_process_runs, replay_programme
 
     settings = get_settings()
     with session_scope(get_engine(settings.database_url)) as session:
         require_demo(session, settings.database_url)
 
-    run_programme(start=start, end=end, simulate_staff=True)
-    programme_report(as_of=end)
+    replay_programme(start, end)
+    with in_process_runs():
+        programme_report(as_of=end)
 
 
 def write_register(path: Path, wards_per_site: int, sites: int = 3) -> Path:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 LONDON = ZoneInfo("Europe/London")
 PRODID = "-//wardprog//ward improvement programme//EN"
@@ -63,5 +64,32 @@ def build_calendar(events: Sequence[CalendarEvent], method: str = "REQUEST") -> 
             attendee.params["rsvp"] = vText("TRUE")
             item.add("attendee", attendee, encode=False)
         cal.add_component(item)
-    cal.add_missing_timezones()
-    return cal.to_ical()
+    return _to_ical_with_timezones(cal)
+
+
+@lru_cache(maxsize=8)
+def _vtimezone_ical(tzid: str) -> bytes:
+    """The VTIMEZONE for ``tzid`` as iCalendar text, built and serialised once per process.
+
+    Building it from zoneinfo and serialising its transitions costs about 20 ms per invite;
+    it is the same text for every invite.
+    """
+    return Timezone.from_tzid(tzid).to_ical()
+
+
+def _to_ical_with_timezones(cal: Calendar) -> bytes:
+    """``cal`` serialised with the VTIMEZONEs ``add_missing_timezones()`` would add (same
+    default range, same place: before the first component), taken from the cache.
+    """
+    blocks: list[bytes] = []
+    for tzid in sorted(cal.get_missing_tzids()):
+        try:
+            blocks.append(_vtimezone_ical(tzid))
+        except ValueError:
+            continue  # unknown to zoneinfo: left out, as icalendar does
+    raw = cal.to_ical()
+    if not blocks:
+        return raw
+    # Content lines fold with CRLF + space, so CRLF + "BEGIN:" only starts a component.
+    at = raw.index(b"\r\nBEGIN:", 1) + 2
+    return raw[:at] + b"".join(blocks) + raw[at:]

@@ -9,6 +9,8 @@ raises before anything is added to the session, so the orchestrator's rollback l
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -103,6 +105,39 @@ def ward_charts(
     """Every metric's SPC chart for one ward (one row per metric-month)."""
     metrics = ward_month_metrics(extracts.for_wards([ward_code]).tables, start, end)
     return charts_for(metrics, rebase=rebase, fix_after_n_points=fix_after_n_points)
+
+
+# Charting a whole wave's wards in one vectorised pass costs about what charting one ward does.
+_WAVE_CHARTS_LOCK = threading.Lock()
+
+
+def wave_ward_charts(
+    extracts: Extracts,
+    ward_code: str,
+    wave_codes: Sequence[str],
+    start: date,
+    end: date,
+) -> pd.DataFrame:
+    """``ward_code``'s charts, computed with the rest of its wave's wards in one pass.
+
+    The first ward of a wave to ask charts every ward of the wave over the same period (one
+    ``ward_month_metrics`` and one SPC pass) and keeps them, grouped by ward, on the extracts'
+    memo (one wave and period at a time); the others look theirs up. Only the wave's own rows are
+    ever charted, so memory stays at one wave's worth whatever the size of the trust.
+    """
+    key = ("wave_charts", tuple(sorted(set(wave_codes) | {ward_code})), start, end)
+    with _WAVE_CHARTS_LOCK:
+        memo = extracts._memo.get("wave_charts")
+        if memo is None or memo[0] != key:
+            metrics = ward_month_metrics(extracts.for_wards(key[1]).tables, start, end)
+            chart = charts_for(metrics)
+            by_ward = {
+                str(code): rows
+                for code, rows in chart.groupby("ward_code", sort=False, observed=True)
+            }
+            memo = (key, by_ward, chart.iloc[0:0])
+            extracts._memo["wave_charts"] = memo
+    return memo[1].get(ward_code, memo[2])
 
 
 def charts_for(
@@ -278,7 +313,7 @@ def staff_survey_json(
     }
     if year is None:
         return base
-    ward_rows = responses.loc[responses["ward_code"] == ward_code]
+    ward_rows = extracts.for_wards([ward_code])["staff_survey"]  # indexed, not a full scan
     scores = staff_survey_scores(
         ward_rows, min_respondents=settings.staff_survey_min_respondents, survey_year=year
     )
@@ -325,6 +360,16 @@ def pack_path_for(settings: Settings, ward_code: str) -> Path:
     return Path(settings.output_dir) / "packs" / f"{ward_code}.html"
 
 
+def _wave_codes(session: Session, wave_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(Ward.code).where(
+                Ward.id == WardEnrolment.ward_id, WardEnrolment.wave_id == wave_id
+            )
+        ).all()
+    )
+
+
 def pull_snapshot(
     session: Session,
     settings: Settings,
@@ -340,7 +385,10 @@ def pull_snapshot(
     """Load, validate, chart and add a snapshot (flushed, not committed) for one ward."""
     extracts = load_extracts(settings)
     check_extract_wards(session, extracts)
-    chart = ward_charts(extracts, ward.code, start, end, rebase=rebase)
+    if wave_id is not None and not rebase:
+        chart = wave_ward_charts(extracts, ward.code, _wave_codes(session, wave_id), start, end)
+    else:
+        chart = ward_charts(extracts, ward.code, start, end, rebase=rebase)
     metrics = metrics_json(chart)
     snap = DiagnosticSnapshot(
         ward_id=ward.id,  # type: ignore[arg-type]
@@ -633,19 +681,7 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
     extracts = load_extracts(settings)
     check_extract_wards(session, extracts)
     metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end)
-    n_before = metrics.loc[metrics["month"] < event_month].groupby("metric").size()
-    # Fixed limits: fix_after_n_points is per series, so chart each metric with its own count.
-    fixed = (
-        pd.concat(
-            [
-                charts_for(rows, fix_after_n_points=int(n_before.get(key, 0)) or None)
-                for key, rows in metrics.groupby("metric", sort=False)
-            ],
-            ignore_index=True,
-        )
-        if not metrics.empty
-        else metrics
-    )
+    fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
     changes = _verdicts(fixed, event_month) if not metrics.empty else []
 
     created = False
@@ -680,6 +716,28 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
         "limits)."
     )
     return RecheckResult(ward.code, kind, as_of, event_day, existing.id, created, changes, message)
+
+
+def fixed_limit_charts(metrics: pd.DataFrame, event_month: pd.Timestamp) -> pd.DataFrame:
+    """Each metric charted with its limits fixed on its own points before ``event_month``.
+
+    ``fix_after_n_points`` is per series, so series are charted in one pass per distinct count
+    (nearly always one: every metric has the same months before the event), not one per metric;
+    rows come back in the order charting each metric on its own gives.
+    """
+    n_before = metrics.loc[metrics["month"] < event_month].groupby("metric").size()
+    order = list(dict.fromkeys(metrics["metric"]))
+    count_of = {key: int(n_before.get(key, 0)) for key in order}
+    parts = [
+        charts_for(
+            metrics.loc[metrics["metric"].isin([k for k in order if count_of[k] == n])],
+            fix_after_n_points=n or None,
+        )
+        for n in dict.fromkeys(count_of.values())
+    ]
+    chart = pd.concat(parts, ignore_index=True)
+    rank = chart["metric"].map({key: i for i, key in enumerate(order)})
+    return chart.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
 
 
 def due_rechecks(session: Session, as_of: date) -> list[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Protocol
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from wardprog.config import Settings
 from wardprog.db import session_scope
@@ -24,12 +24,6 @@ from wardprog.services.programme import on_day, refresh_wave_status
 WORK_STAGES: tuple[Stage, ...] = (Stage.diagnostic, Stage.engagement, Stage.triage, Stage.qsir)
 
 StageFn = Callable[[StageContext], StageOutcome]
-
-
-class BeforeStage(Protocol):
-    """A hook run in the stage's transaction before it: the demo's simulated ward staff."""
-
-    def __call__(self, ctx: StageContext, stage: Stage) -> None: ...
 
 
 def stage_function(stage: Stage) -> StageFn:
@@ -63,13 +57,19 @@ def run_stage(
     enrolment_id: int,
     stage: Stage,
     as_of: date,
-    before_stage: BeforeStage | None = None,
 ) -> StageOutcome:
     """Run ``stage`` for one enrolment if it is the ward's next stage; commit with the advance."""
     with session_scope(engine) as session:
-        enrolment = session.get(WardEnrolment, enrolment_id)
-        if enrolment is None:
+        # One round trip for the enrolment, its ward, wave and site (was four reads).
+        row = session.exec(
+            select(WardEnrolment, Ward, Wave, Site)
+            .where(WardEnrolment.id == enrolment_id)
+            .where(Ward.id == WardEnrolment.ward_id, Wave.id == WardEnrolment.wave_id)
+            .where(Site.id == Ward.site_id)
+        ).first()
+        if row is None:
             raise NotFoundError(f"enrolment {enrolment_id} does not exist")
+        enrolment, ward, wave, site = row
         if is_past(enrolment.stage, stage):
             return StageOutcome(done=True, summary="already done", details={"skipped": True})
         expected = STAGE_ORDER[STAGE_ORDER.index(stage) - 1]
@@ -78,14 +78,7 @@ def run_stage(
                 done=False,
                 summary=f"waiting for {STAGE_ORDER[STAGE_ORDER.index(enrolment.stage) + 1].value}",
             )
-        ward = session.get(Ward, enrolment.ward_id)
-        wave = session.get(Wave, enrolment.wave_id)
-        assert ward is not None and wave is not None
-        site = session.get(Site, ward.site_id)
-        assert site is not None
         ctx = StageContext(session, settings, as_of, ward, site, wave, enrolment)
-        if before_stage is not None:
-            before_stage(ctx, stage)
         outcome = stage_function(stage)(ctx)
         if outcome.done:
             enrolment.stage = stage
@@ -95,5 +88,6 @@ def run_stage(
                 enrolment.completed_at = on_day(as_of, 17)
             session.add(enrolment)
             session.flush()
-            refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
+            if enrolment.stage is Stage.complete:  # only then can the wave be complete
+                refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
         return outcome
