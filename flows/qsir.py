@@ -21,7 +21,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, resolve_as_of, retry_transient, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, RowProblem
 from wardprog.services import qsir
@@ -44,7 +44,12 @@ class NominationForm(RunInput):
     )
 
 
-@task(task_run_name="qsir stage · {ward_code}")
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_transient,
+    task_run_name="qsir stage · {ward_code}",
+)
 def nominate_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:
