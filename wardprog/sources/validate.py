@@ -96,7 +96,7 @@ def validate_frame(
     problems: list[RowProblem] = []
     raw = raw.rename(columns=lambda c: str(c).strip().lower())
     if raw.empty:
-        if len(raw.columns) == 0:
+        if len([c for c in raw.columns if c != "_row"]) == 0:
             msg = "the file is empty: expected a header row with " + ", ".join(spec.column_names)
         else:
             msg = "the file has a header but no data rows"
@@ -114,7 +114,11 @@ def validate_frame(
     if problems:
         raise InputFileError(source, problems)
 
-    rows = np.arange(len(raw)) + first_row
+    # Readers that drop blank lines say which spreadsheet row each data row came from.
+    if "_row" in raw.columns:
+        rows = raw["_row"].to_numpy(dtype=int)
+    else:
+        rows = np.arange(len(raw)) + first_row
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         series = raw[col.name.lower()].reset_index(drop=True)
