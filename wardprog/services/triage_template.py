@@ -27,7 +27,7 @@ from wardprog.rules.triage import (
     TriageEntry,
     validate_rows,
 )
-from wardprog.sources.tabular import read_table
+from wardprog.sources.tabular import append_text_row, read_table
 
 SHEET = "Triage"
 GUIDANCE_SHEET = "How to fill this in"
@@ -97,7 +97,8 @@ def build_xlsx(ward_code: str, ward_name: str, wave_number: int) -> bytes:
     ws.add_data_validation(choice)
     choice.add(f"C2:C{TEMPLATE_ROWS + 1}")
     guide = wb.create_sheet(GUIDANCE_SHEET)
-    guide.append([f"Triage template - {ward_name} ({ward_code}), wave {wave_number}"])
+    # Register text goes in as text: a spreadsheet we write never runs what someone typed.
+    append_text_row(guide, [f"Triage template - {ward_name} ({ward_code}), wave {wave_number}"])
     guide["A1"].font = Font(bold=True, size=14)
     for line in GUIDANCE:
         guide.append([line])
