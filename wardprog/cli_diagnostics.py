@@ -303,11 +303,11 @@ def register(app: typer.Typer) -> None:
             if f.ward_code is None or f.ward_code in known
         ]
         if findings:
+            typer.echo(f"error: {len(findings):,} value(s) that cannot be true", err=True)
             for error in as_errors(findings, extracts.sources):
-                typer.echo(
-                    str(error).replace("nothing was imported", "values that cannot be true"),
-                    err=True,
-                )
+                typer.echo(f"{error.path}:", err=True)
+                for problem in error.problems:
+                    typer.echo(f"  - {problem}", err=True)
             raise typer.Exit(2)
         for name, frame in extracts.tables.items():
             typer.echo(f"{name}: {len(frame):,} rows OK ({extracts.sources[name]})")

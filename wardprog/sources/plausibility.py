@@ -80,6 +80,8 @@ def _month(values: pd.Series) -> pd.Series:
 def _label(value: object) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
@@ -250,11 +252,22 @@ def as_errors(
     return errors
 
 
-def summary_lines(findings: list[Finding], sources: Mapping[str, str], limit: int) -> list[str]:
-    """Short lines for a message or a log: ``file, row N, column 'c': problem``, capped."""
-    lines = [f"{_short(sources.get(f.extract, f.extract))}, {f.problem}" for f in findings[:limit]]
-    if len(findings) > limit:
-        lines.append(f"... and {len(findings) - limit} more (run `wardprog check-extracts`)")
+def summary_lines(
+    findings: list[Finding], sources: Mapping[str, str], limit: int, per_rule: int = 5
+) -> list[str]:
+    """Short lines for a message or a log: ``file, row N, column 'c': problem``, capped.
+
+    At most ``per_rule`` rows of each file and rule (so every kind of problem shows), then one
+    line counting the rest.
+    """
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    lines: list[str] = []
+    for f in findings:
+        seen[(f.extract, f.rule)] += 1
+        if seen[(f.extract, f.rule)] <= per_rule and len(lines) < limit:
+            lines.append(f"{_short(sources.get(f.extract, f.extract))}, {f.problem}")
+    if len(findings) > len(lines):
+        lines.append(f"... and {len(findings) - len(lines)} more (run `wardprog check-extracts`)")
     return lines
 
 
