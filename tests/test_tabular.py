@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, select
 
 from tests.utils.factories import make_site, make_ward
+from wardprog.config import Settings
 from wardprog.errors import InputFileError
 from wardprog.models import Site, StaffMember, Ward
 from wardprog.services.register import import_register, read_register
@@ -206,3 +207,24 @@ def test_csv_we_write_neutralises_formulas(tmp_path: Path) -> None:
     assert text.splitlines() == ["staff_number,approved_by", "N1,'=1+2", "N2,'@x"]
     assert safe_cell("Sister Jones") == "Sister Jones" and safe_cell(3) == 3
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_import_wards_cli_reads_cp1252_and_answers_xls_without_a_traceback(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from wardprog.cli import app
+
+    path = tmp_path / "register.csv"
+    path.write_bytes((REGISTER_HEADER + ROW_ONE + "\r\n" + ROW_TWO + "\r\n").encode("cp1252"))
+    ok = CliRunner().invoke(app, ["import-wards", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert "wards added 2" in ok.stdout
+    xls = tmp_path / "register.xls"
+    xls.write_bytes(OLE2)
+    bad = CliRunner().invoke(app, ["import-wards", str(xls)])
+    assert bad.exit_code == 2
+    said = " ".join(bad.output.split())  # the console may wrap long lines
+    assert "Excel 97-2003 workbook (.xls); save it as .xlsx or .csv" in said
+    assert "Traceback" not in bad.output

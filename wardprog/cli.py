@@ -135,7 +135,7 @@ def db_current() -> None:
 
 @app.command("import-wards")
 def import_wards(path: Path) -> None:
-    """Import (or update) the ward register CSV; all rows or none."""
+    """Import (or update) the ward register (CSV or .xlsx); all rows or none."""
     from wardprog.services.installation import claim_production
     from wardprog.services.register import import_register
 
