@@ -109,13 +109,11 @@ def test_missing_extract_file(folder: Path) -> None:
     assert "missing extract" in _problems(err) and "fft.csv" in _problems(err)
 
 
-def test_unknown_ward_is_reported_once_per_code(folder: Path) -> None:
+def test_rows_for_wards_outside_the_register_are_counted_not_failed(folder: Path) -> None:
     extracts = load_folder(folder, use_cache=False)
-    with pytest.raises(InputFileError) as err:
-        extracts.check_wards({"SX-W01", "SX-W02"})
-    text = _problems(err)
-    assert "'SY-W01' is not in the ward register" in text
-    assert text.count("'SY-W01'") == len(EXTRACTS)  # one line per file, not one per row
+    rows, codes = extracts.outside({"SX-W01", "SX-W02"})
+    assert codes == ["SY-W01"]
+    assert rows == sum(int((f["ward_code"] == "SY-W01").sum()) for f in extracts.tables.values())
 
 
 def test_parquet_and_excel_are_read_too(template: Path, tmp_path: Path) -> None:

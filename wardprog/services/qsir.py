@@ -129,12 +129,6 @@ def nomination_inbox(settings: Settings, ward_code: str) -> Path:
     return inbox_folder(settings, ward_code, NOMINATION_INBOX)
 
 
-def find_nomination_return(settings: Settings, ward_code: str) -> Path | None:
-    """The first nomination file waiting in the ward's inbox, if any (of any type)."""
-    files = returned_files(nomination_inbox(settings, ward_code))
-    return files[0].path if files else None
-
-
 def read_nomination_return(path: Path, data: bytes | None = None) -> list[NominationLine]:
     """Parse a returned nomination file; every bad cell is reported with its row and column."""
     table = read_table(path, NOMINATION_COLUMNS, REQUIRED_NOMINATION_COLUMNS, data)

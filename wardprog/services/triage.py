@@ -298,11 +298,6 @@ def _reject(ctx: StageContext, returned: ReturnedFile, err: InputFileError) -> N
     session.flush()
 
 
-def pending_files(settings: Settings, ward_code: str) -> list[Path]:
-    """Every file waiting in the ward's triage inbox (any type: an .xls is answered too)."""
-    return [f.path for f in returned_files(triage_inbox(settings, ward_code))]
-
-
 def capture_from_inbox(ctx: StageContext) -> tuple[list[ImportResult], list[InputFileError]]:
     """Import every returned file in the ward's triage inbox; bad files are rejected whole."""
     results: list[ImportResult] = []

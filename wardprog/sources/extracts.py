@@ -25,7 +25,7 @@ from wardprog.errors import InputFileError, RowProblem
 from wardprog.sources.plausibility import Finding, by_ward, find_impossible
 from wardprog.sources.schema import EXTRACTS, ExtractSpec
 from wardprog.sources.tabular import decode_text, sniff_delimiter
-from wardprog.sources.validate import check_ward_codes, raise_if_problems, validate_frame
+from wardprog.sources.validate import raise_if_problems, validate_frame
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 # Guards the folder cache and each Extracts memo (Prefect may run wards on task threads).
@@ -49,18 +49,6 @@ class Extracts:
         for frame in self.tables.values():
             codes.update(frame["ward_code"].dropna().unique().tolist())
         return codes
-
-    def check_wards(self, known: Iterable[str]) -> None:
-        """Raise :class:`InputFileError` listing rows whose ward is not in the register."""
-        known_set = frozenset(known)
-        key = ("checked", known_set)
-        if self._memo.get(key):
-            return
-        raise_if_problems(
-            check_ward_codes(frame, set(known_set), self.sources.get(name, name))
-            for name, frame in self.tables.items()
-        )
-        self._memo[key] = True
 
     def outside(self, known: Iterable[str]) -> tuple[int, list[str]]:
         """Rows (and their ward codes) for wards outside ``known``: skipped, never an error.

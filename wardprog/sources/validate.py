@@ -179,26 +179,3 @@ def validate_frame(
     frame = pd.DataFrame(out)
     frame["_row"] = rows
     return frame
-
-
-def check_ward_codes(
-    frame: pd.DataFrame, known: set[str], source: Path | str, column: str = "ward_code"
-) -> InputFileError:
-    """Rows whose ward code is not in the register: reported (one line per code), never dropped."""
-    unknown = ~frame[column].isin(known)
-    problems: list[RowProblem] = []
-    if unknown.any():
-        bad = frame.loc[unknown, [column, "_row"]]
-        for code, group in bad.groupby(column, sort=True):
-            first = int(group["_row"].min())
-            count = len(group)
-            more = f" ({count} rows, first at row {first})" if count > 1 else ""
-            problems.append(
-                RowProblem(
-                    first,
-                    column,
-                    f"ward code {code!r} is not in the ward register{more}; add the ward to "
-                    "the register or correct the code",
-                )
-            )
-    return InputFileError(source, problems)
