@@ -7,11 +7,14 @@ either
 - **accepts** it: :func:`file_on_commit` moves it to ``processed/`` once the stage's
   transaction commits (if the transaction rolls back, the file stays and the next run imports
   it again, idempotently); or
-- **quarantines** it: :func:`quarantine` moves it to ``rejected/`` at once with an
-  ``.errors.txt`` beside it naming file, row, column and the fix, and enqueues ONE message to
-  the ward manager and the improvement team (keyed by the file's content hash, so the same bad
-  file dropped again, or a re-run, never sends twice). A poison file is never read again, the
-  stage waits for a corrected file and the run goes on for every other ward.
+- **quarantines** it: :func:`quarantine` enqueues ONE message to the ward manager and the
+  improvement team (keyed by the file's content hash, so the same bad file dropped again, or a
+  re-run, never sends twice) and, when that commits, moves the file to ``rejected/`` with an
+  ``.errors.txt`` beside it naming file, row, column and the fix. A poison file is never read
+  again, the stage waits for a corrected file and the run goes on for every other ward.
+
+The stage must not raise after quarantining (it returns "waiting"), so the message and the move
+commit together with the stage's own transaction.
 
 A new kind plugs in with three calls inside its stage (see ``services/qsir.py``)::
 
@@ -102,22 +105,29 @@ def free_name(dest: Path) -> Path:
 
 
 def _after_commit(session: Session) -> None:
-    for src, dest in session.info.pop(_PENDING, []):
+    for src, dest, note in session.info.pop(_PENDING, []):
         if src.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), str(free_name(dest)))
+            moved = free_name(dest)
+            shutil.move(str(src), str(moved))
+            if note is not None:
+                moved.with_name(moved.name + ".errors.txt").write_text(note, encoding="utf-8")
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def move_on_commit(session: Session, src: Path, dest: Path) -> None:
+def move_on_commit(session: Session, src: Path, dest: Path, errors: str | None = None) -> None:
+    """Move ``src`` to ``dest`` (never overwriting) once the transaction commits.
+
+    ``errors``, if given, is written beside the moved file as ``<name>.errors.txt``.
+    """
     if not session.info.get(_HOOKED):
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
         session.info[_HOOKED] = True
-    session.info.setdefault(_PENDING, []).append((src, dest))
+    session.info.setdefault(_PENDING, []).append((src, dest, errors))
 
 
 def file_on_commit(session: Session, returned: ReturnedFile | Path) -> None:
@@ -126,7 +136,7 @@ def file_on_commit(session: Session, returned: ReturnedFile | Path) -> None:
     move_on_commit(session, path, path.parent / PROCESSED / path.name)
 
 
-# --- rejected files: quarantined at once, answered once -------------------------------------
+# --- rejected files: quarantined and answered once -------------------------------------
 
 
 def errors_text(returned: ReturnedFile, err: InputFileError, what: str) -> str:
@@ -145,20 +155,18 @@ def _fix_hint(returned: ReturnedFile) -> str:
     )
 
 
-def move_to_rejected(returned: ReturnedFile, err: InputFileError, what: str) -> Path:
-    """Move a bad file to ``rejected/`` with its ``.errors.txt``; returns where it went.
+def reject_on_commit(
+    session: Session, returned: ReturnedFile, err: InputFileError, what: str
+) -> Path:
+    """Move a bad file to ``rejected/`` with its ``.errors.txt`` when the transaction commits.
 
-    Not transactional on purpose: the file is bad whatever happens to the transaction, and
-    leaving it in the inbox would make every run trip over it again.
+    The move commits with the message telling the ward: if the transaction rolls back, the file
+    stays in the inbox and the next run rejects (and reports) it again, so a ward is never left
+    with a quarantined file and no message. Returns the ``rejected/`` folder.
     """
-    dest = free_name(returned.path.parent / REJECTED / returned.name)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if returned.path.exists():
-        shutil.move(str(returned.path), str(dest))
-    dest.with_name(dest.name + ".errors.txt").write_text(
-        errors_text(returned, err, what), encoding="utf-8"
-    )
-    return dest
+    folder = returned.path.parent / REJECTED
+    move_on_commit(session, returned.path, folder / returned.name, errors_text(returned, err, what))
+    return folder
 
 
 def problem_lines(err: InputFileError, limit: int = MESSAGE_PROBLEMS) -> list[str]:
@@ -185,7 +193,7 @@ def quarantine(
     ``what`` names the kind for people ("QSIR nomination file"). The message is keyed by the
     file's content hash: the same bad file again (or a re-run) reuses the first message.
     """
-    dest = move_to_rejected(returned, err, what)
+    rejected = reject_on_commit(session, returned, err, what)
     return enqueue(
         session,
         key=key or f"{message_kind}:{ward.code}:{returned.sha256[:16]}",
@@ -197,7 +205,7 @@ def quarantine(
             "manager_name": ward.manager_name or "Ward manager",
             "what": what,
             "filename": returned.name,
-            "rejected_path": str(dest),
+            "rejected_folder": str(rejected),
             "inbox": str(returned.path.parent),
             "problems": problem_lines(err),
             **(context or {}),
