@@ -128,15 +128,21 @@ def test_missing_month_is_a_gap(folder: Path) -> None:
     assert found.problem.column == "month" and "has no row for 2023-06" in found.problem.message
 
 
-def test_percentage_outside_0_100_is_refused_cell_by_cell(folder: Path) -> None:
+def test_percentage_outside_0_100_and_negative_counts(folder: Path) -> None:
     workforce = _edit(folder, "workforce")
-    workforce.loc[3, "sickness_pct"] = "140"
+    i = _first_row(workforce, "PX-W02")
+    workforce.loc[i, "sickness_pct"] = "140"
     _save(folder, "workforce", workforce)
-    with pytest.raises(InputFileError) as err:
-        load_folder(folder, use_cache=False)
-    text = str(err.value)
-    assert "workforce.csv" in text and "row 5, column 'sickness_pct'" in text
-    assert "above the maximum of 100" in text
+    census = _edit(folder, "census")
+    census.loc[3, "patients_at_midnight"] = "-3"
+    _save(folder, "census", census)
+    found = sorted(_find(folder), key=lambda f: f.extract)
+    assert [(f.extract, f.rule, f.problem.row, f.problem.column) for f in found] == [
+        ("census", "out_of_range", 5, "patients_at_midnight"),
+        ("workforce", "out_of_range", i + 2, "sickness_pct"),
+    ]
+    assert found[1].ward_code == "PX-W02"
+    assert found[1].problem.message == "140 is above the maximum of 100"
 
 
 def test_extract_csv_as_excel_writes_it_keeps_spreadsheet_rows(folder: Path) -> None:

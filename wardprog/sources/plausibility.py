@@ -14,7 +14,9 @@ sent twice is summed: CHPPD 14.0 instead of 7.0; more positive FFT answers than 
 - ``zero_planned``: a registered-nurse shift with no planned hours (the fill rate would vanish
   from the pack);
 - ``future``: a month after the month of ``as_of``;
-- ``gap``: a monthly return missing a month between a ward's first and last month.
+- ``gap``: a monthly return missing a month between a ward's first and last month;
+- ``out_of_range``: a value outside its column's range in ``schema.py`` (a percentage outside
+  0-100, a negative count).
 
 Incidents arrive one row per incident (no per-harm totals to add up), so there is no "harm
 levels summing past the total" to check in this schema.
@@ -34,6 +36,7 @@ from datetime import date
 import pandas as pd
 
 from wardprog.errors import InputFileError, RowProblem
+from wardprog.sources.schema import EXTRACTS_BY_NAME
 
 MAX_PER_RULE = 10
 
@@ -172,6 +175,35 @@ def _gaps(name: str, frame: pd.DataFrame) -> list[Finding]:
     return out
 
 
+def _out_of_range(name: str, frame: pd.DataFrame) -> list[Finding]:
+    spec = EXTRACTS_BY_NAME.get(name)
+    if spec is None:
+        return []
+    out: list[Finding] = []
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        if col.min_value is not None:
+            out += _findings(
+                name,
+                "out_of_range",
+                frame,
+                frame[col.name] < col.min_value,
+                col.name,
+                f"{{{col.name}}} is below the minimum of {col.min_value:g}",
+            )
+        if col.max_value is not None:
+            out += _findings(
+                name,
+                "out_of_range",
+                frame,
+                frame[col.name] > col.max_value,
+                col.name,
+                f"{{{col.name}}} is above the maximum of {col.max_value:g}",
+            )
+    return out
+
+
 def find_impossible(
     tables: Mapping[str, pd.DataFrame], *, as_of: date, max_actual_to_planned: float
 ) -> list[Finding]:
@@ -181,6 +213,7 @@ def find_impossible(
     for name, frame in tables.items():
         if "_row" not in frame.columns or frame.empty:
             continue
+        found += _out_of_range(name, frame)
         found += _duplicates(name, frame)
         found += _future(name, frame, limit)
         if name in MONTHLY:

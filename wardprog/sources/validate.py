@@ -87,11 +87,19 @@ def _parse(col: Column, raw: pd.Series) -> pd.Series:
 
 
 def validate_frame(
-    spec: ExtractSpec, raw: pd.DataFrame, source: Path | str, *, first_row: int = 2
+    spec: ExtractSpec,
+    raw: pd.DataFrame,
+    source: Path | str,
+    *,
+    first_row: int = 2,
+    check_ranges: bool = True,
 ) -> pd.DataFrame:
     """Typed, cleaned copy of ``raw`` for ``spec``, or :class:`InputFileError` naming every fault.
 
     ``first_row`` is the row number a user sees for the first data row (2 under a header).
+    With ``check_ranges`` False, values outside a column's minimum/maximum are kept: the
+    diagnostic extracts leave them to ``plausibility.py``, which refuses only the wards they
+    belong to instead of every ward in the trust.
     """
     problems: list[RowProblem] = []
     raw = raw.rename(columns=lambda c: str(c).strip().lower())
@@ -134,7 +142,7 @@ def validate_frame(
                 _report(
                     problems, fractional, rows, col.name, "{value!r} is not a whole number", series
                 )
-            if col.min_value is not None:
+            if col.min_value is not None and check_ranges:
                 _report(
                     problems,
                     parsed < col.min_value,
@@ -143,7 +151,7 @@ def validate_frame(
                     f"{{value!r}} is below the minimum of {col.min_value:g}",
                     series,
                 )
-            if col.max_value is not None:
+            if col.max_value is not None and check_ranges:
                 _report(
                     problems,
                     parsed > col.max_value,
