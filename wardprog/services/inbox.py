@@ -196,7 +196,7 @@ def quarantine(
     rejected = reject_on_commit(session, returned, err, what)
     return enqueue(
         session,
-        key=key or f"{message_kind}:{ward.code}:{returned.sha256[:16]}",
+        key=key or f"{message_kind}:{ward.code}:{returned.path.parent.name}:{returned.sha256[:16]}",
         kind=message_kind,
         tags=[ward.code, site.code, IMPROVEMENT_TEAM_TAG],
         context={
