@@ -502,15 +502,16 @@ def run_diagnostic_stage(ctx: StageContext) -> StageOutcome:
     )
 
 
-def _wait_for_extracts(ctx: StageContext, refused: ExtractsRefused) -> StageOutcome:
-    """Tell the improvement team once (per distinct set of problems) and wait for new extracts.
+def tell_team_refused(
+    session: Session, settings: Settings, ward: Ward, refused: ExtractsRefused
+) -> None:
+    """One message to the improvement team per distinct set of problems.
 
     Unreadable extracts affect every ward alike: one message, not one per ward.
     """
-    ward = ctx.ward
     scope = ward.code if refused.ward_code else "all-wards"
     enqueue(
-        ctx.session,
+        session,
         key=f"extract_refused:{scope}:{fingerprint(refused.lines)}",
         kind="extract_refused",
         tags=[IMPROVEMENT_TEAM_TAG],
@@ -520,14 +521,19 @@ def _wait_for_extracts(ctx: StageContext, refused: ExtractsRefused) -> StageOutc
             "ward_name": ward.name,
             "count": len(refused.lines),
             "problems": refused.lines,
-            "extracts_dir": str(ctx.settings.extracts_dir),
+            "extracts_dir": str(settings.extracts_dir),
         },
     )
     logger.warning("%s: diagnostic data refused (%d problems)", ward.code, len(refused.lines))
+
+
+def _wait_for_extracts(ctx: StageContext, refused: ExtractsRefused) -> StageOutcome:
+    """Tell the team and wait for corrected extracts; nothing else is written."""
+    tell_team_refused(ctx.session, ctx.settings, ctx.ward, refused)
     return StageOutcome(
         done=False,
-        summary=f"{ward.code}: extract data refused ({len(refused.lines)} problems); waiting "
-        "for corrected extracts",
+        summary=f"{ctx.ward.code}: extract data refused ({len(refused.lines)} problems); "
+        "waiting for corrected extracts",
         details={"refused": refused.lines},
     )
 
@@ -724,7 +730,14 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
             DiagnosticSnapshot.kind == kind,
         )
     ).first()
-    extracts = load_checked(session, settings, ward.code, as_of)
+    try:
+        extracts = load_checked(session, settings, ward.code, as_of)
+    except ExtractsRefused as refused:
+        # The re-check stays due: it runs on the next day's pass once the data is corrected.
+        tell_team_refused(session, settings, ward, refused)
+        return RecheckResult(
+            ward_code, None, as_of, event_day, None, False, message=str(refused).splitlines()[0]
+        )
     metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end)
     n_before = metrics.loc[metrics["month"] < event_month].groupby("metric").size()
     # Fixed limits: fix_after_n_points is per series, so chart each metric with its own count.
