@@ -233,3 +233,16 @@ def test_unreadable_extracts_are_one_message_for_all_wards(
     (note,) = session.exec(select(Notification)).all()
     assert note.kind == "extract_refused" and "cannot be read" in note.subject
     assert "missing extract" in note.body_text and "fft" in note.body_text
+
+
+def test_extract_xlsx_with_a_blank_row_keeps_spreadsheet_rows(folder: Path) -> None:
+    fft = _edit(folder, "fft")
+    fft.loc[4, "responses"] = "lots"
+    top, rest = fft.iloc[:2], fft.iloc[2:]
+    blank = pd.DataFrame([{c: None for c in fft.columns}])
+    (folder / "fft.csv").unlink()
+    pd.concat([top, blank, rest]).to_excel(folder / "fft.xlsx", index=False)
+    with pytest.raises(InputFileError) as err:
+        load_folder(folder, use_cache=False)
+    (problem,) = err.value.problems
+    assert (problem.row, problem.column) == (7, "responses")  # data row 5, after a blank row

@@ -130,7 +130,7 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".xlsx":
-            return pd.read_excel(path, dtype=object)
+            return _numbered(pd.read_excel(path, dtype=object))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (ValueError, OSError) as exc:
@@ -153,9 +153,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
         na_values=[""],
         skip_blank_lines=False,
     )
+    return _numbered(frame)
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number each row as the spreadsheet does (header row 1), then drop blank rows."""
     frame.columns = [str(c).strip() for c in frame.columns]
     frame["_row"] = np.arange(len(frame)) + 2
-    return frame.loc[frame.drop(columns="_row").notna().any(axis=1)].reset_index(drop=True)
+    blank = frame.drop(columns="_row").isna() | frame.drop(columns="_row").eq("")
+    return frame.loc[~blank.all(axis=1)].reset_index(drop=True)
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
