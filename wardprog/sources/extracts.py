@@ -160,8 +160,9 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     """Number each row as the spreadsheet does (header row 1), then drop blank rows."""
     frame.columns = [str(c).strip() for c in frame.columns]
     frame["_row"] = np.arange(len(frame)) + 2
-    blank = frame.drop(columns="_row").isna() | frame.drop(columns="_row").eq("")
-    return frame.loc[~blank.all(axis=1)].reset_index(drop=True)
+    # Empty cells are NaN here (CSV reads "" as NaN; Excel has no value).
+    blank = frame.drop(columns="_row").isna().all(axis=1)
+    return frame.loc[~blank].reset_index(drop=True)
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
