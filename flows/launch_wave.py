@@ -23,7 +23,14 @@ from prefect.artifacts import (
 )
 from sqlmodel import Session, col, select
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime, ward_task_runner
+from flows.common import (
+    artifact_key,
+    dated_run_name,
+    resolve_as_of,
+    retry_transient,
+    runtime,
+    ward_task_runner,
+)
 from flows.diagnostics import publish_pack_artifacts
 from wardprog.db import session_scope
 from wardprog.models import DiagnosticSnapshot, Stage, Wave, WaveStatus
@@ -36,7 +43,12 @@ from wardprog.services.programme import (
 )
 
 
-@task(retries=2, retry_delay_seconds=5, task_run_name="open wave due {as_of}")
+@task(
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    task_run_name="open wave due {as_of}",
+)
 def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
     settings, engine = runtime()
     with session_scope(engine) as session:
@@ -50,6 +62,7 @@ def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
 @task(
     retries=2,
     retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_transient,
     task_run_name="{stage.value} · {ward_code}",
     # The outcome lives in the database; Prefect only hands it back to this flow run.
     persist_result=False,

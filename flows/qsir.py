@@ -21,9 +21,9 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, retry_transient, runtime
 from wardprog.db import session_scope
-from wardprog.errors import InputFileError
+from wardprog.errors import InputFileError, RowProblem
 from wardprog.services import qsir
 from wardprog.services.context import context_for_ward
 from wardprog.services.qsir_kpis import training_kpis
@@ -44,7 +44,12 @@ class NominationForm(RunInput):
     )
 
 
-@task(task_run_name="qsir stage · {ward_code}")
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_transient,
+    task_run_name="qsir stage · {ward_code}",
+)
 def nominate_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:
@@ -56,6 +61,7 @@ def nominate_task(ward_code: str, as_of: date) -> dict[str, Any]:
             "done": outcome.done,
             "summary": outcome.summary,
             "nominations": outcome.details.get("nominations", []),
+            "rejected": outcome.details.get("rejected", []),
         }
 
 
@@ -123,13 +129,14 @@ def nominate_ward(
         )
         assert form is not None
         path = record_form_task(ward_code, form, f"{flow_run.id}-{attempts}")
-        try:
-            result = nominate_task(ward_code, as_of)
-        except InputFileError as exc:
-            # Take the refused submission out of the inbox so the stage does not trip on it.
-            Path(path).unlink(missing_ok=True)
-            refused = exc
-            logger.warning("form nominations for %s refused:\n%s", ward_code, exc)
+        result = nominate_task(ward_code, as_of)
+        if result["rejected"]:
+            # The stage set the refused submission aside in rejected/; show the form again.
+            refused = InputFileError(
+                Path(path).name,
+                [RowProblem(**p) for r in result["rejected"] for p in r["problems"]],
+            )
+            logger.warning("form nominations for %s refused:\n%s", ward_code, refused)
     _publish(result)
     logger.info("%s: %s", ward_code, result["summary"])
     return result

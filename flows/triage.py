@@ -20,7 +20,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, resolve_as_of, retry_transient, runtime
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, WardprogError
 from wardprog.rules.triage import CATEGORIES, RawTriageRow, validate_rows
@@ -83,7 +83,12 @@ def _items_table(ward_code: str, as_of: date) -> list[dict[str, Any]]:
         ]
 
 
-@task(retries=2, retry_delay_seconds=5, task_run_name="triage inbox · {ward_code}")
+@task(
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    task_run_name="triage inbox · {ward_code}",
+)
 def capture_inbox_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:

@@ -129,3 +129,29 @@ def test_recheck_flow_and_pack_artifacts(
     session.expire_all()
     kinds = sorted(session.exec(select(DiagnosticSnapshot.kind)).all())
     assert kinds == ["baseline", "recheck_3m"]
+
+
+def test_recheck_refuses_impossible_data_and_stays_due(
+    session: Session, settings: Settings, template: Path
+) -> None:
+    from wardprog.models import Notification
+
+    ctx = _ctx(session, settings, template)
+    session.add(
+        EngagementEvent(
+            ward_id=ctx.ward.id,  # type: ignore[arg-type]
+            wave_id=ctx.wave.id,  # type: ignore[arg-type]
+            starts_at=datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
+            ends_at=datetime(2026, 2, 10, 15, 30, tzinfo=UTC),
+            uid="evt-rc-w01-refused@wardprog",
+        )
+    )
+    session.flush()
+    fft = pd.read_csv(settings.extracts_dir / "fft.csv", dtype=str)
+    fft.loc[0, "positive"] = str(int(fft.loc[0, "responses"]) * 3)
+    fft.to_csv(settings.extracts_dir / "fft.csv", index=False)
+    result = run_recheck(session, settings, "RC-W01", date(2026, 6, 3))
+    assert result.kind is None and not result.created and "refused" in result.message
+    assert session.exec(select(DiagnosticSnapshot)).all() == []
+    (note,) = session.exec(select(Notification)).all()
+    assert note.kind == "extract_refused" and "fft.csv, row 2" in note.body_text

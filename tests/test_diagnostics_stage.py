@@ -11,10 +11,14 @@ from sqlmodel import Session, select
 
 from tests.utils.factories import make_context, make_site, make_ward
 from wardprog.config import Settings
-from wardprog.errors import InputFileError
 from wardprog.models import DiagnosticSnapshot, Notification
 from wardprog.services.context import StageContext
-from wardprog.services.diagnostics import baseline_period, run_diagnostic_stage
+from wardprog.services.diagnostics import (
+    baseline_period,
+    check_extract_wards,
+    load_extracts,
+    run_diagnostic_stage,
+)
 from wardprog.sources.extracts import clear_cache, load_folder
 from wardprog.sources.synthetic import generate_extracts
 
@@ -84,21 +88,18 @@ def test_stage_writes_snapshot_pack_and_notification_once(
     assert len(session.exec(select(Notification)).all()) == 1
 
 
-def test_unknown_ward_in_extract_fails_and_writes_nothing(
+def test_rows_for_wards_outside_the_programme_are_skipped_with_one_line(
     session: Session, settings: Settings, extracts_template: Path
 ) -> None:
     ctx = _ctx(session, settings, extracts_template)
     fft = settings.extracts_dir / "fft.csv"
     frame = pd.read_csv(fft, dtype=str)
-    frame.loc[4, "ward_code"] = "ZZ-W99"
-    frame.to_csv(fft, index=False)
-    with pytest.raises(InputFileError) as err:
-        run_diagnostic_stage(ctx)
-    text = str(err.value)
-    assert "fft.csv" in text and "row 6" in text and "'ZZ-W99'" in text and "ward_code" in text
-    assert session.exec(select(DiagnosticSnapshot)).all() == []
-    assert session.exec(select(Notification)).all() == []
-    assert not (settings.output_dir / "packs" / "DX-W01.html").exists()
+    extra = frame.iloc[:3].assign(ward_code="ZZ-W99")
+    pd.concat([frame, extra]).to_csv(fft, index=False)
+    outcome = run_diagnostic_stage(ctx)
+    assert outcome.done
+    line = check_extract_wards(session, load_extracts(settings))
+    assert line == "skipped 3 extract rows for 1 ward(s) not in the register (ZZ-W99)"
 
 
 def test_folder_load_is_cached_until_a_file_changes(

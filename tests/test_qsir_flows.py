@@ -134,6 +134,7 @@ def test_interactive_nomination_pauses_for_the_form(session, ward, prefect_harne
         rows = fresh.exec(select(QsirNomination)).all()
         assert {r.approved_by for r in rows} == {"Sister Adeyemi"}
         assert all("prefect-form-" in r.source for r in rows)
-    # The refused submission was taken out of the inbox; the accepted one stays as the record.
+    # The refused submission was set aside in rejected/; the accepted one is filed as the record.
     inbox = qsir.nomination_inbox(ward.settings, ward.ward.code)
-    assert len(list(inbox.glob("prefect-form-*.csv"))) == 1
+    assert len(list((inbox / "processed").glob("prefect-form-*.csv"))) == 1
+    assert len(list((inbox / "rejected").glob("prefect-form-*.csv"))) == 1

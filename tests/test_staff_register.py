@@ -134,7 +134,7 @@ def test_missing_columns_and_unknown_file(session, wards, tmp_path):
     with pytest.raises(InputFileError, match="file not found"):
         import_staff(session, tmp_path / "nope.csv")
     (tmp_path / "staff.txt").write_text("x")
-    with pytest.raises(InputFileError, match=r"\.csv or \.xlsx"):
+    with pytest.raises(InputFileError, match=r"save it as \.xlsx or \.csv"):
         import_staff(session, tmp_path / "staff.txt")
 
 

@@ -159,6 +159,8 @@ def test_a_csv_return_with_an_unknown_item(
     (outcome,) = collect_returns(session, settings, ward.ctx.ward, MARCH)
     assert outcome.error is not None
     assert "row 3, column 'Item id': item 9999 is not one of this ward's" in str(outcome.error)
+    session.commit()  # the rejection (reply and move to rejected/) commits with the run
+    assert (inbox / "rejected" / "t.csv.errors.txt").exists()
     (inbox / "u.csv").write_text(
         f"Item id,Status,What was done,Date done,New score,Why\n{ward.fix},done,Sorted,,,\n"
     )

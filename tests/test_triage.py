@@ -137,6 +137,7 @@ def test_malformed_file_is_rejected_whole_with_file_row_and_column(
     assert "row 5, column 'issue': duplicates row 2" in message
 
     outcome = run_triage_stage(ctx)
+    session.commit()  # the stage waits: the rejection (message, move) commits with it
 
     assert not outcome.done and "rejected" in outcome.summary
     assert _count(session, TriageItem) == 0 and _count(session, ImprovementScore) == 0
@@ -155,7 +156,9 @@ def test_malformed_file_is_rejected_whole_with_file_row_and_column(
     rejected_copy = path.parent / "rejected" / path.name
     path.write_bytes(rejected_copy.read_bytes())
     run_triage_stage(ctx)
+    session.commit()
     assert len(_notes(session, "triage_rejected")) == 1
+    assert not path.exists() and (path.parent / "rejected" / "returned.1.csv").exists()
     assert _count(session, TriageSubmission) == 1
 
 

@@ -195,7 +195,9 @@ def db_current() -> None:
 
 @app.command("import-wards")
 def import_wards(
-    path: Annotated[Path, typer.Argument(help="The ward register (CSV).", metavar="FILE")],
+    path: Annotated[
+        Path, typer.Argument(help="The ward register (.csv or .xlsx).", metavar="FILE")
+    ],
     as_json: AsJson = False,
 ) -> None:
     """Import (or update) the ward register; all rows or none."""

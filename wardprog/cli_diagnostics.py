@@ -261,23 +261,55 @@ def register(app: typer.Typer) -> None:
         folder: Annotated[
             Path | None, typer.Argument(help="Extracts folder (default: the configured one).")
         ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option("--as-of", help="Judge 'in the future' against this date (YYYY-MM-DD)."),
+        ] = None,
     ) -> None:
-        """Validate every diagnostic extract and check its ward codes against the register."""
-        from sqlmodel import Session
+        """Validate every diagnostic extract: cells, then what cannot be true (duplicates...).
+
+        Rows for wards outside the register are skipped (one line says how many). Every problem
+        is listed with its file, row and column; exit 2 if there is any.
+        """
+        from sqlmodel import Session, select
 
         from wardprog.config import get_settings
         from wardprog.db import get_engine
+        from wardprog.models import Ward
         from wardprog.services.diagnostics import check_extract_wards
         from wardprog.sources.extracts import load_folder
+        from wardprog.sources.plausibility import as_errors
 
         settings = get_settings()
         try:
+            day = date.fromisoformat(as_of) if as_of else date.today()
+        except ValueError as exc:
+            typer.echo(f"error: --as-of: {exc} (use YYYY-MM-DD)", err=True)
+            raise typer.Exit(2) from exc
+        try:
             extracts = load_folder(folder or settings.extracts_dir, use_cache=False)
             with Session(get_engine(settings.database_url)) as session:
-                check_extract_wards(session, extracts)
+                skipped = check_extract_wards(session, extracts)
+                known = set(session.exec(select(Ward.code)).all())
         except WardprogError as exc:
             fail(exc)
             return
+        if skipped:
+            typer.echo(skipped)
+        findings = [
+            f
+            for f in extracts.impossible(
+                as_of=day, max_actual_to_planned=settings.extract_max_actual_to_planned
+            )
+            if f.ward_code is None or f.ward_code in known
+        ]
+        if findings:
+            typer.echo(f"error: {len(findings):,} value(s) that cannot be true", err=True)
+            for error in as_errors(findings, extracts.sources):
+                typer.echo(f"{error.path}:", err=True)
+                for problem in error.problems:
+                    typer.echo(f"  - {problem}", err=True)
+            raise typer.Exit(2)
         for name, frame in extracts.tables.items():
             typer.echo(f"{name}: {len(frame):,} rows OK ({extracts.sources[name]})")
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     qsir_target_trained: int = 100
 
     staff_survey_min_respondents: int = Field(default=11, ge=1)
+    # Actual hours beyond this multiple of planned hours cannot be true (fill rates of 120-150%
+    # happen with enhanced observation; 3x the plan is a typing or unit error).
+    extract_max_actual_to_planned: float = Field(default=3.0, gt=1)
 
     # The ward page (`wardprog web`): the public base URL used in links (behind the trust's
     # reverse proxy), the key that signs them (required outside the demo), how long a link lasts.

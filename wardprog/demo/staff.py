@@ -257,7 +257,7 @@ def drop_nomination_return(ctx: StageContext, seed: int = 0) -> Path:
     """
     folder = qsir.nomination_inbox(ctx.settings, ctx.ward.code)
     path = folder / nomination_filename(ctx.wave.number)
-    if path.exists():
+    if path.exists() or (folder / "processed" / path.name).exists():
         return path
     staff = ctx.session.exec(
         select(StaffMember)

@@ -2,12 +2,15 @@
 
 Data flows one way: extracts (``sources``) -> ward-month metrics and SPC (``rules``) -> a
 :class:`DiagnosticSnapshot` in the caller's transaction -> the HTML pack (``reports``) and a
-``diagnostic_pack_ready`` notification in the outbox. A failed pull (bad extract, unknown ward)
-raises before anything is added to the session, so the orchestrator's rollback leaves nothing.
+``diagnostic_pack_ready`` notification in the outbox. Extracts that cannot be read, or that
+hold something impossible for the ward (``sources/plausibility.py``), are refused before anything
+is computed: no snapshot, no pack; the improvement team gets one message and the stage waits.
+Rows for wards outside the register are skipped with one line saying how many.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -22,7 +25,7 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
-from wardprog.errors import NotFoundError, WardprogError
+from wardprog.errors import InputFileError, NotFoundError, WardprogError
 from wardprog.models import (
     DiagnosticSnapshot,
     EngagementEvent,
@@ -33,6 +36,7 @@ from wardprog.models import (
     Wave,
 )
 from wardprog.notify.outbox import Attachment, enqueue
+from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.reports.diagnostic_pack import (
     metrics_table,
     pack_markdown,
@@ -49,6 +53,7 @@ from wardprog.rules.metrics import (
 from wardprog.rules.spc import spc_frame
 from wardprog.services.context import StageContext, StageOutcome
 from wardprog.sources.extracts import Extracts, load_folder
+from wardprog.sources.plausibility import fingerprint, summary_lines
 from wardprog.sources.synthetic import generate_extracts
 
 BASELINE_MONTHS = 36
@@ -57,6 +62,7 @@ RECENT_MONTHS = 6
 PACK_VERSION = 1
 BASELINE = "baseline"
 RECHECK_KINDS = {3: "recheck_3m", 6: "recheck_6m"}
+logger = logging.getLogger(__name__)
 RECHECK_KINDS_INV = {v: k for k, v in RECHECK_KINDS.items()}
 VERDICTS = ("improvement", "concern", "mixed", "no_change")
 
@@ -84,10 +90,66 @@ def load_extracts(settings: Settings) -> Extracts:
     return load_folder(Path(settings.extracts_dir))
 
 
-def check_extract_wards(session: Session, extracts: Extracts) -> None:
-    """Every ward code in the extracts must be in the register (reported, never dropped)."""
+def check_extract_wards(session: Session, extracts: Extracts) -> str | None:
+    """Rows for wards outside the register are skipped: one line saying how many, or None.
+
+    A trust-wide extract holds every ward in the trust; only the programme's wards are read.
+    """
     known = set(session.exec(select(Ward.code)).all())
-    extracts.check_wards(known)
+    rows, codes = extracts.outside(known)
+    if not rows:
+        return None
+    shown = ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
+    line = f"skipped {rows:,} extract rows for {len(codes)} ward(s) not in the register ({shown})"
+    logger.info(line)
+    return line
+
+
+class ExtractsRefused(DiagnosticError):
+    """A ward's extract data cannot be true; no pack is built from it until it is corrected."""
+
+    def __init__(self, ward_code: str | None, lines: list[str]) -> None:
+        self.ward_code = ward_code
+        self.lines = lines
+        whose = f"{ward_code}'s extract data" if ward_code else "the diagnostic extracts"
+        super().__init__(
+            f"{whose} refused ({len(lines)} problem line(s)):\n"
+            + "\n".join(f"  - {line}" for line in lines)
+        )
+
+
+# Problems listed in a refusal message; `wardprog check-extracts` lists them all.
+REFUSAL_LINES = 20
+
+
+def refuse_impossible(settings: Settings, extracts: Extracts, ward_code: str, as_of: date) -> None:
+    """Raise :class:`ExtractsRefused` if the ward's rows hold anything that cannot be true.
+
+    Months "in the future" are judged against the later of ``as_of`` and today: a replay on a
+    simulated clock reads extracts that run to the end of the replay.
+    """
+    findings = extracts.impossible_for(
+        ward_code,
+        as_of=max(as_of, date.today()),
+        max_actual_to_planned=settings.extract_max_actual_to_planned,
+    )
+    if findings:
+        raise ExtractsRefused(ward_code, summary_lines(findings, extracts.sources, REFUSAL_LINES))
+
+
+def load_checked(session: Session, settings: Settings, ward_code: str, as_of: date) -> Extracts:
+    """The extracts, with the ward's data checked for what cannot be true."""
+    try:
+        extracts = load_extracts(settings)
+    except InputFileError as err:
+        lines = [str(p) for p in err.problems[:REFUSAL_LINES]]
+        for part in getattr(err, "files", [])[1:]:
+            lines += [f"{Path(str(part.path)).name}, {p}" for p in part.problems[:5]]
+        first = Path(str(err.path)).name
+        raise ExtractsRefused(None, [f"{first}, {line}" for line in lines][:REFUSAL_LINES]) from err
+    check_extract_wards(session, extracts)
+    refuse_impossible(settings, extracts, ward_code, as_of)
+    return extracts
 
 
 # -- charts and signals -------------------------------------------------------------------------
@@ -383,8 +445,7 @@ def pull_snapshot(
     rebase: tuple[date, ...] = (),
 ) -> tuple[DiagnosticSnapshot, pd.DataFrame]:
     """Load, validate, chart and add a snapshot (flushed, not committed) for one ward."""
-    extracts = load_extracts(settings)
-    check_extract_wards(session, extracts)
+    extracts = load_checked(session, settings, ward.code, as_of)
     if wave_id is not None and not rebase:
         chart = wave_ward_charts(extracts, ward.code, _wave_codes(session, wave_id), start, end)
     else:
@@ -433,16 +494,19 @@ def run_diagnostic_stage(ctx: StageContext) -> StageOutcome:
         )
 
     start, end = baseline_period(ctx.as_of)
-    snap, _chart = pull_snapshot(
-        ctx.session,
-        ctx.settings,
-        ward=ward,
-        wave_id=wave.id,
-        kind=BASELINE,
-        as_of=ctx.as_of,
-        start=start,
-        end=end,
-    )
+    try:
+        snap, _chart = pull_snapshot(
+            ctx.session,
+            ctx.settings,
+            ward=ward,
+            wave_id=wave.id,
+            kind=BASELINE,
+            as_of=ctx.as_of,
+            start=start,
+            end=end,
+        )
+    except ExtractsRefused as refused:
+        return _wait_for_extracts(ctx, refused)
     path = pack_path_for(ctx.settings, ward.code)
     snap.pack_path = str(path)
     context = _pack_context(ward, ctx.site, wave.number, snap)
@@ -483,6 +547,42 @@ def run_diagnostic_stage(ctx: StageContext) -> StageOutcome:
         done=True,
         summary=f"{ward.code}: diagnostic pack ready with {n} signal{'s' if n != 1 else ''}",
         details={"signals": n, "snapshot_id": snap.id, "pack_path": str(path)},
+    )
+
+
+def tell_team_refused(
+    session: Session, settings: Settings, ward: Ward, refused: ExtractsRefused
+) -> None:
+    """One message to the improvement team per distinct set of problems.
+
+    Unreadable extracts affect every ward alike: one message, not one per ward.
+    """
+    scope = ward.code if refused.ward_code else "all-wards"
+    enqueue(
+        session,
+        key=f"extract_refused:{scope}:{fingerprint(refused.lines)}",
+        kind="extract_refused",
+        tags=[IMPROVEMENT_TEAM_TAG],
+        ward_code=ward.code if refused.ward_code else None,
+        context={
+            "ward_code": refused.ward_code,
+            "ward_name": ward.name,
+            "count": len(refused.lines),
+            "problems": refused.lines,
+            "extracts_dir": str(settings.extracts_dir),
+        },
+    )
+    logger.warning("%s: diagnostic data refused (%d problems)", ward.code, len(refused.lines))
+
+
+def _wait_for_extracts(ctx: StageContext, refused: ExtractsRefused) -> StageOutcome:
+    """Tell the team and wait for corrected extracts; nothing else is written."""
+    tell_team_refused(ctx.session, ctx.settings, ctx.ward, refused)
+    return StageOutcome(
+        done=False,
+        summary=f"{ctx.ward.code}: extract data refused ({len(refused.lines)} problems); "
+        "waiting for corrected extracts",
+        details={"refused": refused.lines},
     )
 
 
@@ -678,8 +778,14 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
             DiagnosticSnapshot.kind == kind,
         )
     ).first()
-    extracts = load_extracts(settings)
-    check_extract_wards(session, extracts)
+    try:
+        extracts = load_checked(session, settings, ward.code, as_of)
+    except ExtractsRefused as refused:
+        # The re-check stays due: it runs on the next day's pass once the data is corrected.
+        tell_team_refused(session, settings, ward, refused)
+        return RecheckResult(
+            ward_code, None, as_of, event_day, None, False, message=str(refused).splitlines()[0]
+        )
     metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end)
     fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
     changes = _verdicts(fixed, event_month) if not metrics.empty else []

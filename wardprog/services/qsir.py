@@ -40,7 +40,9 @@ from wardprog.notify.ics import CalendarEvent, build_calendar
 from wardprog.notify.outbox import Attachment, enqueue
 from wardprog.rules import cohorts as rules
 from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.inbox import file_on_commit, inbox_folder, quarantine, returned_files
 from wardprog.services.staff_register import read_table
+from wardprog.sources.tabular import write_csv
 
 LONDON = ZoneInfo("Europe/London")
 # QSIR teaching days run 09:00-16:30.
@@ -50,6 +52,8 @@ SESSION_END = time(16, 30)
 # in that year's cohorts waits on the waitlist until the next cohort is planned.
 COHORT_HORIZON_DAYS = 365
 REMINDER_DAYS_BEFORE = 3
+NOMINATION_INBOX = "qsir"
+NOMINATION_WHAT = "QSIR nomination file"
 
 COURSE_TITLES = {
     Course.practitioner: "QSIR Practitioner",
@@ -122,29 +126,12 @@ def parse_course(raw: str) -> Course | None:
 
 
 def nomination_inbox(settings: Settings, ward_code: str) -> Path:
-    return settings.inbox_dir / ward_code / "qsir"
+    return inbox_folder(settings, ward_code, NOMINATION_INBOX)
 
 
-def find_nomination_return(settings: Settings, ward_code: str) -> Path | None:
-    """The most recently returned nomination file for the ward, if any (CSV or Excel)."""
-    folder = nomination_inbox(settings, ward_code)
-    if not folder.is_dir():
-        return None
-    files = [
-        p
-        for p in folder.iterdir()
-        if p.is_file()
-        and p.suffix.lower() in {".csv", ".xlsx"}
-        and not p.name.startswith(("~$", "."))  # Excel lock files, editor temp files
-    ]
-    if not files:
-        return None
-    return max(files, key=lambda p: (p.stat().st_mtime, p.name))
-
-
-def read_nomination_return(path: Path) -> list[NominationLine]:
+def read_nomination_return(path: Path, data: bytes | None = None) -> list[NominationLine]:
     """Parse a returned nomination file; every bad cell is reported with its row and column."""
-    table = read_table(path, NOMINATION_COLUMNS, REQUIRED_NOMINATION_COLUMNS)
+    table = read_table(path, NOMINATION_COLUMNS, REQUIRED_NOMINATION_COLUMNS, data)
     heading = table.columns
     problems: list[RowProblem] = []
     lines: list[NominationLine] = []
@@ -634,27 +621,51 @@ def run_qsir_stage(ctx: StageContext) -> StageOutcome:
     """Record the ward's QSIR nominations and book them onto cohorts.
 
     Waits (``done=False``) until the ward manager has returned the nomination file. Once the
-    ward's nominations are recorded the file is not read again, so a re-run returns the same
-    rows, allocates only what is still pending and enqueues nothing new.
+    ward's nominations are recorded the file moves to ``processed/`` and is not read again, so a
+    re-run returns the same rows, allocates only what is still pending and enqueues nothing new.
+    A file that fails validation is quarantined in ``rejected/`` with one message to the ward
+    manager and the improvement team (``services/inbox.py``); the stage waits for a new file.
     """
     session, ward, wave = ctx.session, ctx.ward, ctx.wave
     assert ward.id is not None
     nominations = ward_nominations(session, ward.id, wave.id)
     source: Path | None = None
+    rejected: list[dict[str, Any]] = []
     if not nominations:
-        source = find_nomination_return(ctx.settings, ward.code)
-        if source is None:
-            return StageOutcome(
-                done=False,
-                summary=(
-                    f"waiting for {ward.manager_name or 'the ward manager'} to return QSIR "
-                    f"nominations to {nomination_inbox(ctx.settings, ward.code)}"
-                ),
-                details={"inbox": str(nomination_inbox(ctx.settings, ward.code))},
-            )
-        lines = read_nomination_return(source)
-        nominations = record_nominations(
-            session, ctx.settings, ward=ward, wave=wave, lines=lines, source=source, as_of=ctx.as_of
+        for returned in returned_files(nomination_inbox(ctx.settings, ward.code)):
+            try:
+                lines = read_nomination_return(returned.path, returned.data)
+                nominations = record_nominations(
+                    session,
+                    ctx.settings,
+                    ward=ward,
+                    wave=wave,
+                    lines=lines,
+                    source=returned.path,
+                    as_of=ctx.as_of,
+                )
+            except InputFileError as err:
+                # A poison file is answered once and set aside; the stage waits for a new one.
+                quarantine(session, returned, err, what=NOMINATION_WHAT, ward=ward, site=ctx.site)
+                problems = [
+                    {"row": p.row, "column": p.column, "message": p.message} for p in err.problems
+                ]
+                rejected.append({"file": returned.name, "problems": problems})
+                continue
+            file_on_commit(session, returned)
+            source = returned.path
+            break
+    if not nominations:
+        inbox = nomination_inbox(ctx.settings, ward.code)
+        who = ward.manager_name or "the ward manager"
+        summary = (
+            f"nomination file rejected ({len(rejected)}); waiting for {who} to send a "
+            f"corrected file to {inbox}"
+            if rejected
+            else f"waiting for {who} to return QSIR nominations to {inbox}"
+        )
+        return StageOutcome(
+            done=False, summary=summary, details={"inbox": str(inbox), "rejected": rejected}
         )
     ensure_cohorts(session, ctx.settings, ctx.as_of)
     allocate_pending(session, ctx.settings, ctx.as_of)
@@ -706,17 +717,10 @@ def write_nomination_return(
     The Prefect form and the demo both go through the file, so every nomination has the same
     validation and an audit trail a ward manager can open.
     """
-    import csv
-
     folder = nomination_inbox(settings, ward_code)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / filename
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["staff_number", "course", "approved_by"])
-        writer.writerows(lines)
-    tmp.replace(path)  # atomic: the stage never reads a half-written file
+    write_csv(path, ["staff_number", "course", "approved_by"], lines)
     return path
 
 

@@ -1,4 +1,4 @@
-"""Ward register import: sites, wards and ward managers from a CSV the team keeps.
+"""Ward register import: sites, wards and ward managers from a CSV or .xlsx the team keeps.
 
 The import is all-or-nothing: every row is validated first and any problem (naming the row
 and column) rejects the whole file, so the register is never half updated. Re-importing the same
@@ -7,7 +7,6 @@ file changes nothing; an edited file updates wards in place (matched by ward cod
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlmodel import Session, select
 
 from wardprog.errors import InputFileError, RowProblem
 from wardprog.models import Site, Ward
+from wardprog.sources.tabular import read_table
 
 REQUIRED_COLUMNS = (
     "site_code",
@@ -58,48 +58,44 @@ class ImportResult:
     wards_updated: int
 
 
-def read_register(path: Path) -> list[RegisterRow]:
-    """Parse and validate the whole file, collecting every problem before failing."""
-    if not path.exists():
-        raise InputFileError(path, [RowProblem(None, None, "file not found")])
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        if not header:
-            raise InputFileError(
-                path, [RowProblem(1, None, "the file is empty: expected a header row")]
-            )
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise InputFileError(
-                path,
-                [RowProblem(1, c, "required column is missing from the header") for c in missing],
-            )
-        numbered: list[tuple[int, RegisterRow]] = []
-        problems: list[RowProblem] = []
-        for line_no, raw in enumerate(reader, start=2):  # header is row 1
-            cleaned = {
-                (k or "").strip(): (v or "").strip()
-                for k, v in raw.items()
-                if (k or "").strip() in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-            }
-            if not any(cleaned.values()):
-                continue  # blank lines at the end of a spreadsheet export
-            try:
-                row = RegisterRow.model_validate(cleaned)
-            except ValidationError as exc:
-                for err in exc.errors():
-                    column = str(err["loc"][0]) if err["loc"] else None
-                    value = cleaned.get(column or "", "")
-                    problems.append(RowProblem(line_no, column, f"{err['msg']} (got {value!r})"))
-                continue
-            numbered.append((line_no, row))
+def read_register(path: Path, data: bytes | None = None) -> list[RegisterRow]:
+    """Parse and validate the whole file (CSV or .xlsx), collecting every problem before failing.
+
+    Rows are numbered as the spreadsheet shows them (header row 1, blank lines counted).
+    """
+    sheet = read_table(path, data)
+    header = [h.strip().lower() for h in sheet.header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputFileError(
+            path,
+            [
+                RowProblem(sheet.header_row, c, "required column is missing from the header")
+                for c in missing
+            ],
+        )
+    wanted = {i: h for i, h in enumerate(header) if h in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
+    numbered: list[tuple[int, RegisterRow]] = []
+    problems: list[RowProblem] = []
+    for line_no, cells in sheet.rows:
+        cleaned = {h: cells[i] if i < len(cells) else "" for i, h in wanted.items()}
+        try:
+            row = RegisterRow.model_validate(cleaned)
+        except ValidationError as exc:
+            for err in exc.errors():
+                column = str(err["loc"][0]) if err["loc"] else None
+                value = cleaned.get(column or "", "")
+                problems.append(RowProblem(line_no, column, f"{err['msg']} (got {value!r})"))
+            continue
+        numbered.append((line_no, row))
     problems += register_conflicts(numbered)
     rows = [row for _, row in numbered]
     if problems:
         raise InputFileError(path, problems)
     if not rows:
-        raise InputFileError(path, [RowProblem(2, None, "the file has a header but no wards")])
+        raise InputFileError(
+            path, [RowProblem(sheet.header_row + 1, None, "the file has a header but no wards")]
+        )
     return rows
 
 

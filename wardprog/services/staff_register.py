@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from sqlmodel import Session, func, select
 
 from wardprog.errors import InputFileError, RowProblem
 from wardprog.models import StaffMember, Ward
+from wardprog.sources.tabular import read_table as read_sheet
 
 # Accepted headings (normalised: lower case, runs of non-alphanumerics -> "_") per field.
 STAFF_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -30,7 +30,6 @@ STAFF_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_STAFF_COLUMNS = ("staff_number", "name", "ward_code")
 
-_WHOLE = re.compile(r"^\d+\.0$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STAFF_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _BAND = re.compile(r"^(?:band\s*)?([1-9]|8[a-d])$", re.IGNORECASE)
@@ -50,37 +49,20 @@ class Table:
 
 
 def read_table(
-    path: Path, aliases: Mapping[str, tuple[str, ...]], required: tuple[str, ...]
+    path: Path,
+    aliases: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    data: bytes | None = None,
 ) -> Table:
-    """Read a CSV or Excel file as strings; missing required columns are an InputFileError.
+    """Read a CSV or .xlsx file as strings; missing required columns are an InputFileError.
 
-    Row numbers are as a spreadsheet user sees them: the header is row 1.
+    Row numbers are as a spreadsheet user sees them: the header is row 1, blank lines count.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, [RowProblem(None, None, "file not found")])
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            try:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            except UnicodeDecodeError:
-                # "CSV" saved by Excel on a trust desktop is Windows-1252, not UTF-8.
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
-        elif suffix in {".xlsx", ".xlsm"}:
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-            # Numeric cells (staff numbers typed as numbers) can come back as "20000001.0".
-            frame = frame.map(lambda v: v[:-2] if isinstance(v, str) and _WHOLE.match(v) else v)
-        else:
-            raise InputFileError(
-                path, [RowProblem(None, None, "unsupported file type: save it as .csv or .xlsx")]
-            )
-    except InputFileError:
-        raise
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputFileError(path, [RowProblem(None, None, f"cannot read file: {exc}")]) from exc
-
-    by_heading = {normalise_heading(h): str(h) for h in frame.columns}
+    sheet = read_sheet(path, data)
+    frame_columns = sheet.header
+    by_heading: dict[str, str] = {}
+    for h in frame_columns:
+        by_heading.setdefault(normalise_heading(h), h)
     columns: dict[str, str] = {}
     for canonical, names in aliases.items():
         for name in names:
@@ -89,22 +71,23 @@ def read_table(
                 break
     missing = [c for c in required if c not in columns]
     if missing:
-        found = ", ".join(repr(str(h)) for h in frame.columns) or "none"
+        found = ", ".join(repr(h) for h in frame_columns if h) or "none"
         raise InputFileError(
             path,
             [
-                RowProblem(1, c, f"required column missing (headings found: {found})")
+                RowProblem(
+                    sheet.header_row, c, f"required column missing (headings found: {found})"
+                )
                 for c in missing
             ],
         )
+    index = {h: i for i, h in reversed(list(enumerate(frame_columns)))}
     rows: list[tuple[int, dict[str, str]]] = []
-    for i, record in enumerate(frame.to_dict(orient="records")):
-        values = {
-            c: ("" if record[h] is None else str(record[h])).strip() for c, h in columns.items()
-        }
-        if any(values.values()):  # blank lines at the end of a sheet are not rows
-            rows.append((i + 2, values))
-    return Table(path=path, columns=columns, rows=rows)
+    for row_number, cells in sheet.rows:
+        values = {c: cells[index[h]] if index[h] < len(cells) else "" for c, h in columns.items()}
+        if any(values.values()):  # a row with only unrelated columns filled is not a row
+            rows.append((row_number, values))
+    return Table(path=sheet.path, columns=columns, rows=rows)
 
 
 def normalise_band(raw: str) -> str | None:

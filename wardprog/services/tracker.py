@@ -8,21 +8,21 @@
         -> reply to the manager listing what was recorded, or what was wrong (rejected whole)
 
 Replies and trackers are outbox messages under idempotency keys (the month; the file's
-digest), so a re-run never resends. Files follow the one inbox convention: moved to
-``processed/`` once the transaction commits, to ``rejected/`` with an ``.errors.txt`` at once.
+digest), so a re-run never resends. Files follow the one inbox convention
+(``services/inbox.py``): moved to ``processed/`` once the transaction commits, or quarantined
+in ``rejected/`` with an ``.errors.txt`` (also on commit, with the reply naming the rows).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlmodel import Session, select
@@ -32,12 +32,14 @@ from wardprog.config import Settings
 from wardprog.errors import InputFileError, RowProblem, WardprogError
 from wardprog.models import Notification, Site, TriageCategory, TriageItem, Ward, WardEnrolment
 from wardprog.notify.outbox import Attachment, enqueue
+from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.triage import IHI_SCORES
 from wardprog.rules.working_days import first_working_day_of_month
 from wardprog.services.handlers import ActionResult, run
-from wardprog.services.triage import IMPROVEMENT_TEAM_TAG, _free_name, _move_on_commit
+from wardprog.services.inbox import file_on_commit, inbox_folder, quarantine, returned_files
 from wardprog.services.triage_template import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from wardprog.services.views import item_rows
+from wardprog.sources.tabular import read_table, safe_row
 
 SHEET = "Tracker"
 # (heading, item_rows field or None for the manager's columns)
@@ -57,11 +59,10 @@ COLUMNS: tuple[tuple[str, str | None], ...] = (
 HEADINGS = tuple(h for h, _ in COLUMNS)
 REQUIRED = ("Item id", "Status", "What was done", "New score", "Why")
 STATUSES = ("open", "done")
-SUFFIXES = (".xlsx", ".csv")
 
 
 def tracker_inbox(settings: Settings, ward_code: str) -> Path:
-    return settings.inbox_dir / ward_code / "tracker"
+    return inbox_folder(settings, ward_code, "tracker")
 
 
 def tracker_filename(ward_code: str, month: date, suffix: str) -> str:
@@ -113,7 +114,7 @@ def build_csv(items: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(HEADINGS)
-    writer.writerows(_cells(i) for i in items)
+    writer.writerows(safe_row(_cells(i)) for i in items)  # staff text never runs as a formula
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -186,37 +187,10 @@ class TrackerRow:
     why: str
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "date") and callable(value.date):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return " ".join(str(value).split())
-
-
 def _raw_rows(path: Path, data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    if path.suffix.lower() == ".xlsx":
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:
-            raise InputFileError(
-                path.name, [RowProblem(None, None, f"not a workbook: {exc}")]
-            ) from exc
-        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        values = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
-        values = [[_text(v) for v in row] for row in csv.reader(io.StringIO(text))]
-    if not values:
-        raise InputFileError(path.name, [RowProblem(None, None, "the file is empty")])
-    return values[0], [(n, r) for n, r in enumerate(values[1:], start=2) if any(r)]
+    """Header and numbered rows as the spreadsheet shows them (``sources/tabular.py``)."""
+    sheet = read_table(path, data, sheet_name=SHEET)
+    return sheet.header, [(n, [" ".join(v.split()) for v in cells]) for n, cells in sheet.rows]
 
 
 def read_tracker(path: Path, data: bytes, ward_item_ids: dict[int, str]) -> list[TrackerRow]:
@@ -331,14 +305,8 @@ def looks_like_tracker(filename: str, data: bytes) -> bool:
 
 
 def pending_returns(settings: Settings, ward_code: str) -> list[Path]:
-    inbox = tracker_inbox(settings, ward_code)
-    if not inbox.is_dir():
-        return []
-    return sorted(
-        p
-        for p in inbox.iterdir()
-        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", "."))
-    )
+    """Every file waiting in the ward's tracker inbox (any type: an .xls is answered too)."""
+    return [f.path for f in returned_files(tracker_inbox(settings, ward_code))]
 
 
 def _reply(session: Session, ward: Ward, kind: str, digest: str, context: dict[str, Any]) -> None:
@@ -366,12 +334,11 @@ def collect_returns(
     tracker was sent and so on) rolls back that whole file, which is rejected with the row named.
     """
     outcomes = []
-    for path in pending_returns(settings, ward.code):
-        data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+    for returned in returned_files(tracker_inbox(settings, ward.code)):
+        path, data, digest = returned.path, returned.data, returned.sha256
         if _sent(session, f"tracker_recorded:{ward.code}:{digest[:16]}"):
             # Recorded already (the move after commit did not happen): just file it away.
-            _move_on_commit(session, path, path.parent / "processed" / path.name)
+            file_on_commit(session, returned)
             continue
         categories = {
             i.id: i.category.value
@@ -393,30 +360,18 @@ def collect_returns(
                 if isinstance(exc, InputFileError)
                 else InputFileError(path.name, [RowProblem(None, None, str(exc))])
             )
-            _reject(path, err)
-            _reply(session, ward, "tracker_rejected", digest,
-                   {"filename": path.name, "problems": [str(p) for p in err.problems]})  # fmt: skip
+            quarantine(session, returned, err, what="monthly tracker", ward=ward,
+                       site=_parts(session, ward), message_kind="tracker_rejected",
+                       key=f"tracker_rejected:{ward.code}:{digest[:16]}")  # fmt: skip
             outcomes.append(ReturnOutcome(path.name, [], err))
             continue
         _reply(session, ward, "tracker_recorded", digest, {
             "filename": path.name,
             "recorded": [{"row": row, "summary": r.summary} for row, r in recorded],
         })  # fmt: skip
-        _move_on_commit(session, path, path.parent / "processed" / path.name)
+        file_on_commit(session, returned)
         outcomes.append(ReturnOutcome(path.name, [r for _, r in recorded]))
     return outcomes
-
-
-def _reject(path: Path, err: InputFileError) -> None:
-    """A bad file is bad whatever happens to the transaction: set it aside with its errors."""
-    import shutil
-
-    dest = _free_name(path.parent / "rejected" / path.name)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), str(dest))
-    dest.with_name(dest.name + ".errors.txt").write_text(
-        f"{err}\n\nCorrect the tracker and drop it in the tracker folder again.\n", encoding="utf-8"
-    )
 
 
 def enrolled_wards(session: Session) -> list[Ward]:

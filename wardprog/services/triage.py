@@ -6,21 +6,20 @@ Either way every row is validated first and a file with any problem is rejected 
 ``rejected/`` with an ``.errors.txt`` beside it, and the ward manager told what to fix), so the
 next run never trips over it again and an item is never half imported.
 
-File moves for accepted files wait for the transaction to commit: if the stage's transaction
-rolls back, the file stays in the inbox and the next run imports it again (idempotently).
+The inbox convention (``services/inbox.py``) is the same for every returned file: accepted files
+move to ``processed/`` when the transaction commits (a rollback leaves the file for the next
+run, which imports it again idempotently); bad files are quarantined at once, answered once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
@@ -48,10 +47,17 @@ from wardprog.rules.triage import (
     validate_rows,
 )
 from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.inbox import (
+    IMPROVEMENT_TEAM_TAG,
+    ReturnedFile,
+    file_on_commit,
+    inbox_folder,
+    quarantine,
+    returned_files,
+)
 from wardprog.services.programme import on_day
-from wardprog.services.triage_template import SUPPORTED_SUFFIXES, parse_template
+from wardprog.services.triage_template import parse_template
 
-IMPROVEMENT_TEAM_TAG = "improvement-team"
 TRIAGE_SCORER = "Improvement team (triage)"
 
 
@@ -67,7 +73,7 @@ class ImportResult:
 
 
 def triage_inbox(settings: Settings, ward_code: str) -> Path:
-    return settings.inbox_dir / ward_code / "triage"
+    return inbox_folder(settings, ward_code, "triage")
 
 
 def defaults_from(settings: Settings) -> TriageDefaults:
@@ -75,39 +81,6 @@ def defaults_from(settings: Settings) -> TriageDefaults:
         fix_due_days=settings.triage_fix_due_days,
         change_review_days=settings.triage_change_review_days,
     )
-
-
-# --- moving files only once the transaction commits ------------------------------------------
-
-_PENDING = "wardprog_triage_pending_moves"
-
-
-def _after_commit(session: Session) -> None:
-    for src, dest in session.info.pop(_PENDING, []):
-        if src.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), str(_free_name(dest)))
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def _move_on_commit(session: Session, src: Path, dest: Path) -> None:
-    if not session.info.get("wardprog_triage_hooks"):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
-        session.info["wardprog_triage_hooks"] = True
-    session.info.setdefault(_PENDING, []).append((src, dest))
-
-
-def _free_name(dest: Path) -> Path:
-    """Never overwrite: a ward may return a corrected file under the same name."""
-    candidate, n = dest, 1
-    while candidate.exists():
-        candidate = dest.with_name(f"{dest.stem}.{n}{dest.suffix}")
-        n += 1
-    return candidate
 
 
 # --- importing ------------------------------------------------------------------------------
@@ -294,28 +267,27 @@ def _submission(session: Session, ward: Ward, wave: Wave, digest: str) -> Triage
     ).first()
 
 
-def _reject(ctx: StageContext, path: Path, digest: str, err: InputFileError) -> None:
-    """Move a bad file aside with its errors and tell the ward manager what to fix."""
-    rejected_dir = path.parent / "rejected"
-    rejected_dir.mkdir(parents=True, exist_ok=True)
-    dest = _free_name(rejected_dir / path.name)
-    # Not transactional on purpose: the file is bad whatever happens to this transaction, and
-    # leaving it in the inbox would make every run trip over it again.
-    shutil.move(str(path), str(dest))
-    dest.with_name(dest.name + ".errors.txt").write_text(
-        str(err).replace(str(path), path.name)
-        + "\n\nCorrect the file and drop it in the triage folder again.\n",
-        encoding="utf-8",
-    )
+def _reject(ctx: StageContext, returned: ReturnedFile, err: InputFileError) -> None:
+    """Quarantine a bad file, record the rejection once and tell the ward manager what to fix."""
     session = ctx.session
-    if _submission(session, ctx.ward, ctx.wave, digest) is not None:
+    quarantine(
+        session,
+        returned,
+        err,
+        what="triage template",
+        ward=ctx.ward,
+        site=ctx.site,
+        message_kind="triage_rejected",
+        key=f"triage_rejected:{ctx.ward.code}:wave-{ctx.wave.number}:{returned.sha256[:16]}",
+    )
+    if _submission(session, ctx.ward, ctx.wave, returned.sha256) is not None:
         return  # the same bad file again: already recorded and reported
     session.add(
         TriageSubmission(
             ward_id=ctx.ward.id,  # type: ignore[arg-type]
             wave_id=ctx.wave.id,  # type: ignore[arg-type]
-            source=path.name,
-            sha256=digest,
+            source=returned.name,
+            sha256=returned.sha256,
             status="rejected",
             problems=[
                 {"row": p.row, "column": p.column, "message": p.message} for p in err.problems
@@ -324,52 +296,22 @@ def _reject(ctx: StageContext, path: Path, digest: str, err: InputFileError) -> 
         )
     )
     session.flush()
-    enqueue(
-        session,
-        key=f"triage_rejected:{ctx.ward.code}:wave-{ctx.wave.number}:{digest[:16]}",
-        kind="triage_rejected",
-        tags=[ctx.ward.code, ctx.site.code, IMPROVEMENT_TEAM_TAG],
-        context={
-            "ward_name": ctx.ward.name,
-            "manager_name": ctx.ward.manager_name or "Ward manager",
-            "filename": path.name,
-            "problems": [str(p) for p in err.problems],
-        },
-        ward_code=ctx.ward.code,
-        recipients=[ctx.ward.manager_email] if ctx.ward.manager_email else [],
-    )
-
-
-def pending_files(settings: Settings, ward_code: str) -> list[Path]:
-    inbox = triage_inbox(settings, ward_code)
-    if not inbox.is_dir():
-        return []
-    return sorted(
-        p
-        for p in inbox.iterdir()
-        if p.is_file()
-        and p.suffix.lower() in SUPPORTED_SUFFIXES
-        # Excel's "~$name.xlsx" lock files and hidden sync files are not returns.
-        and not p.name.startswith(("~$", "."))
-    )
 
 
 def capture_from_inbox(ctx: StageContext) -> tuple[list[ImportResult], list[InputFileError]]:
     """Import every returned file in the ward's triage inbox; bad files are rejected whole."""
     results: list[ImportResult] = []
     errors: list[InputFileError] = []
-    for path in pending_files(ctx.settings, ctx.ward.code):
-        data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        previous = _submission(ctx.session, ctx.ward, ctx.wave, digest)
+    for returned in returned_files(triage_inbox(ctx.settings, ctx.ward.code)):
+        previous = _submission(ctx.session, ctx.ward, ctx.wave, returned.sha256)
         if previous is not None and previous.status == "accepted":
             # Already imported (the move after commit did not happen): just file it away.
-            _move_on_commit(ctx.session, path, path.parent / "processed" / path.name)
+            file_on_commit(ctx.session, returned)
             continue
         try:
-            entries = parse_template(path, data)
+            entries = parse_template(returned.path, returned.data)
         except InputFileError as err:
-            _reject(ctx, path, digest, err)
+            _reject(ctx, returned, err)
             errors.append(err)
             continue
         results.append(
@@ -379,12 +321,12 @@ def capture_from_inbox(ctx: StageContext) -> tuple[list[ImportResult], list[Inpu
                 ctx.ward,
                 ctx.wave,
                 entries,
-                source=path.name,
-                digest=digest,
+                source=returned.name,
+                digest=returned.sha256,
                 as_of=ctx.as_of,
             )
         )
-        _move_on_commit(ctx.session, path, path.parent / "processed" / path.name)
+        file_on_commit(ctx.session, returned)
     return results, errors
 
 

@@ -13,9 +13,8 @@ import io
 import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -28,13 +27,13 @@ from wardprog.rules.triage import (
     TriageEntry,
     validate_rows,
 )
+from wardprog.sources.tabular import append_text_row, read_table
 
 SHEET = "Triage"
 GUIDANCE_SHEET = "How to fill this in"
 TEMPLATE_ROWS = 60
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv"
-SUPPORTED_SUFFIXES = (".xlsx", ".csv")
 
 CALENDAR_CONTENT_TYPE = "text/calendar"
 
@@ -98,7 +97,8 @@ def build_xlsx(ward_code: str, ward_name: str, wave_number: int) -> bytes:
     ws.add_data_validation(choice)
     choice.add(f"C2:C{TEMPLATE_ROWS + 1}")
     guide = wb.create_sheet(GUIDANCE_SHEET)
-    guide.append([f"Triage template - {ward_name} ({ward_code}), wave {wave_number}"])
+    # Register text goes in as text: a spreadsheet we write never runs what someone typed.
+    append_text_row(guide, [f"Triage template - {ward_name} ({ward_code}), wave {wave_number}"])
     guide["A1"].font = Font(bold=True, size=14)
     for line in GUIDANCE:
         guide.append([line])
@@ -116,7 +116,7 @@ def build_csv() -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def _header_map(path: Path, header: Sequence[Any]) -> tuple[dict[str, int], list[RowProblem]]:
+def _header_map(path: Path, header: Sequence[str]) -> tuple[dict[str, int], list[RowProblem]]:
     names = [" ".join(str(h or "").replace("_", " ").split()).casefold() for h in header]
     found = {name: i for i, name in enumerate(names) if name in COLUMNS}
     problems = [
@@ -127,80 +127,33 @@ def _header_map(path: Path, header: Sequence[Any]) -> tuple[dict[str, int], list
     return found, problems
 
 
-def _cell(values: Sequence[Any], index: int | None) -> str | None:
+def _cell(values: Sequence[str], index: int | None) -> str | None:
     if index is None or index >= len(values):
         return None
-    value = values[index]
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _rows_from_table(path: Path, table: list[Sequence[Any]]) -> list[RawTriageRow]:
-    if not table:
-        raise InputFileError(path, [RowProblem(1, None, "the file is empty; use the template")])
-    columns, problems = _header_map(path, table[0])
-    if problems:
-        raise InputFileError(path, problems)
-    rows = []
-    for offset, values in enumerate(table[1:], start=2):
-        rows.append(
-            RawTriageRow(
-                row=offset,
-                issue=_cell(values, columns.get("issue")),
-                raised_by=_cell(values, columns.get("raised by")),
-                category=_cell(values, columns.get("category")),
-                suggested_owner=_cell(values, columns.get("suggested owner")),
-                notes=_cell(values, columns.get("notes")),
-            )
-        )
-    return rows
-
-
-def _read_csv_text(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # "CSV" saved from Excel on a trust PC is Windows-1252, not UTF-8.
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise InputFileError(
-                path, [RowProblem(None, None, f"cannot read the text encoding ({exc.reason})")]
-            ) from exc
+    return values[index] or None
 
 
 def read_rows(path: Path, data: bytes | None = None) -> list[RawTriageRow]:
-    """Raw rows from a returned template; structural problems raise :class:`InputFileError`."""
-    data = path.read_bytes() if data is None else data
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        text = _read_csv_text(path, data)
-        try:
-            table: list[Sequence[Any]] = list(csv.reader(io.StringIO(text, newline="")))
-        except csv.Error as exc:
-            problem = RowProblem(None, None, f"not a valid CSV file: {exc}")
-            raise InputFileError(path, [problem]) from exc
-        return _rows_from_table(path, table)
-    if suffix == ".xlsx":
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a non-workbook
-            problem = RowProblem(
-                None, None, f"not a readable Excel workbook ({type(exc).__name__})"
-            )
-            raise InputFileError(path, [problem]) from exc
-        try:
-            ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-            table = [tuple(r) for r in ws.iter_rows(values_only=True)]
-        finally:
-            wb.close()
-        return _rows_from_table(path, table)
-    raise InputFileError(
-        path, [RowProblem(None, None, "unsupported file type; return the .xlsx or .csv template")]
-    )
+    """Raw rows from a returned template; structural problems raise :class:`InputFileError`.
+
+    Any file kind is answered (``.xls``, ``.ods``... are rejected with "save as .xlsx or .csv");
+    row numbers are the spreadsheet's, blank lines included.
+    """
+    sheet = read_table(path, data, sheet_name=SHEET)
+    columns, problems = _header_map(path, sheet.header)
+    if problems:
+        raise InputFileError(path, problems)
+    return [
+        RawTriageRow(
+            row=row,
+            issue=_cell(values, columns.get("issue")),
+            raised_by=_cell(values, columns.get("raised by")),
+            category=_cell(values, columns.get("category")),
+            suggested_owner=_cell(values, columns.get("suggested owner")),
+            notes=_cell(values, columns.get("notes")),
+        )
+        for row, values in sheet.rows
+    ]
 
 
 def parse_template(path: Path, data: bytes | None = None) -> list[TriageEntry]:

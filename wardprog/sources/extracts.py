@@ -8,19 +8,24 @@ time, while a corrected file dropped into the folder is picked up on the next ca
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from wardprog.errors import InputFileError, RowProblem
+from wardprog.sources.plausibility import Finding, by_ward, find_impossible
 from wardprog.sources.schema import EXTRACTS, ExtractSpec
-from wardprog.sources.validate import check_ward_codes, raise_if_problems, validate_frame
+from wardprog.sources.tabular import decode_text, sniff_delimiter
+from wardprog.sources.validate import raise_if_problems, validate_frame
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 # Guards the folder cache and each Extracts memo (Prefect may run wards on task threads).
@@ -45,17 +50,47 @@ class Extracts:
             codes.update(frame["ward_code"].dropna().unique().tolist())
         return codes
 
-    def check_wards(self, known: Iterable[str]) -> None:
-        """Raise :class:`InputFileError` listing rows whose ward is not in the register."""
+    def outside(self, known: Iterable[str]) -> tuple[int, list[str]]:
+        """Rows (and their ward codes) for wards outside ``known``: skipped, never an error.
+
+        A trust-wide extract holds every ward; only the programme's wards are read.
+        """
         known_set = frozenset(known)
-        key = ("checked", known_set)
-        if self._memo.get(key):
-            return
-        raise_if_problems(
-            check_ward_codes(frame, set(known_set), self.sources.get(name, name))
-            for name, frame in self.tables.items()
-        )
-        self._memo[key] = True
+        key = ("outside", known_set)
+        if key not in self._memo:
+            rows, codes = 0, set()
+            for frame in self.tables.values():
+                unknown = ~frame["ward_code"].isin(known_set)
+                rows += int(unknown.sum())
+                codes.update(frame.loc[unknown, "ward_code"].dropna().unique().tolist())
+            self._memo[key] = (rows, sorted(codes))
+        result: tuple[int, list[str]] = self._memo[key]
+        return result
+
+    def impossible(self, *, as_of: date, max_actual_to_planned: float) -> list[Finding]:
+        """Every impossible row (duplicates, parts above wholes, future months...), memoised."""
+        key = ("impossible", as_of.replace(day=1), max_actual_to_planned)
+        with _LOCK:
+            if key not in self._memo:
+                self._memo[key] = find_impossible(
+                    self.tables, as_of=as_of, max_actual_to_planned=max_actual_to_planned
+                )
+            found: list[Finding] = self._memo[key]
+        return found
+
+    def impossible_for(
+        self, ward_code: str, *, as_of: date, max_actual_to_planned: float
+    ) -> list[Finding]:
+        key = ("impossible_by_ward", as_of.replace(day=1), max_actual_to_planned)
+        with _LOCK:
+            grouped = self._memo.get(key)
+        if grouped is None:
+            grouped = by_ward(
+                self.impossible(as_of=as_of, max_actual_to_planned=max_actual_to_planned)
+            )
+            with _LOCK:
+                self._memo[key] = grouped
+        return list(grouped.get(ward_code, []))
 
     def for_wards(self, codes: Iterable[str]) -> Extracts:
         """The rows for these wards only (grouped once, then looked up per ward)."""
@@ -91,16 +126,43 @@ def read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            return _read_csv(path)
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".xlsx":
-            return pd.read_excel(path, dtype=object)
+            return _numbered(pd.read_excel(path, dtype=object))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (ValueError, OSError) as exc:
         raise InputFileError(path, [RowProblem(None, None, f"cannot be read: {exc}")]) from exc
     raise InputFileError(path, [RowProblem(None, None, "unsupported file type")])
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV as Excel or a warehouse writes it (any of UTF-8/BOM/Windows-1252, ``,`` or ``;``).
+
+    Blank lines are kept while reading so each row keeps the number a spreadsheet shows
+    (``_row``), then dropped.
+    """
+    text = decode_text(path, path.read_bytes())
+    frame = pd.read_csv(
+        io.StringIO(text),
+        sep=sniff_delimiter(text),
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=False,
+    )
+    return _numbered(frame)
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number each row as the spreadsheet does (header row 1), then drop blank rows."""
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame["_row"] = np.arange(len(frame)) + 2
+    # Empty cells are NaN here (CSV reads "" as NaN; Excel has no value).
+    blank = frame.drop(columns="_row").isna().all(axis=1)
+    return frame.loc[~blank].reset_index(drop=True)
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
@@ -163,7 +225,7 @@ def load_folder(folder: Path, *, use_cache: bool = True) -> Extracts:
             continue
         sources[spec.name] = str(path)
         try:
-            tables[spec.name] = validate_frame(spec, read_table(path), path)
+            tables[spec.name] = validate_frame(spec, read_table(path), path, check_ranges=False)
         except InputFileError as exc:
             errors.append(exc)
     raise_if_problems(errors)
@@ -198,7 +260,9 @@ def load_warehouse(url: str, *, schema: str | None = None) -> Extracts:
                     continue
                 raw = pd.read_sql_table(spec.name, conn, schema=schema)
                 try:
-                    tables[spec.name] = validate_frame(spec, raw, label, first_row=1)
+                    tables[spec.name] = validate_frame(
+                        spec, raw, label, first_row=1, check_ranges=False
+                    )
                 except InputFileError as exc:
                     errors.append(exc)
     finally:

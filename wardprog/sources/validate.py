@@ -87,16 +87,24 @@ def _parse(col: Column, raw: pd.Series) -> pd.Series:
 
 
 def validate_frame(
-    spec: ExtractSpec, raw: pd.DataFrame, source: Path | str, *, first_row: int = 2
+    spec: ExtractSpec,
+    raw: pd.DataFrame,
+    source: Path | str,
+    *,
+    first_row: int = 2,
+    check_ranges: bool = True,
 ) -> pd.DataFrame:
     """Typed, cleaned copy of ``raw`` for ``spec``, or :class:`InputFileError` naming every fault.
 
     ``first_row`` is the row number a user sees for the first data row (2 under a header).
+    With ``check_ranges`` False, values outside a column's minimum/maximum are kept: the
+    diagnostic extracts leave them to ``plausibility.py``, which refuses only the wards they
+    belong to instead of every ward in the trust.
     """
     problems: list[RowProblem] = []
     raw = raw.rename(columns=lambda c: str(c).strip().lower())
     if raw.empty:
-        if len(raw.columns) == 0:
+        if len([c for c in raw.columns if c != "_row"]) == 0:
             msg = "the file is empty: expected a header row with " + ", ".join(spec.column_names)
         else:
             msg = "the file has a header but no data rows"
@@ -114,7 +122,11 @@ def validate_frame(
     if problems:
         raise InputFileError(source, problems)
 
-    rows = np.arange(len(raw)) + first_row
+    # Readers that drop blank lines say which spreadsheet row each data row came from.
+    if "_row" in raw.columns:
+        rows = raw["_row"].to_numpy(dtype=int)
+    else:
+        rows = np.arange(len(raw)) + first_row
     out: dict[str, pd.Series] = {}
     for col in spec.columns:
         series = raw[col.name.lower()].reset_index(drop=True)
@@ -130,7 +142,7 @@ def validate_frame(
                 _report(
                     problems, fractional, rows, col.name, "{value!r} is not a whole number", series
                 )
-            if col.min_value is not None:
+            if col.min_value is not None and check_ranges:
                 _report(
                     problems,
                     parsed < col.min_value,
@@ -139,7 +151,7 @@ def validate_frame(
                     f"{{value!r}} is below the minimum of {col.min_value:g}",
                     series,
                 )
-            if col.max_value is not None:
+            if col.max_value is not None and check_ranges:
                 _report(
                     problems,
                     parsed > col.max_value,
@@ -175,26 +187,3 @@ def validate_frame(
     frame = pd.DataFrame(out)
     frame["_row"] = rows
     return frame
-
-
-def check_ward_codes(
-    frame: pd.DataFrame, known: set[str], source: Path | str, column: str = "ward_code"
-) -> InputFileError:
-    """Rows whose ward code is not in the register: reported (one line per code), never dropped."""
-    unknown = ~frame[column].isin(known)
-    problems: list[RowProblem] = []
-    if unknown.any():
-        bad = frame.loc[unknown, [column, "_row"]]
-        for code, group in bad.groupby(column, sort=True):
-            first = int(group["_row"].min())
-            count = len(group)
-            more = f" ({count} rows, first at row {first})" if count > 1 else ""
-            problems.append(
-                RowProblem(
-                    first,
-                    column,
-                    f"ward code {code!r} is not in the ward register{more}; add the ward to "
-                    "the register or correct the code",
-                )
-            )
-    return InputFileError(source, problems)
