@@ -154,3 +154,23 @@ def test_latest_published_survey_year() -> None:
     assert latest_survey_year(responses, date(2025, 2, 1)) == 2023
     assert latest_survey_year(responses, date(2025, 3, 1)) == 2024
     assert latest_survey_year(responses, date(2024, 1, 1)) is None
+
+
+def test_gaps_keep_a_missing_month_inside_a_series_only() -> None:
+    tables = _tables()
+    mar = pd.Timestamp("2025-03-01")
+    # FFT returned in January and March, not February: February is a gap in the chart.
+    tables["fft"] = pd.DataFrame(
+        {"ward_code": "A", "month": [JAN, mar], "responses": [40, 20], "positive": [38, 19]}
+    )
+    long = ward_month_metrics(tables, date(2025, 1, 1), date(2025, 3, 31), gaps=True)
+    fft = long[long["metric"] == "fft_positive_pct"].set_index("month")["value"]
+    assert list(fft.index) == [JAN, FEB, mar]
+    assert fft[JAN] == pytest.approx(95.0) and np.isnan(fft[FEB]) and fft[mar] == 95.0
+    # Sickness was returned for January only: nothing after its last value is invented.
+    sickness = long[long["metric"] == "sickness_pct"]
+    assert list(sickness["month"]) == [JAN]
+    # Without gaps (evaluation, board figures) the missing month is simply absent.
+    plain = ward_month_metrics(tables, date(2025, 1, 1), date(2025, 3, 31))
+    assert plain["value"].notna().all()
+    assert len(plain[plain["metric"] == "fft_positive_pct"]) == 2

@@ -79,12 +79,17 @@ def _pct(num: pd.Series, den: pd.Series) -> pd.Series:
     return (100 * num / den.where(den > 0)).astype(float)
 
 
-def ward_month_metrics(tables: Mapping[str, pd.DataFrame], start: date, end: date) -> pd.DataFrame:
+def ward_month_metrics(
+    tables: Mapping[str, pd.DataFrame], start: date, end: date, *, gaps: bool = False
+) -> pd.DataFrame:
     """Long frame (ward_code, month, metric, value) for months from ``start`` to ``end``.
 
     Months with no source row for a monthly return are absent (not zero): a missing return is
     not a month with nothing in it. Counted events (incidents, complaints) are zero for a month
-    the ward was open (it has census or staffing) but recorded none.
+    the ward was open (it has census or staffing) but recorded none. With ``gaps``, a missing
+    month between a series' first and last values is kept with a null value, so an SPC chart
+    shows the gap as NHSRplotthedots does (no moving range across it) instead of joining the
+    months either side.
     """
     lo = pd.Timestamp(start).to_period("M").to_timestamp()
     hi = pd.Timestamp(end).to_period("M").to_timestamp()
@@ -155,12 +160,23 @@ def ward_month_metrics(tables: Mapping[str, pd.DataFrame], start: date, end: dat
     wide = wide.join(fft_pct, how="outer")
 
     keys = [m.key for m in METRICS]
-    long = cast(pd.Series, wide.reindex(columns=keys).stack(future_stack=True)).dropna()
+    long = cast(pd.Series, wide.reindex(columns=keys).stack(future_stack=True))
     long.index = long.index.set_names(["ward_code", "month", "metric"])
     out = long.reset_index(name="value")[METRIC_COLUMNS]
+    out = _interior_gaps(out) if gaps else out.dropna(subset=["value"])
     # Categorical: 16 distinct names over hundreds of thousands of rows sort and group fast.
     out["metric"] = pd.Categorical(out["metric"], categories=keys)
     return out
+
+
+def _interior_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a value, and null rows between a ward-metric's first and last value."""
+    frame = frame.sort_values(["ward_code", "metric", "month"], kind="stable")
+    present = frame["value"].notna()
+    keys = [frame["ward_code"], frame["metric"]]
+    after_first = present.groupby(keys).cummax()
+    before_last = present[::-1].groupby([k[::-1] for k in keys]).cummax()[::-1]
+    return frame.loc[after_first & before_last].reset_index(drop=True)
 
 
 # -- NHS Staff Survey ---------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def ward_charts(
     fix_after_n_points: int | None = None,
 ) -> pd.DataFrame:
     """Every metric's SPC chart for one ward (one row per metric-month)."""
-    metrics = ward_month_metrics(extracts.for_wards([ward_code]).tables, start, end)
+    metrics = ward_month_metrics(extracts.for_wards([ward_code]).tables, start, end, gaps=True)
     return charts_for(metrics, rebase=rebase, fix_after_n_points=fix_after_n_points)
 
 
@@ -191,7 +191,7 @@ def wave_ward_charts(
     with _WAVE_CHARTS_LOCK:
         memo = extracts._memo.get("wave_charts")
         if memo is None or memo[0] != key:
-            metrics = ward_month_metrics(extracts.for_wards(key[1]).tables, start, end)
+            metrics = ward_month_metrics(extracts.for_wards(key[1]).tables, start, end, gaps=True)
             chart = charts_for(metrics)
             by_ward = {
                 str(code): rows
@@ -786,7 +786,7 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
         return RecheckResult(
             ward_code, None, as_of, event_day, None, False, message=str(refused).splitlines()[0]
         )
-    metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end)
+    metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end, gaps=True)
     fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
     changes = _verdicts(fixed, event_month) if not metrics.empty else []
 
