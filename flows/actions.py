@@ -22,7 +22,15 @@ from sqlmodel import Session
 
 from flows.common import resolve_as_of, runtime
 from wardprog import commands as c
-from wardprog.models import ChangeDecision, TriageItem, Ward
+from wardprog.models import (
+    ChangeDecision,
+    PdsaDecision,
+    PpiLevel,
+    ProjectStatus,
+    QiEventKind,
+    TriageItem,
+    Ward,
+)
 from wardprog.services.handlers import handle
 
 Who = Annotated[str, Field(min_length=1, max_length=200, description="Your name (for the audit)")]
@@ -236,3 +244,125 @@ def set_engagement_preferences(
         avoid=avoid,
         expected_attendees=expected_attendees,
     )
+
+
+# --- improvement projects ---------------------------------------------------------------------
+
+ProjectNo = Annotated[int, Field(gt=0, description="Project id (wardprog projects)")]
+MaybeText = Annotated[str | None, Field(max_length=2000)]
+
+
+@flow(name="start-project", flow_run_name=_name("start project · {title}"))
+def start_project(
+    title: Annotated[str, Field(min_length=1, max_length=200)],
+    by: Who,
+    ward_code: Annotated[str | None, Field(max_length=32, description="Its ward, if any")] = None,
+    aim: MaybeText = None,
+    metrics: Annotated[list[str] | None, Field(description="Ward diagnostic metric keys")] = None,
+    team: list[str] | None = None,
+    sponsor: MaybeText = None,
+    lead: MaybeText = None,
+    lead_email: MaybeText = None,
+    qi_coach: MaybeText = None,
+    strategic_aim: MaybeText = None,
+    ppi_level: PpiLevel | None = None,
+    ppi_note: MaybeText = None,
+    co2e_kg: Annotated[float | None, Field(ge=0, description="Estimated CO2e, kg")] = None,
+    sustainability_note: MaybeText = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """A QI project started outside the ward programme (`improve` items get one themselves)."""
+    return _act(
+        c.StartProject, by, email, on, title=title, ward_code=ward_code, aim=aim,
+        metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
+        qi_coach=qi_coach, strategic_aim=strategic_aim, ppi_level=ppi_level, ppi_note=ppi_note,
+        co2e_kg=co2e_kg, sustainability_note=sustainability_note,
+    )  # fmt: skip
+
+
+@flow(name="update-project", flow_run_name=_name("update project {project_id}"))
+def update_project(
+    project_id: ProjectNo,
+    by: Who,
+    title: Annotated[str | None, Field(max_length=200)] = None,
+    aim: MaybeText = None,
+    metrics: Annotated[list[str] | None, Field(description="Ward diagnostic metric keys")] = None,
+    team: list[str] | None = None,
+    sponsor: MaybeText = None,
+    lead: MaybeText = None,
+    lead_email: MaybeText = None,
+    qi_coach: MaybeText = None,
+    strategic_aim: MaybeText = None,
+    ppi_level: PpiLevel | None = None,
+    ppi_note: MaybeText = None,
+    co2e_kg: Annotated[float | None, Field(ge=0, description="Estimated CO2e, kg")] = None,
+    sustainability_note: MaybeText = None,
+    rebase_at_first_adoption: bool | None = None,
+    status: ProjectStatus | None = None,
+    stop_reason: MaybeText = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Change a project's record; only the fields given change (stopping needs a reason)."""
+    return _act(
+        c.UpdateProject, by, email, on, project_id=project_id, title=title, aim=aim,
+        metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
+        qi_coach=qi_coach, strategic_aim=strategic_aim, ppi_level=ppi_level, ppi_note=ppi_note,
+        co2e_kg=co2e_kg, sustainability_note=sustainability_note,
+        rebase_at_first_adoption=rebase_at_first_adoption, status=status,
+        stop_reason=stop_reason,
+    )  # fmt: skip
+
+
+@flow(name="add-pdsa", flow_run_name=_name("PDSA · project {project_id}"))
+def add_pdsa(
+    project_id: ProjectNo,
+    plan: Text,
+    by: Who,
+    prediction: str = "",
+    happened: str = "",
+    learned: str = "",
+    decision: PdsaDecision | None = None,
+    started_on: date | None = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """One PDSA cycle of a project (marked on its measure chart)."""
+    return _act(
+        c.AddPdsa, by, email, on, project_id=project_id, plan=plan, prediction=prediction,
+        happened=happened, learned=learned, decision=decision, started_on=started_on,
+    )  # fmt: skip
+
+
+@flow(name="log-coaching", flow_run_name=_name("coaching · project {project_id}"))
+def log_coaching(
+    project_id: ProjectNo,
+    adviser: Annotated[str, Field(min_length=1, max_length=200)],
+    minutes: Annotated[int, Field(ge=1, le=600)],
+    by: Who,
+    note: str = "",
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """A QI adviser's coaching session with a project team (on = the day it was held)."""
+    return _act(
+        c.LogCoaching, by, email, on, project_id=project_id, adviser=adviser, minutes=minutes,
+        note=note,
+    )  # fmt: skip
+
+
+@flow(name="record-qi-event", flow_run_name=_name("{event_kind} · {topic}"))
+def record_qi_event(
+    event_kind: QiEventKind,
+    topic: Annotated[str, Field(min_length=1, max_length=200)],
+    by: Who,
+    attendees: Annotated[list[str] | None, Field(description="Staff numbers there")] = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """A QI Café or QI training event (on = the day held) with its attendees."""
+    return _act(
+        c.RecordQiEvent, by, email, on, event_kind=event_kind, topic=topic,
+        attendees=attendees or [],
+    )  # fmt: skip

@@ -24,8 +24,12 @@ from wardprog.models import (
     Action,
     EngagementEvent,
     EventStatus,
+    ImprovementProject,
     ImprovementScore,
     NominationStatus,
+    PdsaCycle,
+    ProjectStatus,
+    QiEventAttendance,
     QsirAttendance,
     QsirNomination,
     StaffMember,
@@ -75,6 +79,7 @@ def test_every_action_deployment_is_tested() -> None:
         "close-item", "reopen-item", "record-ihi-score", "decide-change", "import-staff",
         "take-qsir-register", "record-qsir-presentation", "withdraw-nominee", "defer-nominee",
         "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
+        "start-project", "update-project", "add-pdsa", "log-coaching", "record-qi-event",
     }  # fmt: skip
 
 
@@ -200,3 +205,55 @@ def test_engagement_actions_from_the_prefect_form(
     session.expire_all()
     assert session.get(EngagementEvent, ward.event_id).status is EventStatus.cancelled  # type: ignore[union-attr]
     assert _action(session, result["action_id"]).command == "CancelEvent"
+
+
+def test_project_actions_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    run, result = run_action(
+        "start-project",
+        {"title": "Noon discharges", "by": "QI lead", "ward_code": ward.code,
+         "metrics": ["complaints"], "ppi_level": "consulted", "co2e_kg": 12.5,
+         "on": "2026-03-01"},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == "start project · Noon discharges"
+    pid = result["details"]["project_id"]
+    run, result = run_action(
+        "update-project",
+        {"project_id": pid, "status": "stopped", "stop_reason": "Ward merged", "by": "QI lead"},
+    )
+    assert run.state.is_completed() and run.name == f"update project {pid}", result  # type: ignore[union-attr]
+    run, result = run_action(
+        "add-pdsa", {"project_id": pid, "plan": "Board round at 9", "decision": "adopt",
+                     "by": "Sister", "on": "2026-03-10"},
+    )  # fmt: skip
+    assert run.state.is_completed() and run.name == f"PDSA · project {pid}", result  # type: ignore[union-attr]
+    run, result = run_action(
+        "log-coaching",
+        {"project_id": pid, "adviser": "Priya", "minutes": 30, "by": "Priya", "on": "2026-03-11"},
+    )
+    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    staff = session.exec(select(StaffMember)).first()
+    assert staff is not None
+    run, result = run_action(
+        "record-qi-event",
+        {"event_kind": "qi_cafe", "topic": "Run charts", "attendees": [staff.staff_number],
+         "by": "QI team", "on": "2026-03-12"},
+    )  # fmt: skip
+    assert run.state.is_completed() and run.name == "qi_cafe · Run charts", result  # type: ignore[union-attr]
+    session.expire_all()
+    project = session.get(ImprovementProject, pid)
+    assert project is not None and project.status is ProjectStatus.stopped
+    assert project.metrics == ["complaints"] and project.qi_coach == "Priya"
+    assert len(session.exec(select(PdsaCycle)).all()) == 1
+    assert len(session.exec(select(QiEventAttendance)).all()) == 1
+    commands = [a.command for a in session.exec(select(Action).order_by(Action.id)).all()]  # type: ignore[arg-type]
+    assert commands == ["StartProject", "UpdateProject", "AddPdsa", "LogCoaching",
+                        "RecordQiEvent"]  # fmt: skip
+
+    # The form refuses a metric the diagnostics do not have; nothing is written.
+    run, result = run_action("start-project", {"title": "X", "by": "Q", "metrics": ["beds"]})
+    assert (
+        run.state is not None and run.state.is_failed() and "not a diagnostic metric" in str(result)
+    )

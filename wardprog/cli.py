@@ -618,6 +618,9 @@ def _register_extensions() -> None:
     from wardprog.cli_evaluate import evaluate
 
     app.command("evaluate")(evaluate)
+    from wardprog.cli_projects import register as register_projects
+
+    register_projects(app)
 
 
 _register_extensions()

@@ -28,7 +28,9 @@ from pydantic import (
 )
 
 from wardprog.errors import WardprogError
+from wardprog.models.projects import PdsaDecision, PpiLevel, ProjectStatus, QiEventKind
 from wardprog.models.triage import ChangeDecision
+from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.rules.triage import IHI_SCORES
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -288,6 +290,118 @@ class SubmitReturn(Command):
         }
 
 
+# --- improvement projects ------------------------------------------------------------------
+
+ProjectId = Annotated[int, Field(gt=0)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+def _metric_keys(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    keys = [v.strip() for v in value if v.strip()]
+    bad = [k for k in keys if k not in METRICS_BY_KEY]
+    if bad:
+        raise ValueError(
+            f"{', '.join(map(repr, bad))}: not a diagnostic metric; one of "
+            + ", ".join(METRICS_BY_KEY)
+        )
+    return list(dict.fromkeys(keys))
+
+
+class _ProjectFields(Command):
+    """The project record's editable fields (None = leave as it is)."""
+
+    aim: Note | None = None
+    metrics: list[str] | None = None
+    team: list[Name] | None = None
+    sponsor: Note | None = None
+    lead: Note | None = None
+    lead_email: str | None = None
+    qi_coach: Note | None = None
+    strategic_aim: Note | None = None
+    ppi_level: PpiLevel | None = None
+    ppi_note: Note | None = None
+    co2e_kg: Annotated[float, Field(ge=0)] | None = None
+    sustainability_note: Note | None = None
+    rebase_at_first_adoption: bool | None = None
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: list[str] | None) -> list[str] | None:
+        return _metric_keys(value)
+
+    @field_validator("lead_email")
+    @classmethod
+    def _lead_email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if value and not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        skip = set(Command.model_fields) | {"project_id", "title", "ward_code"}
+        return {
+            k: getattr(self, k)
+            for k in type(self).model_fields
+            if k not in skip and getattr(self, k) is not None
+        }
+
+
+class StartProject(_ProjectFields):
+    """A QI project started outside the ward programme (an `improve` item gets one itself)."""
+
+    title: Name
+    ward_code: WardCode | None = None
+
+
+class UpdateProject(_ProjectFields):
+    """Change a project's record: aim, measures, people, PPI, sustainability, status."""
+
+    project_id: ProjectId
+    title: Name | None = None
+    status: ProjectStatus | None = None
+    stop_reason: Note | None = None
+
+    def changes(self) -> dict[str, Any]:
+        out = super().changes()
+        for name in ("title", "status", "stop_reason"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+
+class AddPdsa(Command):
+    """One PDSA cycle: plan, prediction, what happened, what was learned, adopt/adapt/abandon."""
+
+    project_id: ProjectId
+    plan: Text
+    prediction: Note = ""
+    happened: Note = ""
+    learned: Note = ""
+    decision: PdsaDecision | None = None
+    started_on: date | None = Field(default=None, description="Default: the action's date")
+
+
+class LogCoaching(Command):
+    """A QI adviser's coaching session with a project team (``on`` is the day it was held)."""
+
+    project_id: ProjectId
+    adviser: Name
+    minutes: Annotated[int, Field(ge=1, le=600)]
+    note: Note = ""
+
+
+class RecordQiEvent(Command):
+    """A QI Café or a training event (``on`` is the day), with attendees from the staff register."""
+
+    event_kind: QiEventKind
+    topic: Name
+    attendees: list[StaffNumber] = Field(default_factory=list)
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     CloseItem,
     ReopenItem,
@@ -305,6 +419,11 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     NominateStaff,
     RequestEventChange,
     SubmitReturn,
+    StartProject,
+    UpdateProject,
+    AddPdsa,
+    LogCoaching,
+    RecordQiEvent,
 )
 
 

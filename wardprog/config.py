@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     qsir_cohort_capacity: int = 24
     qsir_target_trained: int = 100
 
+    # Improvement projects: the trust's strategic aims a project links to (seed 004), and the
+    # QI strategy's scorecard targets (`wardprog kpis`).
+    strategic_aims: list[str] = [
+        "Safe, high-quality care",
+        "Patient experience",
+        "Our people",
+        "Efficient and sustainable services",
+    ]
+    kpi_target_modest_improvement_pct: float = 75
+    kpi_target_ppi_pct: float = 20
+    kpi_target_projects_coached: int = 40
+    kpi_target_qi_cafe_months: int = 12
+    kpi_target_sustainability_pct: float = 25
+    # A project with no IHI score and no PDSA cycle for this long is stale.
+    project_stale_days: int = Field(default=90, ge=1)
+
     staff_survey_min_respondents: int = Field(default=11, ge=1)
     # Actual hours beyond this multiple of planned hours cannot be true (fill rates of 120-150%
     # happen with enhanced observation; 3x the plan is a typing or unit error).

@@ -31,7 +31,9 @@ from wardprog.errors import InputFileError, NotFoundError
 from wardprog.models import (
     Action,
     Course,
+    ImprovementProject,
     NominationStatus,
+    QiEventKind,
     TriageItem,
     TriageStatus,
     Ward,
@@ -43,6 +45,7 @@ from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.slots import to_utc
 from wardprog.services import (
     engagement,
+    projects,
     qsir,
     qsir_register,
     staff_register,
@@ -178,6 +181,7 @@ def close_item(session: Session, _settings: Settings, cmd: c.CloseItem) -> Outco
     before = session.get(TriageItem, cmd.item_id)
     was_closed = before is not None and before.status is TriageStatus.closed
     item = triage.close_item(session, cmd.item_id, cmd.outcome, cmd.actor.name, cmd.on)
+    projects.item_closed(session, item, cmd.on)
     if was_closed:
         return _item_outcome(session, item, f"item {item.id} was already closed; unchanged")
     return _item_outcome(session, item, f"closed item {item.id}: {item.outcome}")
@@ -186,6 +190,7 @@ def close_item(session: Session, _settings: Settings, cmd: c.CloseItem) -> Outco
 @handler(c.ReopenItem)
 def reopen_item(session: Session, _settings: Settings, cmd: c.ReopenItem) -> Outcome:
     item = triage.reopen_item(session, cmd.item_id, cmd.reason, cmd.actor.name)
+    projects.item_reopened(session, item)
     return _item_outcome(session, item, f"reopened item {item.id}: {cmd.reason}")
 
 
@@ -473,6 +478,98 @@ def _rejected(ward: Ward, name: str, problems: list[str]) -> Outcome:
         ward_code=ward.code,
         subject=name,
         details={"rejected": True, "problems": problems},
+    )
+
+
+# --- improvement projects ----------------------------------------------------------------------
+
+
+def _project_outcome(session: Session, project: ImprovementProject, summary: str) -> Outcome:
+    return Outcome(
+        summary,
+        ward_code=_ward_code(session, project.ward_id) if project.ward_id else None,
+        item_id=project.triage_item_id,
+        subject=f"project {project.id}",
+        details={"project_id": project.id, "status": project.status.value},
+    )
+
+
+def _check_project(settings: Settings, changes: dict[str, Any]) -> dict[str, Any]:
+    if "strategic_aim" in changes:
+        projects.check_strategic_aim(settings, changes["strategic_aim"])
+    return changes
+
+
+@handler(c.StartProject)
+def start_project(session: Session, settings: Settings, cmd: c.StartProject) -> Outcome:
+    changes = _check_project(settings, cmd.changes())
+    project = ImprovementProject(
+        title=cmd.title,
+        ward_id=projects.ward_id_for(session, cmd.ward_code),
+        started_on=cmd.on,
+        lead=cmd.actor.name,
+    )
+    projects.apply_changes(project, changes, cmd.on)
+    session.add(project)
+    session.flush()
+    return _project_outcome(session, project, f"project {project.id} started: {project.title}")
+
+
+@handler(c.UpdateProject)
+def update_project(session: Session, settings: Settings, cmd: c.UpdateProject) -> Outcome:
+    project = projects.get_project(session, cmd.project_id)
+    changes = _check_project(settings, cmd.changes())
+    if not changes:
+        raise projects.ProjectError(f"project {project.id}: nothing to change")
+    projects.apply_changes(project, changes, cmd.on)
+    session.add(project)
+    session.flush()
+    return _project_outcome(
+        session, project, f"project {project.id} updated: {', '.join(sorted(changes))}"
+    )
+
+
+@handler(c.AddPdsa)
+def add_pdsa(session: Session, _settings: Settings, cmd: c.AddPdsa) -> Outcome:
+    project = projects.get_project(session, cmd.project_id)
+    cycle = projects.add_pdsa(
+        session,
+        project,
+        started_on=cmd.started_on or cmd.on,
+        plan=cmd.plan,
+        prediction=cmd.prediction,
+        happened=cmd.happened,
+        learned=cmd.learned,
+        decision=cmd.decision,
+        decided_on=cmd.on,
+        recorded_by=cmd.actor.name,
+    )
+    verdict = f" ({cycle.decision.value})" if cycle.decision else ""
+    return _project_outcome(
+        session, project, f"project {project.id}: PDSA cycle {cycle.number}{verdict}"
+    )
+
+
+@handler(c.LogCoaching)
+def log_coaching(session: Session, _settings: Settings, cmd: c.LogCoaching) -> Outcome:
+    project = projects.get_project(session, cmd.project_id)
+    projects.log_coaching(session, project, cmd.adviser, cmd.on, cmd.minutes, cmd.note)
+    return _project_outcome(
+        session,
+        project,
+        f"project {project.id}: {cmd.minutes} min coaching with {cmd.adviser} "
+        f"on {cmd.on.isoformat()}",
+    )
+
+
+@handler(c.RecordQiEvent)
+def record_qi_event(session: Session, _settings: Settings, cmd: c.RecordQiEvent) -> Outcome:
+    event, added = projects.record_event(session, cmd.event_kind, cmd.on, cmd.topic, cmd.attendees)
+    label = "QI Café" if cmd.event_kind is QiEventKind.qi_cafe else "training"
+    return Outcome(
+        f"{label} {event.held_on.isoformat()} {event.topic!r}: {added} attendee(s) recorded",
+        subject=f"event {event.id}",
+        details={"event_id": event.id, "kind": event.kind.value, "added": added},
     )
 
 

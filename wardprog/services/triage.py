@@ -56,6 +56,7 @@ from wardprog.services.inbox import (
     returned_files,
 )
 from wardprog.services.programme import on_day
+from wardprog.services.projects import ensure_project_for_item
 from wardprog.services.triage_template import parse_template
 
 TRIAGE_SCORER = "Improvement team (triage)"
@@ -146,6 +147,8 @@ def import_entries(
                     f"{IHI_SCORES[INITIAL_IHI_SCORE].lower()}.",
                 )
             )
+        if item.category is TriageCategory.improve:
+            ensure_project_for_item(session, item, as_of)
         created.append(item)
     session.flush()
     return ImportResult(source, created, [existing[k] for k in keys if k in existing])

@@ -1,0 +1,336 @@
+"""`wardprog projects ...`, `wardprog pdsa add`, `wardprog coaching add`, `wardprog qi-events
+...` and `wardprog kpis`: improvement projects, their logs, QI Café/training, the scorecard."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from wardprog.cli_actions import By, Email, Json, On, act, parse_date, print_rows
+from wardprog.commands import (
+    AddPdsa,
+    LogCoaching,
+    RecordQiEvent,
+    StartProject,
+    UpdateProject,
+)
+from wardprog.db import get_engine
+from wardprog.models import PdsaDecision, PpiLevel, ProjectStatus, QiEventKind
+
+projects_app = typer.Typer(
+    help="Improvement projects: list, start (outside the programme) and update them.",
+    invoke_without_command=True,
+)
+pdsa_app = typer.Typer(help="PDSA cycles of an improvement project.")
+coaching_app = typer.Typer(help="QI advisers' coaching sessions with project teams.")
+qi_events_app = typer.Typer(help="QI Café and QI training events, with their attendees.")
+
+ProjectId = Annotated[
+    int, typer.Argument(metavar="PROJECT", help="The project's id (first column of `projects`).")
+]
+COLUMNS = (
+    "id",
+    "ward_code",
+    "item_id",
+    "status",
+    "title",
+    "lead",
+    "qi_coach",
+    "strategic_aim",
+    "ppi_level",
+    "co2e_kg",
+    "metrics",
+    "pdsa_cycles",
+    "coaching_sessions",
+)
+Metric = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric", help="A ward diagnostic metric it measures (repeat).", show_default=False
+    ),
+]
+Member = Annotated[
+    list[str] | None, typer.Option("--team", help="A team member (repeat).", show_default=False)
+]
+Aim = Annotated[str | None, typer.Option("--aim", help="What, by how much, by when.")]
+Sponsor = Annotated[str | None, typer.Option(help="The project's sponsor.")]
+Lead = Annotated[str | None, typer.Option(help="The project lead.")]
+LeadEmail = Annotated[str | None, typer.Option(help="The lead's email (monthly scoring prompt).")]
+Coach = Annotated[str | None, typer.Option("--coach", help="The QI coach.")]
+Strategic = Annotated[
+    str | None, typer.Option("--strategic-aim", help="One of the trust's strategic aims.")
+]
+Ppi = Annotated[PpiLevel | None, typer.Option("--ppi", help="Patient and public involvement.")]
+PpiNote = Annotated[str | None, typer.Option(help="How patients and the public are involved.")]
+Co2e = Annotated[float | None, typer.Option("--co2e-kg", help="Estimated CO2e saving, kg.")]
+SusNote = Annotated[
+    str | None, typer.Option("--sustainability-note", help="The sustainable-healthcare aspect.")
+]
+Rebase = Annotated[
+    bool | None,
+    typer.Option(
+        "--rebase/--no-rebase", help="Measure chart: re-compute limits at the first adopted change."
+    ),
+]
+
+
+@projects_app.callback()
+def list_projects(
+    ctx: typer.Context,
+    status: Annotated[
+        ProjectStatus | None, typer.Option(help="active, completed, stopped.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Every improvement project with its people, PPI, sustainability and logs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from wardprog.services.projects import project_rows
+
+    with Session(get_engine()) as session:
+        rows = project_rows(session, status)
+    print_rows(rows, COLUMNS, title="Improvement projects", as_json=as_json)
+
+
+@projects_app.command("start")
+def start(
+    title: Annotated[str, typer.Argument(help="The project's title.")],
+    by: By,
+    ward: Annotated[str | None, typer.Option(help="Its ward's code, if it has one.")] = None,
+    aim: Aim = None,
+    metric: Metric = None,
+    team: Member = None,
+    sponsor: Sponsor = None,
+    lead: Lead = None,
+    lead_email: LeadEmail = None,
+    coach: Coach = None,
+    strategic_aim: Strategic = None,
+    ppi: Ppi = None,
+    ppi_note: PpiNote = None,
+    co2e_kg: Co2e = None,
+    sustainability_note: SusNote = None,
+    rebase: Rebase = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Start a project outside the ward programme (`improve` items have one already)."""
+    act(
+        StartProject,
+        by=by,
+        email=email,
+        as_json=as_json,
+        title=title,
+        ward_code=ward,
+        aim=aim,
+        metrics=metric,
+        team=team,
+        sponsor=sponsor,
+        lead=lead,
+        lead_email=lead_email,
+        qi_coach=coach,
+        strategic_aim=strategic_aim,
+        ppi_level=ppi,
+        ppi_note=ppi_note,
+        co2e_kg=co2e_kg,
+        sustainability_note=sustainability_note,
+        rebase_at_first_adoption=rebase,
+        on=on or date.today(),
+    )
+
+
+@projects_app.command("update")
+def update(
+    project_id: ProjectId,
+    by: By,
+    title: Annotated[str | None, typer.Option(help="New title.")] = None,
+    aim: Aim = None,
+    metric: Metric = None,
+    team: Member = None,
+    sponsor: Sponsor = None,
+    lead: Lead = None,
+    lead_email: LeadEmail = None,
+    coach: Coach = None,
+    strategic_aim: Strategic = None,
+    ppi: Ppi = None,
+    ppi_note: PpiNote = None,
+    co2e_kg: Co2e = None,
+    sustainability_note: SusNote = None,
+    rebase: Rebase = None,
+    status: Annotated[
+        ProjectStatus | None, typer.Option(help="active, completed or stopped (needs --reason).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why it was stopped.")] = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Change a project's record (only the options given)."""
+    act(
+        UpdateProject,
+        by=by,
+        email=email,
+        as_json=as_json,
+        project_id=project_id,
+        title=title,
+        aim=aim,
+        metrics=metric,
+        team=team,
+        sponsor=sponsor,
+        lead=lead,
+        lead_email=lead_email,
+        qi_coach=coach,
+        strategic_aim=strategic_aim,
+        ppi_level=ppi,
+        ppi_note=ppi_note,
+        co2e_kg=co2e_kg,
+        sustainability_note=sustainability_note,
+        rebase_at_first_adoption=rebase,
+        status=status,
+        stop_reason=reason,
+        on=on or date.today(),
+    )
+
+
+@pdsa_app.command("add")
+def pdsa_add(
+    project_id: ProjectId,
+    plan: Annotated[str, typer.Option(help="What change is tested, how.")],
+    by: By,
+    prediction: Annotated[str, typer.Option(help="What the team expects to happen.")] = "",
+    happened: Annotated[str, typer.Option(help="What happened (Do/Study).")] = "",
+    learned: Annotated[str, typer.Option(help="What was learned.")] = "",
+    decision: Annotated[
+        PdsaDecision | None, typer.Option(help="adopt, adapt or abandon (Act).")
+    ] = None,
+    started: Annotated[
+        date | None,
+        typer.Option(
+            parser=parse_date, metavar="DATE", help="When the cycle began (default --on)."
+        ),
+    ] = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Log a PDSA cycle (it is marked on the project's measure chart)."""
+    act(
+        AddPdsa,
+        by=by,
+        email=email,
+        as_json=as_json,
+        project_id=project_id,
+        plan=plan,
+        prediction=prediction,
+        happened=happened,
+        learned=learned,
+        decision=decision,
+        started_on=started,
+        on=on or date.today(),
+    )
+
+
+@coaching_app.command("add")
+def coaching_add(
+    project_id: ProjectId,
+    adviser: Annotated[str, typer.Option(help="The QI adviser who coached.")],
+    minutes: Annotated[int, typer.Option(help="How long, in minutes.")],
+    by: By,
+    note: Annotated[str, typer.Option(help="What was covered.")] = "",
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Log a coaching session (a project with one counts as coached)."""
+    act(
+        LogCoaching,
+        by=by,
+        email=email,
+        as_json=as_json,
+        project_id=project_id,
+        adviser=adviser,
+        minutes=minutes,
+        note=note,
+        on=on or date.today(),
+    )
+
+
+def _event(kind: QiEventKind, topic: str, attendee: list[str] | None, by: str, on: date | None,
+           email: str, as_json: bool) -> None:  # fmt: skip
+    act(
+        RecordQiEvent,
+        by=by,
+        email=email,
+        as_json=as_json,
+        event_kind=kind,
+        topic=topic,
+        attendees=attendee or [],
+        on=on or date.today(),
+    )
+
+
+Attendee = Annotated[
+    list[str] | None,
+    typer.Option("--attendee", help="Staff number of someone there (repeat).", show_default=False),
+]
+Topic = Annotated[str, typer.Option(help="The event's topic.")]
+
+
+@qi_events_app.command("qi-cafe")
+def qi_cafe(
+    topic: Topic, by: By, attendee: Attendee = None, on: On = None, email: Email = "",
+    as_json: Json = False,
+) -> None:  # fmt: skip
+    """Record a QI Café (open to all staff) held on --on, with who came."""
+    _event(QiEventKind.qi_cafe, topic, attendee, by, on, email, as_json)
+
+
+@qi_events_app.command("training")
+def training(
+    topic: Topic, by: By, attendee: Attendee = None, on: On = None, email: Email = "",
+    as_json: Json = False,
+) -> None:  # fmt: skip
+    """Record a QI Fundamentals-or-similar training event: attendees count as trained."""
+    _event(QiEventKind.training, topic, attendee, by, on, email, as_json)
+
+
+def kpis(
+    as_of: Annotated[
+        date | None,
+        typer.Option("--as-of", parser=parse_date, metavar="DATE", help="Default today."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list, for scripts.")] = False,
+) -> None:
+    """The QI strategy's scorecard: each KPI's value, target, numerator/denominator, met."""
+    from rich.table import Table
+
+    from wardprog.cli_common import console
+    from wardprog.config import get_settings
+    from wardprog.services.scorecard import scorecard
+
+    with Session(get_engine()) as session:
+        rows = scorecard(session, get_settings(), as_of or date.today())
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in rows]))
+        return
+    table = Table(title=f"QI scorecard to {(as_of or date.today()).isoformat()}")
+    for name in ("KPI", "value", "target", "numerator", "denominator", "met"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(
+            r.label, r.shown, str(r.target), str(r.numerator), str(r.denominator),
+            "yes" if r.met else "no",
+        )  # fmt: skip
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(projects_app, name="projects")
+    app.add_typer(pdsa_app, name="pdsa")
+    app.add_typer(coaching_app, name="coaching")
+    app.add_typer(qi_events_app, name="qi-events")
+    app.command("kpis")(kpis)

@@ -1,0 +1,104 @@
+"""The QI strategy's scorecard from the records: gathers the facts as of a date for
+:mod:`wardprog.rules.scorecard` (`wardprog kpis`, the dashboard, the improvement-team digest)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from wardprog.config import Settings
+from wardprog.models import (
+    CoachingSession,
+    ImprovementProject,
+    ImprovementScore,
+    NominationStatus,
+    QiEvent,
+    QiEventAttendance,
+    QiEventKind,
+    QsirNomination,
+)
+from wardprog.rules.scorecard import Kpi, ProjectFacts, Targets
+from wardprog.rules.scorecard import scorecard as compute
+
+
+def targets_from(settings: Settings) -> Targets:
+    return Targets(
+        modest_improvement_pct=settings.kpi_target_modest_improvement_pct,
+        ppi_pct=settings.kpi_target_ppi_pct,
+        staff_trained=settings.qsir_target_trained,
+        projects_coached=settings.kpi_target_projects_coached,
+        qi_cafe_months=settings.kpi_target_qi_cafe_months,
+        sustainability_pct=settings.kpi_target_sustainability_pct,
+    )
+
+
+def latest_item_scores(session: Session, as_of: date) -> dict[int, float]:
+    """Each `improve` item's latest IHI score recorded on or before ``as_of``."""
+    rows = session.exec(
+        select(ImprovementScore)
+        .where(col(ImprovementScore.scored_on) <= as_of)
+        .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
+    ).all()
+    return {r.triage_item_id: r.score for r in rows}
+
+
+def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
+    scores = latest_item_scores(session, as_of)
+    coached = set(
+        session.exec(
+            select(CoachingSession.project_id).where(col(CoachingSession.held_on) <= as_of)
+        ).all()
+    )
+    out = []
+    for p in session.exec(select(ImprovementProject)).all():
+        # A project whose status changed after the day was still active on the day.
+        done_by_then = p.completed_on is not None and p.completed_on <= as_of
+        status = p.status.value if done_by_then or p.status.value == "active" else "active"
+        out.append(
+            ProjectFacts(
+                status=status,
+                started_on=p.started_on,
+                completed_on=p.completed_on if done_by_then else None,
+                latest_score=scores.get(p.triage_item_id) if p.triage_item_id else None,
+                ppi_level=p.ppi_level.value,
+                co2e_kg=p.co2e_kg,
+                sustainability_note=p.sustainability_note,
+                coached=p.id in coached,
+            )
+        )
+    return out
+
+
+def trained_staff(session: Session, as_of: date) -> set[int]:
+    """Distinct staff trained by ``as_of``: QSIR Practitioner or Fundamentals completed, or
+    attendance at a QI training event (Fundamentals or similar)."""
+    qsir = session.exec(
+        select(QsirNomination.staff_id).where(
+            QsirNomination.status == NominationStatus.completed,
+            col(QsirNomination.completed_on) <= as_of,
+        )
+    ).all()
+    events = session.exec(
+        select(QiEventAttendance.staff_id)
+        .join(QiEvent, col(QiEvent.id) == col(QiEventAttendance.event_id))
+        .where(QiEvent.kind == QiEventKind.training, col(QiEvent.held_on) <= as_of)
+    ).all()
+    return set(qsir) | set(events)
+
+
+def qi_cafe_days(session: Session, as_of: date) -> list[date]:
+    events = session.exec(
+        select(QiEvent).where(QiEvent.kind == QiEventKind.qi_cafe, col(QiEvent.held_on) <= as_of)
+    ).all()
+    return [e.held_on for e in events]
+
+
+def scorecard(session: Session, settings: Settings, as_of: date) -> list[Kpi]:
+    return compute(
+        project_facts(session, as_of),
+        staff_trained=len(trained_staff(session, as_of)),
+        qi_cafe_days=qi_cafe_days(session, as_of),
+        as_of=as_of,
+        targets=targets_from(settings),
+    )
