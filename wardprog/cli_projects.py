@@ -96,6 +96,71 @@ def list_projects(
     print_rows(rows, COLUMNS, title="Improvement projects", as_json=as_json)
 
 
+@projects_app.command("chart")
+def chart(
+    project_id: ProjectId,
+    metric: Annotated[str, typer.Option(help="Which of its measures (a diagnostic metric key).")],
+    as_of: Annotated[
+        date | None,
+        typer.Option("--as-of", parser=parse_date, metavar="DATE", help="Default today."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per point.")] = False,
+) -> None:
+    """The project's measure chart (Making Data Count XmR, as `wardprog spc`), PDSAs marked."""
+    from wardprog.cli_actions import fail_stderr
+    from wardprog.config import get_settings
+    from wardprog.errors import WardprogError
+    from wardprog.services.project_charts import measure_chart
+    from wardprog.services.projects import get_project
+
+    try:
+        with Session(get_engine()) as session:
+            project = get_project(session, project_id)
+            if metric not in project.metrics:
+                raise WardprogError(
+                    f"project {project_id} measures {', '.join(project.metrics) or 'nothing yet'}"
+                    f", not {metric!r} (add it with `projects update --metric`)"
+                )
+            result = measure_chart(session, get_settings(), project, metric, as_of or date.today())
+    except WardprogError as exc:
+        fail_stderr(exc)
+    if as_json:
+        for p in result["points"]:
+            typer.echo(json.dumps(p))
+        return
+    print_rows(
+        result["points"],
+        ("date", "value", "mean", "lpl", "upl", "point_type", "rule"),
+        title=f"{result['project_title']}: {result['label']}",
+        as_json=False,
+    )
+    marks = "; ".join(f"P{m['number']} {m['date']} {m['decision'] or ''}" for m in result["pdsa"])
+    typer.echo(f"PDSA: {marks or 'none'}")
+
+
+@projects_app.command("pack")
+def pack(
+    ward: Annotated[str, typer.Argument(metavar="WARD", help="Ward code.")],
+    as_of: Annotated[
+        date | None,
+        typer.Option("--as-of", parser=parse_date, metavar="DATE", help="Default today."),
+    ] = None,
+) -> None:
+    """Re-render the ward's diagnostic pack with its projects' measure charts."""
+    from wardprog.cli_actions import fail_stderr
+    from wardprog.config import get_settings
+    from wardprog.db import session_scope
+    from wardprog.errors import WardprogError
+    from wardprog.services.project_charts import write_ward_pack
+
+    try:
+        with session_scope(get_engine()) as session:
+            path = write_ward_pack(session, get_settings(), ward.upper(), as_of or date.today())
+    except WardprogError as exc:
+        fail_stderr(exc)
+    typer.echo(str(path))
+
+
 @projects_app.command("start")
 def start(
     title: Annotated[str, typer.Argument(help="The project's title.")],

@@ -1,0 +1,90 @@
+"""A project's measure chart: its ward metric from the diagnostic extracts with the PDSA dates
+marked, rendered in the ward's pack, and the same chart `wardprog spc` gives for the series."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from tests.utils.factories import make_context, make_site, make_ward
+from wardprog.cli import app
+from wardprog.config import Settings
+from wardprog.services.diagnostics import run_diagnostic_stage
+from wardprog.services.project_charts import metric_series
+from wardprog.sources.synthetic import generate_extracts
+
+runner = CliRunner()
+AS_OF = date(2026, 1, 5)
+
+
+@pytest.fixture(scope="module")
+def extracts_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("extracts")
+    generate_extracts([("PX-W01", "PX", 26)], folder, date(2022, 10, 1), date(2026, 6, 30), seed=5)
+    return folder
+
+
+def ok(*args: object) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture
+def ward_code(session: Session, settings: Settings, extracts_template: Path) -> str:
+    settings.extracts_dir.mkdir(parents=True, exist_ok=True)
+    for f in extracts_template.iterdir():
+        (settings.extracts_dir / f.name).write_bytes(f.read_bytes())
+    site = make_site(session, code="PX", name="Project General")
+    ward = make_ward(session, site, code="PX-W01", name="Oak Ward")
+    ctx = make_context(session, settings, as_of=AS_OF, site=site, ward=ward)
+    assert run_diagnostic_stage(ctx).done
+    session.commit()
+    return ward.code
+
+
+def test_measure_chart_in_the_pack_matches_spc(
+    session: Session, settings: Settings, ward_code: str, tmp_path: Path
+) -> None:
+    out = json.loads(ok("projects", "start", "Fewer falls at night", "--ward", ward_code,
+                        "--metric", "falls_per_1000_obd", "--rebase", "--by", "QI", "--on",
+                        "2026-01-10", "--json"))  # fmt: skip
+    pid = out["details"]["project_id"]
+    ok("pdsa", "add", pid, "--plan", "Rounding", "--by", "S", "--on", "2026-02-03")
+    ok("pdsa", "add", pid, "--plan", "Hourly rounding", "--decision", "adopt", "--by", "S",
+       "--on", "2026-03-02")  # fmt: skip
+    points = [json.loads(line) for line in
+              ok("projects", "chart", pid, "--metric", "falls_per_1000_obd", "--as-of",
+                 "2026-06-15", "--json").splitlines()]  # fmt: skip
+    assert points[-1]["month"] == "2026-05" and len(points) == 17  # a year before the project began
+    assert {p["rebase_group"] for p in points} == {0, 1}
+    assert next(p for p in points if p["rebase_group"] == 1)["month"] == "2026-03"
+
+    # The same series through `wardprog spc`, rebased at the first adopted change.
+    series = metric_series(settings, ward_code, "falls_per_1000_obd", date(2024, 1, 1),
+                           date(2026, 5, 31))  # fmt: skip
+    series = series.loc[series["month"] >= f"{points[0]['month']}-01"]
+    csv = tmp_path / "falls.csv"
+    series.assign(month=series["month"].dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+    spc = [json.loads(line) for line in
+           ok("spc", csv, "--date-column", "month", "--value-column", "value", "--improvement",
+              "decrease", "--rebase", "2026-03-01", "--json").splitlines()]  # fmt: skip
+    assert [p["date"] for p in spc] == [p["date"] for p in points]
+    for mine, theirs in zip(points, spc, strict=True):
+        for key in ("value", "mean", "lpl", "upl"):
+            assert mine[key] == pytest.approx(theirs[key], abs=1e-3), (mine["date"], key)
+        assert mine["point_type"] == theirs["point_type"]
+        assert mine["rule"] == theirs["special_cause_type"]
+
+    path = Path(ok("projects", "pack", ward_code, "--as-of", "2026-06-15").strip())
+    html = path.read_text()
+    assert "Improvement projects: measure charts" in html
+    assert f'id="project-{pid}-falls_per_1000_obd"' in html
+    assert "PDSA 1 (2026-02-03): in progress" in html and "PDSA 2 (2026-03-02): adopt" in html
+    assert "New limits from 2026-03-01, the first adopted change." in html
+    assert html.count('class="pdsa"') == 2

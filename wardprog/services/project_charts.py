@@ -1,0 +1,160 @@
+"""A project's measure chart: the Making Data Count XmR of its ward metric, from the same
+extracts as the ward's diagnostic pack, with its PDSA cycles marked (as Life QI plots them)
+and, when the team asks, new limits from the first adopted change.
+
+The series and the chart are exactly what ``wardprog spc`` gives for the same month/value
+file: the one :func:`wardprog.rules.spc.spc` with the metric's direction and target.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dateutil.relativedelta import relativedelta
+from sqlmodel import Session, col, select
+
+from wardprog.config import Settings
+from wardprog.errors import NotFoundError
+from wardprog.models import DiagnosticSnapshot, ImprovementProject, PdsaDecision, Site, Ward, Wave
+from wardprog.reports.diagnostic_pack import render_pack, write_pack
+from wardprog.reports.project_chart import pdsa_svg
+from wardprog.rules.metrics import METRICS_BY_KEY, ward_month_metrics
+from wardprog.rules.spc import spc
+from wardprog.services.diagnostics import (
+    _num,
+    _pack_context,
+    baseline_period,
+    load_extracts,
+    pack_path_for,
+)
+from wardprog.services.projects import pdsa_cycles
+
+
+def first_adoption(project: ImprovementProject, cycles: list[Any]) -> date | None:
+    adopted = [c.decided_on or c.started_on for c in cycles if c.decision is PdsaDecision.adopt]
+    return min(adopted) if adopted else None
+
+
+def metric_series(
+    settings: Settings, ward_code: str, metric: str, start: date, end: date
+) -> pd.DataFrame:
+    """The ward's monthly values of ``metric`` (columns month, value), oldest first."""
+    extracts = load_extracts(settings)
+    long = ward_month_metrics(extracts.for_wards([ward_code]).tables, start, end)
+    rows = long.loc[long["metric"] == metric, ["month", "value"]]
+    return rows.sort_values("month").reset_index(drop=True)
+
+
+def measure_chart(
+    session: Session, settings: Settings, project: ImprovementProject, metric: str, as_of: date
+) -> dict[str, Any]:
+    """One chart dict (the pack's metric shape) plus its PDSA marks and rebase date."""
+    ward = session.get(Ward, project.ward_id) if project.ward_id else None
+    if ward is None:
+        raise NotFoundError(f"project {project.id} has no ward: its measures need ward data")
+    definition = METRICS_BY_KEY[metric]
+    # A year of history before the project began, up to the last full month.
+    start = min(baseline_period(project.started_on, 12)[0], project.started_on.replace(day=1))
+    end = as_of.replace(day=1) - relativedelta(days=1)
+    series = metric_series(settings, ward.code, metric, start, end)
+    cycles = pdsa_cycles(session, project.id)  # type: ignore[arg-type]
+    rebase_at = first_adoption(project, cycles) if project.rebase_at_first_adoption else None
+    rebase = [rebase_at.replace(day=1)] if rebase_at else []
+    points: list[dict[str, Any]] = []
+    if not series.empty:
+        chart = spc(
+            series["month"],
+            series["value"],
+            improvement=definition.improvement,
+            target=definition.target,
+            rebase=rebase,
+        )
+        points = [
+            {
+                "month": pd.Timestamp(r["date"]).strftime("%Y-%m"),
+                "date": pd.Timestamp(r["date"]).date().isoformat(),
+                "value": _num(r["value"]),
+                "mean": _num(r["mean"]),
+                "lpl": _num(r["lpl"]),
+                "upl": _num(r["upl"]),
+                "rebase_group": int(r["rebase_group"]),
+                "point_type": str(r["point_type"]),
+                "rule": str(r["special_cause_type"]),
+            }
+            for r in chart.to_dict("records")
+        ]
+        last = chart.iloc[-1]
+        icons = {
+            "variation_icon": last["variation_icon"],
+            "assurance_icon": last["assurance_icon"]
+            if isinstance(last["assurance_icon"], str)
+            else None,
+        }
+    else:
+        icons = {"variation_icon": None, "assurance_icon": None}
+    return {
+        "project_id": project.id,
+        "project_title": project.title,
+        "metric": metric,
+        "label": definition.label,
+        "unit": definition.unit,
+        "improvement": definition.improvement,
+        "target": definition.target,
+        "decimals": definition.decimals,
+        "rebased_at": rebase[0].isoformat() if rebase else None,
+        "pdsa": [
+            {
+                "number": c.number,
+                "date": c.started_on.isoformat(),
+                "month": c.started_on.strftime("%Y-%m"),
+                "decision": c.decision.value if c.decision else None,
+            }
+            for c in cycles
+            if c.started_on <= as_of
+        ],
+        "points": points,
+        **icons,
+    }
+
+
+def ward_project_charts(
+    session: Session, settings: Settings, ward: Ward, as_of: date
+) -> list[dict[str, Any]]:
+    """Every measure chart of the ward's projects (active and completed), project by project."""
+    projects = session.exec(
+        select(ImprovementProject)
+        .where(ImprovementProject.ward_id == ward.id)
+        .order_by(col(ImprovementProject.id))
+    ).all()
+    return [
+        measure_chart(session, settings, p, metric, as_of)
+        for p in projects
+        if p.started_on <= as_of
+        for metric in p.metrics
+    ]
+
+
+def write_ward_pack(session: Session, settings: Settings, ward_code: str, as_of: date) -> Path:
+    """Re-render the ward's diagnostic pack (its latest snapshot) with its projects' charts."""
+    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
+    if ward is None:
+        raise NotFoundError(f"no ward with code {ward_code!r} in the register")
+    snap = session.exec(
+        select(DiagnosticSnapshot)
+        .where(DiagnosticSnapshot.ward_id == ward.id)
+        .order_by(col(DiagnosticSnapshot.as_of).desc(), col(DiagnosticSnapshot.id).desc())
+    ).first()
+    if snap is None:
+        raise NotFoundError(f"{ward_code} has no diagnostic snapshot yet: pull its data first")
+    site = session.get(Site, ward.site_id)
+    assert site is not None
+    wave = session.get(Wave, snap.wave_id) if snap.wave_id else None
+    context = _pack_context(ward, site, wave.number if wave else None, snap)
+    context["projects"] = [
+        c | {"svg": pdsa_svg(c)} for c in ward_project_charts(session, settings, ward, as_of)
+    ]
+    path = Path(snap.pack_path) if snap.pack_path else pack_path_for(settings, ward.code)
+    return write_pack(path, render_pack(context))
