@@ -264,6 +264,7 @@ def start_project(
     lead: MaybeText = None,
     lead_email: MaybeText = None,
     qi_coach: MaybeText = None,
+    qi_coach_email: MaybeText = None,
     strategic_aim: MaybeText = None,
     ppi_level: PpiLevel | None = None,
     ppi_note: MaybeText = None,
@@ -276,7 +277,8 @@ def start_project(
     return _act(
         c.StartProject, by, email, on, title=title, ward_code=ward_code, aim=aim,
         metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
-        qi_coach=qi_coach, strategic_aim=strategic_aim, ppi_level=ppi_level, ppi_note=ppi_note,
+        qi_coach=qi_coach, qi_coach_email=qi_coach_email, strategic_aim=strategic_aim,
+        ppi_level=ppi_level, ppi_note=ppi_note,
         co2e_kg=co2e_kg, sustainability_note=sustainability_note,
     )  # fmt: skip
 
@@ -293,6 +295,7 @@ def update_project(
     lead: MaybeText = None,
     lead_email: MaybeText = None,
     qi_coach: MaybeText = None,
+    qi_coach_email: MaybeText = None,
     strategic_aim: MaybeText = None,
     ppi_level: PpiLevel | None = None,
     ppi_note: MaybeText = None,
@@ -308,7 +311,8 @@ def update_project(
     return _act(
         c.UpdateProject, by, email, on, project_id=project_id, title=title, aim=aim,
         metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
-        qi_coach=qi_coach, strategic_aim=strategic_aim, ppi_level=ppi_level, ppi_note=ppi_note,
+        qi_coach=qi_coach, qi_coach_email=qi_coach_email, strategic_aim=strategic_aim,
+        ppi_level=ppi_level, ppi_note=ppi_note,
         co2e_kg=co2e_kg, sustainability_note=sustainability_note,
         rebase_at_first_adoption=rebase_at_first_adoption, status=status,
         stop_reason=stop_reason,

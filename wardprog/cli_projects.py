@@ -61,6 +61,9 @@ Sponsor = Annotated[str | None, typer.Option(help="The project's sponsor.")]
 Lead = Annotated[str | None, typer.Option(help="The project lead.")]
 LeadEmail = Annotated[str | None, typer.Option(help="The lead's email (monthly scoring prompt).")]
 Coach = Annotated[str | None, typer.Option("--coach", help="The QI coach.")]
+CoachEmail = Annotated[
+    str | None, typer.Option("--coach-email", help="The coach's email (stale-project flags).")
+]
 Strategic = Annotated[
     str | None, typer.Option("--strategic-aim", help="One of the trust's strategic aims.")
 ]
@@ -173,6 +176,7 @@ def start(
     lead: Lead = None,
     lead_email: LeadEmail = None,
     coach: Coach = None,
+    coach_email: CoachEmail = None,
     strategic_aim: Strategic = None,
     ppi: Ppi = None,
     ppi_note: PpiNote = None,
@@ -198,6 +202,7 @@ def start(
         lead=lead,
         lead_email=lead_email,
         qi_coach=coach,
+        qi_coach_email=coach_email,
         strategic_aim=strategic_aim,
         ppi_level=ppi,
         ppi_note=ppi_note,
@@ -220,6 +225,7 @@ def update(
     lead: Lead = None,
     lead_email: LeadEmail = None,
     coach: Coach = None,
+    coach_email: CoachEmail = None,
     strategic_aim: Strategic = None,
     ppi: Ppi = None,
     ppi_note: PpiNote = None,
@@ -249,6 +255,7 @@ def update(
         lead=lead,
         lead_email=lead_email,
         qi_coach=coach,
+        qi_coach_email=coach_email,
         strategic_aim=strategic_aim,
         ppi_level=ppi,
         ppi_note=ppi_note,

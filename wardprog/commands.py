@@ -319,6 +319,7 @@ class _ProjectFields(Command):
     lead: Note | None = None
     lead_email: str | None = None
     qi_coach: Note | None = None
+    qi_coach_email: str | None = None
     strategic_aim: Note | None = None
     ppi_level: PpiLevel | None = None
     ppi_note: Note | None = None
@@ -331,7 +332,7 @@ class _ProjectFields(Command):
     def _metrics(cls, value: list[str] | None) -> list[str] | None:
         return _metric_keys(value)
 
-    @field_validator("lead_email")
+    @field_validator("lead_email", "qi_coach_email")
     @classmethod
     def _lead_email(cls, value: str | None) -> str | None:
         if value is None:

@@ -1,0 +1,43 @@
+"""Improvement projects' follow-up, daily: the monthly IHI scoring prompt to each active
+project's lead and stale projects flagged to the improvement team and the QI coach (each
+message once; the outbox keys carry the month or the quiet spell)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+
+from flows.common import artifact_key, resolve_as_of, runtime
+from wardprog.db import session_scope
+from wardprog.services.project_followup import send_scoring_prompts, send_stale_flags
+
+
+@task(task_run_name="project follow-up {as_of}")
+def project_follow_up_task(as_of: date) -> dict[str, list[str]]:
+    settings, engine = runtime()
+    with session_scope(engine) as session:
+        prompts = send_scoring_prompts(session, as_of)
+        stale = send_stale_flags(session, as_of, settings.project_stale_days)
+        return {"prompts": [n.subject for n in prompts], "stale": [n.subject for n in stale]}
+
+
+@flow(name="project-follow-up", flow_run_name="project follow-up {as_of}", log_prints=True)
+def project_follow_up(as_of: date | None = None) -> dict[str, Any]:
+    """Monthly scoring prompts and stale-project flags (safe to run every day)."""
+    as_of = resolve_as_of(as_of)
+    sent = project_follow_up_task(as_of)
+    lines = [
+        f"# Project follow-up, {as_of}",
+        "",
+        f"{len(sent['prompts'])} scoring prompt(s), {len(sent['stale'])} stale flag(s).",
+    ]
+    lines += [f"- {s}" for s in sent["stale"]]  # fmt: skip
+    create_markdown_artifact(
+        key=artifact_key("projects", "follow", "up"),
+        markdown="\n".join(lines),
+        description=f"Project scoring prompts and stale flags on {as_of}",
+    )
+    return {"prompts": len(sent["prompts"]), "stale": len(sent["stale"])}
