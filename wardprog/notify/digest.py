@@ -145,7 +145,14 @@ def build_digest_context(
         "overdue_wards_total": len(overdue_wards),
         "overdue_actions": overdue_actions[:MAX_LISTED],
         "overdue_actions_total": len(overdue_actions),
+        "scorecard": _scorecard(session, settings, as_of),
     }
+
+
+def _scorecard(session: Session, settings: Settings, as_of: date) -> list[dict[str, Any]]:
+    from wardprog.services.scorecard import scorecard
+
+    return [k.as_json() | {"shown": k.shown} for k in scorecard(session, settings, as_of)]
 
 
 def enqueue_improvement_team_digest(

@@ -54,6 +54,8 @@ class DashboardData:
     target_trained: int
     booked: int
     signals: list[dict[str, Any]] = field(default_factory=list)
+    # The QI strategy's scorecard (wardprog.services.scorecard), each KPI with its trend chart.
+    scorecard: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ihi_share(self) -> float | None:
@@ -158,7 +160,24 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         target_trained=settings.qsir_target_trained,
         booked=booked,
         signals=signals,
+        scorecard=scorecard_rows(session, settings, as_of),
     )
+
+
+def scorecard_rows(session: Session, settings: Settings, as_of: date) -> list[dict[str, Any]]:
+    from wardprog.reports.diagnostic_pack import ICON_TEXT, spc_svg
+    from wardprog.services.scorecard import kpi_trends, scorecard
+
+    trends = kpi_trends(session, settings, as_of)
+    return [
+        k.as_json()
+        | {
+            "shown": k.shown,
+            "trend_svg": spc_svg(trends[k.kpi], width=320, height=110),
+            "assurance": ICON_TEXT.get(trends[k.kpi]["assurance_icon"] or "", ""),
+        }
+        for k in scorecard(session, settings, as_of)
+    ]
 
 
 def _env() -> Environment:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
+import pandas as pd
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
@@ -20,6 +22,8 @@ from wardprog.models import (
 )
 from wardprog.rules.scorecard import Kpi, ProjectFacts, Targets
 from wardprog.rules.scorecard import scorecard as compute
+from wardprog.rules.spc import spc
+from wardprog.services.diagnostics import _num
 
 
 def targets_from(settings: Settings) -> Targets:
@@ -102,3 +106,64 @@ def scorecard(session: Session, settings: Settings, as_of: date) -> list[Kpi]:
         as_of=as_of,
         targets=targets_from(settings),
     )
+
+
+def month_ends(as_of: date, months: int = 12) -> list[date]:
+    """The last day of each of the ``months - 1`` full months before as_of's, then as_of."""
+    out = [as_of]
+    day = as_of.replace(day=1)
+    for _ in range(months - 1):
+        day = day - timedelta(days=1)
+        out.append(day)
+        day = day.replace(day=1)
+    return out[::-1]
+
+
+def kpi_trends(
+    session: Session, settings: Settings, as_of: date, months: int = 12
+) -> dict[str, dict[str, Any]]:
+    """Each KPI month by month as a Making Data Count XmR (the pack's chart shape), with the
+    assurance icon against the KPI's target (higher is better for every KPI)."""
+    ends = month_ends(as_of, months)
+    by_kpi: dict[str, list[float | None]] = {}
+    targets: dict[str, float] = {}
+    for day in ends:
+        for k in scorecard(session, settings, day):
+            by_kpi.setdefault(k.kpi, []).append(k.value)
+            targets[k.kpi] = k.target
+    stamps = [pd.Timestamp(d.replace(day=1)) for d in ends]
+    out: dict[str, dict[str, Any]] = {}
+    for kpi, values in by_kpi.items():
+        chart = spc(
+            stamps,
+            [float("nan") if v is None else float(v) for v in values],
+            improvement="increase",
+            target=targets[kpi],
+        )
+        rows = chart.to_dict("records")
+        points = [
+            {
+                "month": d.strftime("%Y-%m"),
+                "value": _num(r["value"]),
+                "mean": _num(r["mean"]),
+                "lpl": _num(r["lpl"]),
+                "upl": _num(r["upl"]),
+                "rebase_group": int(r["rebase_group"]),
+                "point_type": str(r["point_type"]),
+                "rule": str(r["special_cause_type"]),
+            }
+            for d, r in zip(ends, rows, strict=True)
+        ]
+        last = rows[-1]
+        out[kpi] = {
+            "label": kpi,
+            "target": targets[kpi],
+            "points": points,
+            "variation_icon": last["variation_icon"]
+            if isinstance(last["variation_icon"], str)
+            else None,
+            "assurance_icon": last["assurance_icon"]
+            if isinstance(last["assurance_icon"], str)
+            else None,
+        }
+    return out
