@@ -19,12 +19,15 @@ import io
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from wardprog import commands as c
 from wardprog.config import Settings, get_settings
 from wardprog.models import (
     ChangeDecision,
+    CoachingSession,
+    QiEvent,
+    StaffMember,
     TriageCategory,
     TriageItem,
     TriageStatus,
@@ -32,10 +35,23 @@ from wardprog.models import (
     WardEnrolment,
 )
 from wardprog.services.handlers import run
+from wardprog.services.projects import pdsa_cycles, project_for_item
 from wardprog.services.tracker import HEADINGS, collect_returns, tracker_inbox
 from wardprog.services.triage import score_history
 
 COACH = "QI coach"
+QI_TEAM = "QI team"
+ADVISERS = ("Priya Shah", "Tom Okafor", "Rachel Green")
+# Share of improvement projects that go quiet (no score, no PDSA): flagged stale after 90 days.
+QUIET_SHARE = 0.1
+# Measures the simulated teams pick for their projects (the ward's diagnostic metrics).
+PROJECT_METRICS = (
+    "falls_per_1000_obd",
+    "pressure_ulcers_per_1000_obd",
+    "complaints",
+    "fft_positive_pct",
+    "sickness_pct",
+)
 DIRECTORATE = "Directorate"
 DEMO = c.Source(kind="demo")
 
@@ -71,11 +87,14 @@ def simulate_follow_up(session: Session, as_of: date) -> int:
             if done_on is not None and done_on <= as_of:
                 fixes_done[item.ward_id].append((item, done_on))
         elif item.category is TriageCategory.improve:
-            changes += _improve(session, settings, item, item.id, raised, as_of)
+            changes += _project(session, settings, item, raised, as_of)
+            if _roll(item, "quiet") >= QUIET_SHARE:  # a few projects go quiet: stale
+                changes += _improve(session, settings, item, item.id, raised, as_of)
         else:
             changes += _change(session, settings, item, item.id, as_of)
     for ward_id, done in sorted(fixes_done.items()):
         changes += _return_tracker(session, settings, ward_id, done, as_of)
+    changes += _qi_events(session, settings, as_of)
     return changes
 
 
@@ -152,3 +171,115 @@ def _change(
     _act(session, settings, c.CloseItem, owner, item_id=item_id, on=item.review_date,
          outcome="Agreed by the directorate and put in place.")  # fmt: skip
     return 1
+
+
+# --- improvement projects: the team fills in the record, coaches, runs PDSA cycles ---------------
+
+
+def _project(
+    session: Session, settings: Settings, item: TriageItem, raised: date, as_of: date
+) -> int:
+    project = project_for_item(session, item)
+    if project is None or project.id is None:
+        return 0
+    changes = 0
+    setup_on = raised + timedelta(days=3)
+    if not project.metrics and setup_on <= as_of:
+        metric = PROJECT_METRICS[int(_roll(item, "metric") * len(PROJECT_METRICS))]
+        fields: dict[str, object] = {
+            "metrics": [metric],
+            "aim": f"Improve {metric.replace('_', ' ')} by 20% within six months",
+            "strategic_aim": settings.strategic_aims[
+                int(_roll(item, "aim") * len(settings.strategic_aims))
+            ],
+            "team": [item.owner or "Ward manager", "Staff nurse", "Health care assistant"],
+            "rebase_at_first_adoption": _roll(item, "rebase") < 0.5,
+        }
+        if _roll(item, "ppi") < 0.3:
+            fields["ppi_level"] = "involved" if _roll(item, "ppi-how") < 0.5 else "consulted"
+            fields["ppi_note"] = "Patient panel reviewed the change ideas."
+        if _roll(item, "green") < 0.3:
+            fields["co2e_kg"] = round(50 + _roll(item, "co2") * 400, 1)
+            fields["sustainability_note"] = "Fewer single-use items and journeys (CO2e mapped)."
+        _act(session, settings, c.UpdateProject, QI_TEAM, project_id=project.id, on=setup_on,
+             **fields)  # fmt: skip
+        changes += 1
+    coached_on = raised + timedelta(days=14)
+    if (
+        _roll(item, "coached") < 0.6
+        and coached_on <= as_of
+        and not _has_coaching(session, project.id)
+    ):
+        adviser = ADVISERS[int(_roll(item, "adviser") * len(ADVISERS))]
+        _act(session, settings, c.LogCoaching, adviser, project_id=project.id, adviser=adviser,
+             minutes=30 + 15 * int(_roll(item, "mins") * 4), on=coached_on,
+             note="Driver diagram and measurement plan.")  # fmt: skip
+        changes += 1
+    if _roll(item, "quiet") < QUIET_SHARE:
+        return changes
+    done = len(pdsa_cycles(session, project.id))
+    for n in range(done + 1, 4):
+        day = raised + timedelta(days=20 + 30 * (n - 1))
+        if day > as_of:
+            break
+        decision = "adopt" if n == 2 and _roll(item, "adopt") < 0.7 else "adapt"
+        _act(session, settings, c.AddPdsa, item.owner or "Ward manager", project_id=project.id,
+             plan=f"Test change idea {n} on one shift", prediction="Fewer incidents on the shift",
+             happened="Done on most shifts", learned="Staff found it workable",
+             decision=decision, on=day)  # fmt: skip
+        changes += 1
+    return changes
+
+
+def _has_coaching(session: Session, project_id: int) -> bool:
+    return (
+        session.exec(
+            select(CoachingSession.id).where(CoachingSession.project_id == project_id)
+        ).first()
+        is not None
+    )
+
+
+def _qi_events(session: Session, settings: Settings, as_of: date) -> int:
+    """A monthly QI Café (second Wednesday; one month in eight is missed) and a quarterly QI
+    Fundamentals-style training day, each with a stable sample of staff from the register."""
+    first = session.exec(select(func.min(WardEnrolment.triage_at))).one()
+    if first is None:
+        return 0
+    staff = [
+        s.staff_number
+        for s in session.exec(select(StaffMember).order_by(col(StaffMember.id))).all()
+    ]
+    if not staff:
+        return 0
+    held = {(e.kind.value, e.held_on) for e in session.exec(select(QiEvent)).all()}
+    changes = 0
+    month = first.date().replace(day=1)
+    while month <= as_of:
+        day = month + timedelta(days=(2 - month.weekday()) % 7 + 7)  # second Wednesday
+        salt = month.isoformat()
+        if day <= as_of and ("qi_cafe", day) not in held and _pick(salt, "skip") >= 0.125:
+            _act(session, settings, c.RecordQiEvent, QI_TEAM, event_kind="qi_cafe",
+                 topic="QI Café: sharing what works", on=day,
+                 attendees=_sample(staff, salt, 6 + int(_pick(salt, "n") * 10)))  # fmt: skip
+            changes += 1
+        if month.month in (3, 6, 9, 12):
+            training = day + timedelta(days=7)
+            if training <= as_of and ("training", training) not in held:
+                _act(session, settings, c.RecordQiEvent, QI_TEAM, event_kind="training",
+                     topic="QI Fundamentals (one day)", on=training,
+                     attendees=_sample(staff, f"t{salt}", 10 + int(_pick(salt, "t") * 8)),
+                )  # fmt: skip
+                changes += 1
+        month = (month + timedelta(days=32)).replace(day=1)
+    return changes
+
+
+def _pick(salt: str, what: str) -> float:
+    digest = hashlib.sha256(f"qi-events:{salt}:{what}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _sample(staff: list[str], salt: str, n: int) -> list[str]:
+    ranked = sorted(staff, key=lambda s: hashlib.sha256(f"{salt}:{s}".encode()).digest())
+    return ranked[: min(n, len(ranked))]
