@@ -20,3 +20,44 @@ def test_upgrade_head_matches_models(fresh_settings):
         f"models and migrations differ; run alembic revision --autogenerate: {diffs}"
     )
     assert migrate.current(url) is not None
+
+
+def test_improve_items_already_captured_get_their_project(fresh_settings):
+    """Migration 0007 gives every existing `improve` item its project record."""
+    from datetime import date
+
+    from sqlmodel import Session, select
+
+    from tests.utils.factories import make_site, make_ward, make_wave
+    from wardprog.models import (
+        ImprovementProject,
+        ProjectStatus,
+        TriageCategory,
+        TriageItem,
+        TriageStatus,
+    )
+
+    url = fresh_settings.database_url
+    migrate.upgrade(url, "0002")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        ward = make_ward(session, make_site(session))
+        wave = make_wave(session, quarter_start=date(2026, 1, 5))
+        for n, (category, status) in enumerate(
+            [(TriageCategory.improve, TriageStatus.open), (TriageCategory.improve,
+             TriageStatus.closed), (TriageCategory.fix, TriageStatus.open)]
+        ):  # fmt: skip
+            item = TriageItem(ward_id=ward.id, wave_id=wave.id, issue=f"Issue {n}",  # type: ignore[arg-type]
+                              issue_key=f"k{n}", category=category, status=status)  # fmt: skip
+            session.add(item)
+        session.commit()
+    engine.dispose()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        projects = session.exec(select(ImprovementProject).order_by(ImprovementProject.id)).all()  # type: ignore[arg-type]
+        assert [(p.title, p.status) for p in projects] == [
+            ("Issue 0", ProjectStatus.active),
+            ("Issue 1", ProjectStatus.completed),
+        ]
+    engine.dispose()
