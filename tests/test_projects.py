@@ -301,3 +301,25 @@ def test_scorecard_rule_thresholds() -> None:
     assert k["projects_with_sustainability_pct"].numerator == 0  # a blank note is no note
     assert k["staff_trained"].met and k["qi_cafe_months_held"].met
     assert months_back(date(2026, 2, 5), 3) == [(2025, 12), (2026, 1), (2026, 2)]
+
+
+def test_staff_trained_counts_qsir_courses_and_training_events_once(
+    session: Session, ward: Ward
+) -> None:
+    from wardprog.models import Course, NominationStatus, QsirNomination
+
+    a, b, c = staff_numbers(session, 3)
+    staff = {s.staff_number: s for s in session.exec(select(StaffMember)).all()}
+    for number, course, done in ((a, Course.fundamentals, date(2026, 4, 1)),
+                                 (b, Course.practitioner, date(2026, 5, 1)),
+                                 (c, Course.fundamentals, date(2026, 8, 1))):  # fmt: skip
+        session.add(QsirNomination(staff_id=staff[number].id, ward_id=ward.ctx.ward.id,  # type: ignore[arg-type]
+                                   course=course, status=NominationStatus.completed,
+                                   completed_on=done))  # fmt: skip
+    session.commit()
+    # a also went to a QI training day: still one person trained.
+    ok("qi-events", "training", "--topic", "QI Fundamentals", "--attendee", a, "--by", "QI",
+       "--on", "2026-03-01")  # fmt: skip
+    trained = _kpis("2026-06-30")["staff_trained"]
+    assert (trained["numerator"], trained["value"]) == (2, 2)  # c completes in August
+    assert _kpis("2026-08-31")["staff_trained"]["numerator"] == 3
