@@ -54,6 +54,23 @@ def register_actions(app: FastAPI) -> None:
             why=form.get("why", ""),
         )
 
+    @app.post("/w/{ward_code}/items/{item_id}/pdsa")
+    async def add_pdsa(request: Request, ward_code: str, item_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_item(request, ward_code, item_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#item-{item_id}",
+            c.AddPdsa,
+            actor=actor,
+            project_id=_project_of(request, item_id),
+            plan=form.get("plan", ""),
+            prediction=form.get("prediction", ""),
+            happened=form.get("happened", ""),
+            learned=form.get("learned", ""),
+            decision=form.get("decision") or None,
+        )
+
     @app.post("/w/{ward_code}/nominate")
     async def nominate(request: Request, ward_code: str) -> Response:
         form, actor = await _ward_form(request, ward_code)
@@ -165,6 +182,18 @@ def _own_item(request: Request, ward_code: str, item_id: int) -> None:
         ).first()
     if found is None:
         raise Refused(403, "Not your ward", f"item {item_id} is not one of {ward_code}'s items")
+
+
+def _project_of(request: Request, item_id: int) -> int:
+    from wardprog.models import ImprovementProject
+
+    with Session(request.app.state.engine) as session:
+        found = session.exec(
+            select(ImprovementProject.id).where(ImprovementProject.triage_item_id == item_id)
+        ).first()
+    if found is None:
+        raise Refused(404, "No project record", f"item {item_id} has no project record yet")
+    return found
 
 
 def _today(request: Request) -> date:
