@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.common import artifact_key, resolve_as_of, runtime
 from wardprog.db import session_scope
+from wardprog.services.project_charts import refresh_project_packs
 from wardprog.services.project_followup import send_scoring_prompts, send_stale_flags
 
 
@@ -24,11 +25,21 @@ def project_follow_up_task(as_of: date) -> dict[str, list[str]]:
         return {"prompts": [n.subject for n in prompts], "stale": [n.subject for n in stale]}
 
 
+@task(task_run_name="project measure charts in packs {as_of}")
+def refresh_packs_task(as_of: date) -> list[str]:
+    settings, engine = runtime()
+    with session_scope(engine) as session:
+        return [str(p) for p in refresh_project_packs(session, settings, as_of)]
+
+
 @flow(name="project-follow-up", flow_run_name="project follow-up {as_of}", log_prints=True)
 def project_follow_up(as_of: date | None = None) -> dict[str, Any]:
-    """Monthly scoring prompts and stale-project flags (safe to run every day)."""
+    """Monthly scoring prompts (and packs with project charts), stale flags; safe daily."""
     as_of = resolve_as_of(as_of)
     sent = project_follow_up_task(as_of)
+    # Once a month (the run that sends the month's prompts), the wards' packs are re-rendered
+    # with their projects' measure charts, so the month's PDSA cycles and data show.
+    packs = refresh_packs_task(as_of) if sent["prompts"] else []
     lines = [
         f"# Project follow-up, {as_of}",
         "",
@@ -40,4 +51,4 @@ def project_follow_up(as_of: date | None = None) -> dict[str, Any]:
         markdown="\n".join(lines),
         description=f"Project scoring prompts and stale flags on {as_of}",
     )
-    return {"prompts": len(sent["prompts"]), "stale": len(sent["stale"])}
+    return {"prompts": len(sent["prompts"]), "stale": len(sent["stale"]), "packs": len(packs)}

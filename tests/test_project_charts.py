@@ -88,3 +88,16 @@ def test_measure_chart_in_the_pack_matches_spc(
     assert "PDSA 1 (2026-02-03): in progress" in html and "PDSA 2 (2026-03-02): adopt" in html
     assert "New limits from 2026-03-01, the first adopted change." in html
     assert html.count('class="pdsa"') == 2
+
+
+def test_packs_refreshed_for_wards_with_measured_projects(
+    session: Session, settings: Settings, ward_code: str
+) -> None:
+    from wardprog.services.project_charts import refresh_project_packs
+
+    assert refresh_project_packs(session, settings, date(2026, 6, 15)) == []
+    ok("projects", "start", "Fewer complaints", "--ward", ward_code, "--metric", "complaints",
+       "--by", "QI", "--on", "2026-01-10")  # fmt: skip
+    session.expire_all()
+    (path,) = refresh_project_packs(session, settings, date(2026, 6, 15))
+    assert "Fewer complaints: Formal complaints" in path.read_text()

@@ -108,7 +108,7 @@ def test_follow_up_flow_sends_each_message_once(
     from flows.projects import project_follow_up
 
     first = project_follow_up(as_of=date(2026, 5, 20))
-    assert first == {"prompts": 1, "stale": 1}
-    assert project_follow_up(as_of=date(2026, 5, 21)) == {"prompts": 0, "stale": 0}
+    assert first == {"prompts": 1, "stale": 1, "packs": 0}  # no measured project with a pack
+    assert project_follow_up(as_of=date(2026, 5, 21)) == {"prompts": 0, "stale": 0, "packs": 0}
     assert len(notes(session, "project_score_prompt")) == 1
     assert len(notes(session, "project_stale")) == 1

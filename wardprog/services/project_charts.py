@@ -158,3 +158,19 @@ def write_ward_pack(session: Session, settings: Settings, ward_code: str, as_of:
     ]
     path = Path(snap.pack_path) if snap.pack_path else pack_path_for(settings, ward.code)
     return write_pack(path, render_pack(context))
+
+
+def refresh_project_packs(session: Session, settings: Settings, as_of: date) -> list[Path]:
+    """Re-render the pack of every ward with a measured project (and a snapshot to start from)."""
+    ward_ids = {
+        p.ward_id
+        for p in session.exec(select(ImprovementProject)).all()
+        if p.ward_id is not None and p.metrics and p.started_on <= as_of
+    }
+    with_snapshot = set(session.exec(select(DiagnosticSnapshot.ward_id)).all())
+    wards = session.exec(select(Ward).order_by(col(Ward.code))).all()
+    return [
+        write_ward_pack(session, settings, w.code, as_of)
+        for w in wards
+        if w.id in ward_ids and w.id in with_snapshot
+    ]
