@@ -25,6 +25,7 @@ from flows.common import artifact_key, runtime
 from flows.diagnostics import recheck_due_wards
 from flows.launch_wave import advance_wards, launch_wave
 from flows.notify import dispatch_notifications, improvement_team_digest
+from flows.projects import project_follow_up
 from flows.qsir import qsir_reminders, record_completions
 from flows.triage import overdue_reminders
 from wardprog.db import session_scope
@@ -92,6 +93,7 @@ def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) ->
             advance_wards(as_of=as_of, programme=programme)
         staff_follow_up(as_of)
         overdue_reminders(as_of=as_of)
+        project_follow_up(as_of=as_of)
         recheck_due_wards(as_of=as_of)
         qsir_reminders(as_of=as_of)
         record_completions(as_of=as_of)
