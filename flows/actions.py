@@ -144,6 +144,17 @@ def import_staff(
     return _act(c.ImportStaff, by, email, on, path=Path(path))
 
 
+@flow(name="import-owners", flow_run_name=_name("import owners · {path}"))
+def import_owners(
+    path: Annotated[str, Field(min_length=1, description="Owners register file on the worker")],
+    by: Who,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Replace the owners register (matrons, directorate leads, executive); all rows or none."""
+    return _act(c.ImportOwners, by, email, on, path=Path(path))
+
+
 @flow(name="take-qsir-register", flow_run_name=_name("register · {cohort} {session_date}"))
 def take_qsir_register(
     cohort: Annotated[str, Field(min_length=1, description="Cohort code, e.g. QSIR-P-2026-Q2")],
@@ -221,6 +232,33 @@ def cancel_event(
 ) -> dict:
     """Cancel a ward's engagement event (METHOD:CANCEL to everyone invited)."""
     return _act(c.CancelEvent, by, email, on, ward_code=ward_code, wave=wave, reason=reason)
+
+
+@flow(name="record-event-held", flow_run_name=_name("held · {ward_code} wave {wave}"))
+def record_event_held(
+    ward_code: WardCode,
+    wave: WaveNo,
+    held_on: date,
+    by: Who,
+    attendees: Annotated[int | None, Field(ge=1, le=500, description="How many came")] = None,
+    names: Annotated[list[str] | None, Field(description="Attendees' names (optional)")] = None,
+    facilitator: Annotated[str | None, Field(max_length=200)] = None,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """The ward's engagement event took place: the stage completes, triage is chased from then."""
+    return _act(
+        c.RecordEventHeld,
+        by,
+        email,
+        on,
+        ward_code=ward_code,
+        wave=wave,
+        held_on=held_on,
+        attendees=attendees,
+        names=names,
+        facilitator=facilitator,
+    )
 
 
 @flow(name="set-engagement-preferences", flow_run_name=_name("preferences · {ward_code}"))

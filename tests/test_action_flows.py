@@ -23,6 +23,7 @@ from wardprog.config import Settings
 from wardprog.models import (
     Action,
     EngagementEvent,
+    EscalationOwner,
     EventStatus,
     ImprovementProject,
     ImprovementScore,
@@ -80,6 +81,7 @@ def test_every_action_deployment_is_tested() -> None:
         "take-qsir-register", "record-qsir-presentation", "withdraw-nominee", "defer-nominee",
         "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
         "start-project", "update-project", "add-pdsa", "log-coaching", "record-qi-event",
+        "import-owners", "record-event-held",
     }  # fmt: skip
 
 
@@ -136,6 +138,51 @@ def test_triage_actions_from_the_prefect_form(
     assert run.name == "close · ? item 999"
     session.expire_all()
     assert len(session.exec(select(Action)).all()) == before
+
+
+def test_record_event_held_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    event = session.get(EngagementEvent, ward.event_id)
+    assert event is not None and event.starts_at is not None
+    day = event.starts_at.date().isoformat()
+    run, result = run_action(
+        "record-event-held",
+        {"ward_code": ward.code, "wave": 1, "held_on": day, "attendees": 14,
+         "by": "Priya Raman", "on": day},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"held · {ward.code} wave 1"
+    action = _action(session, result["action_id"])
+    assert (action.command, action.source_kind) == ("RecordEventHeld", "prefect")
+    session.expire_all()
+    held = session.get(EngagementEvent, ward.event_id)
+    assert held is not None and held.status is EventStatus.held and held.attendees_count == 14
+    run, result = run_action(
+        "record-event-held",
+        {"ward_code": ward.code, "wave": 1, "held_on": day, "attendees": 0, "by": "Priya"},
+    )
+    assert run.state is not None and not run.state.is_completed()  # refused by the form
+
+
+def test_import_owners_from_the_prefect_form(
+    session: Session, ward: Ward, tmp_path: Path, prefect_harness: None
+) -> None:
+    register = tmp_path / "owners.csv"
+    register.write_text(
+        "level,site_code,specialty,directorate,name,email\n"
+        "executive,,,,Jane Corrigan,jane.corrigan@trust.example\n"
+    )
+    run, result = run_action("import-owners", {"path": str(register), "by": "Improvement team"})
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"import owners · {register}"
+    action = _action(session, result["action_id"])
+    assert (action.command, action.source_kind) == ("ImportOwners", "prefect")
+    assert session.exec(select(EscalationOwner)).one().name == "Jane Corrigan"
+    register.write_text("level,site_code,specialty,directorate,name,email\nboss,,,,X,x\n")
+    run, result = run_action("import-owners", {"path": str(register), "by": "Improvement team"})
+    assert run.state is not None and run.state.is_failed()
+    assert "row 2, column 'level'" in str(result)
 
 
 def test_qsir_actions_from_the_prefect_form(

@@ -87,9 +87,9 @@ def test_two_launches_for_one_quarter_make_one_wave(
     assert [w.number for w in waves] == [1]
     assert len(enrolments) == 15
     assert len({e.ward_id for e in enrolments}) == 15
-    # Triage and QSIR wait for the engagement events, weeks later: every ward got as far as
-    # a single launch takes it, and no further.
-    assert {e.stage for e in enrolments} == {Stage.engagement}
+    # Every ward is invited; the engagement stage completes only when its event is held,
+    # weeks later: a single launch takes each ward that far, and no further.
+    assert {e.stage for e in enrolments} == {Stage.diagnostic}
 
     result = outcome(fresh_settings)
     assert max(Counter(keys).values()) == 1

@@ -26,6 +26,7 @@ from wardprog.rules.slots import LONDON, england_bank_holidays, to_utc
 from wardprog.services.engagement import (
     cancel_event,
     event_history,
+    record_event_held,
     reschedule_event,
     run_engagement_stage,
     set_ward_preference,
@@ -61,7 +62,8 @@ def test_stage_schedules_invites_and_is_idempotent(session: Session, settings: S
 
     outcome = run_engagement_stage(ctx)
 
-    assert outcome.done
+    # Invited, not engaged: the stage waits until the event is recorded as held.
+    assert not outcome.done and "engagement event" in outcome.summary
     event = session.exec(select(EngagementEvent)).one()
     assert event.uid == f"engagement-{ctx.ward.code}-wave1@wardprog"
     start = to_utc(event.starts_at).astimezone(LONDON)  # type: ignore[arg-type]
@@ -98,8 +100,41 @@ def test_stage_schedules_invites_and_is_idempotent(session: Session, settings: S
     assert "13:30" in note.body_text and "13:30" in note.body_html
 
     again = run_engagement_stage(ctx)
-    assert again.done and again.details["event_id"] == event.id
+    assert not again.done and again.details["event_id"] == event.id
+    assert "not yet recorded as held" in again.summary
     assert _count(session, EngagementEvent) == 1 and _count(session, Notification) == 1
+
+
+def test_the_stage_completes_when_the_event_is_held(session: Session, settings: Settings) -> None:
+    ctx = make_context(session, settings, as_of=date(2026, 1, 5))
+    run_engagement_stage(ctx)
+    event = session.exec(select(EngagementEvent)).one()
+    day = to_utc(event.starts_at).astimezone(LONDON).date()  # type: ignore[arg-type]
+    assert event.id is not None
+    with pytest.raises(SchedulingError, match="cannot have been held"):
+        record_event_held(session, event.id, day - timedelta(days=1), day, attendees=9)
+    with pytest.raises(SchedulingError, match="in the future"):
+        record_event_held(session, event.id, day, day - timedelta(days=1), attendees=9)
+    with pytest.raises(SchedulingError, match="how many attended"):
+        record_event_held(session, event.id, day, day)
+    with pytest.raises(SchedulingError, match="only 1 attendees"):
+        record_event_held(session, event.id, day, day, attendees=1, names=["A", "B"])
+    assert not run_engagement_stage(ctx).done
+
+    later = day + timedelta(days=3)
+    held, changed = record_event_held(session, event.id, day, later, names=["Ann", "Bo"])
+    assert changed and held.status is EventStatus.held and held.held_on == day
+    assert (held.attendees_count, held.attendee_names) == (2, ["Ann", "Bo"])
+    facilitator = session.get(Facilitator, event.facilitator_id)
+    assert facilitator is not None and held.held_facilitator == facilitator.name
+    assert record_event_held(session, event.id, day, later, names=["Ann", "Bo"])[1] is False
+    with pytest.raises(SchedulingError, match="already recorded as held"):
+        record_event_held(session, event.id, later, later, attendees=3)
+    ctx.as_of = later
+    done = run_engagement_stage(ctx)
+    assert done.done and done.details["completed_on"] == day  # the enrolment records the day
+    with pytest.raises(SchedulingError, match="already been held"):
+        cancel_event(session, event.id, "too late", later)
 
 
 def test_no_slot_explains_why(session: Session, settings: Settings) -> None:
@@ -141,7 +176,7 @@ def test_demo_scale_sixty_wards_never_clash(session: Session, settings: Settings
                     wave=wave,
                     ward=make_ward(session, site),
                 )
-                assert run_engagement_stage(ctx).done
+                assert "engagement event" in run_engagement_stage(ctx).summary
     events = session.exec(select(EngagementEvent)).all()
     assert len(events) == 60
     from wardprog.models import Ward
@@ -298,5 +333,5 @@ def test_no_rooms_or_facilitators_waits_and_tells_the_team_once(
     assert not still.done and "no facilitators registered" in still.summary
     assert len(_notes(session, "resources_missing")) == 2  # the new gap, said once
     register_facilitator(session, "Sam Lee", "sam.lee@trust.example", [0, 1, 2, 3, 4])
-    assert run_engagement_stage(ctx).done
+    assert "with Sam Lee" in run_engagement_stage(ctx).summary
     assert _count(session, EngagementEvent) == 1

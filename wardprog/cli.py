@@ -612,6 +612,9 @@ def _register_extensions() -> None:
     from wardprog.cli_events import register as register_events
 
     register_events(app)
+    from wardprog.cli_owners import register as register_owners
+
+    register_owners(app)
     from wardprog.cli_audit import register as register_audit
 
     register_audit(app)

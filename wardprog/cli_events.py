@@ -15,13 +15,21 @@ from wardprog.cli_actions import (
     On,
     OptionalBy,
     act,
+    parse_date,
     parse_datetime,
     print_rows,
 )
-from wardprog.commands import CancelEvent, RescheduleEvent, SetEngagementPreferences
+from wardprog.commands import (
+    CancelEvent,
+    RecordEventHeld,
+    RescheduleEvent,
+    SetEngagementPreferences,
+)
 from wardprog.db import get_engine
 
-events_app = typer.Typer(help="Engagement events: list, reschedule, cancel.", no_args_is_help=True)
+events_app = typer.Typer(
+    help="Engagement events: list, reschedule, record held, cancel.", no_args_is_help=True
+)
 wards_app = typer.Typer(help="Ward settings.", no_args_is_help=True)
 
 Ward = Annotated[str, typer.Argument(metavar="WARD", help="Ward code, e.g. NGH-ASH.")]
@@ -70,6 +78,42 @@ def reschedule(
         wave=wave,
         to=to,
         reason=reason,
+        on=on or date.today(),
+    )
+
+
+@events_app.command("held")
+def held(
+    ward: Ward,
+    wave: WaveNo,
+    held_on: Annotated[
+        date,
+        typer.Option("--held-on", parser=parse_date, metavar="DATE", help="The day it took place."),
+    ],
+    attendees: Annotated[int | None, typer.Option(help="How many staff attended.")] = None,
+    name: Annotated[
+        list[str] | None, typer.Option("--name", help="An attendee's name (repeat).")
+    ] = None,
+    facilitator: Annotated[
+        str | None, typer.Option(help="Who facilitated (default: the one booked).")
+    ] = None,
+    by: OptionalBy = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Record that a ward's event took place: the engagement stage completes, triage is chased."""
+    act(
+        RecordEventHeld,
+        by=by,
+        email=email,
+        as_json=as_json,
+        ward_code=ward,
+        wave=wave,
+        held_on=held_on,
+        attendees=attendees,
+        names=name or None,
+        facilitator=facilitator,
         on=on or date.today(),
     )
 

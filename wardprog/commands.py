@@ -25,6 +25,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from wardprog.errors import WardprogError
@@ -163,6 +164,15 @@ class DecideChange(Command):
     review: date | None = None
 
 
+# --- owners and the escalation ladder -------------------------------------------------------
+
+
+class ImportOwners(Command):
+    """The owners register (csv/xlsx: matrons, directorate leads, the executive): all or none."""
+
+    path: Path
+
+
 # --- QSIR ----------------------------------------------------------------------------------
 
 
@@ -228,6 +238,28 @@ class CancelEvent(Command):
     ward_code: WardCode
     wave: Annotated[int, Field(ge=1)]
     reason: Text
+
+
+class RecordEventHeld(Command):
+    """The ward's engagement event took place: when, how many came (or who), who facilitated.
+
+    The engagement stage completes on ``held_on`` and the triage template is chased from then.
+    """
+
+    ward_code: WardCode
+    wave: Annotated[int, Field(ge=1)]
+    held_on: date
+    attendees: Annotated[int, Field(ge=1, le=500)] | None = None
+    names: list[Name] | None = None
+    facilitator: Name | None = None
+
+    @model_validator(mode="after")
+    def _who_came(self) -> RecordEventHeld:
+        if self.attendees is None and not self.names:
+            raise ValueError("give the number who attended (attendees) or their names")
+        if self.attendees is not None and self.names and self.attendees < len(self.names):
+            raise ValueError(f"{len(self.names)} names but attendees is {self.attendees}")
+        return self
 
 
 class SetEngagementPreferences(Command):
@@ -408,6 +440,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ReopenItem,
     ScoreProject,
     DecideChange,
+    ImportOwners,
     ImportStaff,
     TakeRegister,
     RecordPresentation,
@@ -416,6 +449,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RequeueNominee,
     RescheduleEvent,
     CancelEvent,
+    RecordEventHeld,
     SetEngagementPreferences,
     NominateStaff,
     RequestEventChange,

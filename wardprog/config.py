@@ -40,6 +40,15 @@ class Settings(BaseSettings):
 
     triage_fix_due_days: int = 30
     triage_change_review_days: int = 60
+    # The ladder for overdue change requests: matron, then the directorate lead once the review
+    # is this many days overdue, then the trust executive.
+    escalation_directorate_days: int = Field(default=14, ge=1)
+    escalation_executive_days: int = Field(default=42, ge=2)
+
+    # A triage template or nomination form not back this many days after the event is held:
+    # the ward manager is reminded, then the ward's matron (each once).
+    chase_manager_days: int = Field(default=7, ge=1)
+    chase_matron_days: int = Field(default=14, ge=1)
 
     qsir_nominees_per_ward: int = 2
     qsir_cohort_capacity: int = 24

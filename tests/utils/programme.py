@@ -53,7 +53,7 @@ class Ward:
 
 def ward_in_programme(session: Session, settings: Settings, tmp_path: Path) -> Ward:
     ctx = make_context(session, settings, as_of=AS_OF)
-    assert run_engagement_stage(ctx).done
+    assert "engagement event" in run_engagement_stage(ctx).summary  # invited
     inbox = triage_inbox(settings, ctx.ward.code)
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "triage.csv").write_text(TRIAGE_CSV)

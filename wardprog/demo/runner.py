@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from wardprog.config import Settings
 from wardprog.db import get_engine, session_scope
-from wardprog.demo.team import register_demo_team
+from wardprog.demo.team import import_demo_owners, register_demo_team, write_owners_for
 from wardprog.migrate import upgrade
 from wardprog.models import Site, Ward
 from wardprog.rules.planner import PlannedWave
@@ -43,6 +43,12 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
         ).all()
         wards = [(w.code, s.code, w.beds) for w, s in rows]
         managers = [(w.code, w.manager_name) for w, _ in rows]
+        specialties = [(s.code, w.specialty) for w, s in rows]
+    # The demo trust's named owners; a benchmark register gets owners made for its wards.
+    owners = None
+    if register is not None:
+        owners = write_owners_for(specialties, settings.var_dir / "demo" / "owners.csv")
+    import_demo_owners(engine, start, owners)
     staff_file = settings.var_dir / "demo" / "staff.csv"
     staff_file.parent.mkdir(parents=True, exist_ok=True)
     write_staff_extract(managers, staff_file)

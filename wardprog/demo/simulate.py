@@ -1,9 +1,11 @@
 """Simulated ward staff for the demo: they return the templates the programme sends them.
 
 In a real trust these files arrive in each ward's inbox folder from people. In the demo, between
-flow runs, every ward whose engagement event has taken place returns what it still owes: the
-filled triage template (while triage is not yet captured) and the QSIR nomination return (while
-the ward has no nominations). The flows then find them exactly as they would a person's files.
+flow runs, each engagement event whose day has come is first recorded as held by its facilitator
+(the ``RecordEventHeld`` command, as a person would), and every ward whose event has been held
+returns what it still owes: the filled triage template (while triage is not yet captured) and
+the QSIR nomination return (while the ward has no nominations). The flows then find them exactly
+as they would a person's files.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from wardprog.config import Settings
 from wardprog.models import EngagementEvent, EventStatus, Site, Stage, Ward, WardEnrolment, Wave
 from wardprog.services.context import StageContext
 
-# Enrolment stages at which a ward still owes a return (triage template, nomination file).
-OWES_TRIAGE = (Stage.engagement,)
-OWES_NOMINATIONS = (Stage.engagement, Stage.triage)
+# Enrolment stages at which a ward still owes a return (triage template, nomination file):
+# from the event being held (the engagement stage completes on the next run) onwards.
+OWES_TRIAGE = (Stage.diagnostic, Stage.engagement)
+OWES_NOMINATIONS = (Stage.diagnostic, Stage.engagement, Stage.triage)
 
 
 def return_templates(session: Session, settings: Settings, as_of: date) -> int:
@@ -40,12 +43,55 @@ def return_templates(session: Session, settings: Settings, as_of: date) -> int:
     ).all()
     written = 0
     for enrolment, ward, wave, event in rows:
-        if event.starts_at is None or event.starts_at.date() > as_of:
+        if event.starts_at is None or _event_day(event) > as_of:
             continue  # the event has not happened yet: nothing to return
         ctx = StageContext(session, settings, as_of, ward, sites[ward.site_id], wave, enrolment)
+        if event.status is EventStatus.scheduled:
+            record_held(ctx, event)
+        if event.status is not EventStatus.held:
+            continue
         if enrolment.stage in OWES_TRIAGE:
             drop_filled_template(ctx)
             written += 1
         drop_nomination_return(ctx)
         written += 1
     return written
+
+
+def _event_day(event: EngagementEvent) -> date:
+    from zoneinfo import ZoneInfo
+
+    from wardprog.rules.slots import to_utc
+
+    assert event.starts_at is not None
+    return to_utc(event.starts_at).astimezone(ZoneInfo("Europe/London")).date()
+
+
+def record_held(ctx: StageContext, event: EngagementEvent) -> None:
+    """The facilitator records the event as held on its day: 8 to 16 staff, stable per ward."""
+    import hashlib
+
+    from wardprog import commands as c
+    from wardprog.models import Facilitator
+    from wardprog.services.handlers import run
+
+    facilitator = (
+        ctx.session.get(Facilitator, event.facilitator_id) if event.facilitator_id else None
+    )
+    digest = hashlib.sha256(f"{ctx.ward.code}:{ctx.wave.number}:held".encode()).digest()
+    name = facilitator.name if facilitator else "QI facilitator"
+    run(
+        ctx.session,
+        ctx.settings,
+        c.build(
+            c.RecordEventHeld,
+            actor={"name": name, "email": facilitator.email if facilitator else ""},
+            source={"kind": "demo"},
+            on=ctx.as_of,
+            ward_code=ctx.ward.code,
+            wave=ctx.wave.number,
+            held_on=_event_day(event),
+            attendees=8 + digest[0] % 9,
+            facilitator=name,
+        ),
+    )

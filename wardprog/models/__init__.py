@@ -12,6 +12,7 @@ from wardprog.models.engagement import (
 )
 from wardprog.models.installation import Installation, InstallationKind
 from wardprog.models.notification import Notification, NotificationStatus
+from wardprog.models.owners import EscalationOwner, OwnerLevel
 from wardprog.models.programme import (
     STAGE_ORDER,
     Programme,
@@ -59,6 +60,7 @@ __all__ = [
     "DiagnosticSnapshot",
     "EngagementEvent",
     "EngagementEventChange",
+    "EscalationOwner",
     "EventStatus",
     "Facilitator",
     "ImprovementProject",
@@ -68,6 +70,7 @@ __all__ = [
     "NominationStatus",
     "Notification",
     "NotificationStatus",
+    "OwnerLevel",
     "PdsaCycle",
     "PdsaDecision",
     "PpiLevel",

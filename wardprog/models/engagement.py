@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
@@ -67,6 +67,12 @@ class EngagementEvent(SQLModel, table=True):
     # iCalendar identity: a stable UID and a SEQUENCE bumped on every reschedule.
     uid: str = Field(unique=True, max_length=200)
     sequence: int = 0
+    # Recorded when the event has taken place (RecordEventHeld): the engagement stage completes
+    # then, and the triage template is chased from that day.
+    held_on: date | None = None
+    attendees_count: int | None = None
+    attendee_names: list[str] = json_field(list)
+    held_facilitator: str = Field(default="", max_length=200)
     created_at: datetime = created_at_field()
 
 

@@ -48,6 +48,11 @@ class TriageItem(SQLModel, table=True):
     owner: str = Field(default="", max_length=200)
     # `change` items leave the ward: who they were escalated to (improvement team/directorate).
     escalated_to: str = Field(default="", max_length=200)
+    # Where the owner is reached (the owners register), and the ladder's rung for `change`
+    # items: "" (not escalated), "matron", "directorate" or "executive", and since when.
+    owner_email: str = Field(default="", max_length=320)
+    escalation_level: str = Field(default="", max_length=16)
+    escalated_on: date | None = None
     due_date: date | None = None
     review_date: date | None = None
     status: TriageStatus = Field(default=TriageStatus.open, max_length=16)

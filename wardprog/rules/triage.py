@@ -90,7 +90,6 @@ class TriageEntry:
 class TriageDefaults:
     fix_due_days: int = 30
     change_review_days: int = 60
-    escalate_to: str = "Improvement team / directorate"
 
 
 @dataclass(frozen=True)
@@ -218,11 +217,11 @@ def route(
             initial_score=INITIAL_IHI_SCORE,
         )
     if entry.category == "change":
-        # A change needs a named person outside the ward; the improvement team lead holds it
-        # until the directorate names someone.
+        # A change needs a named person outside the ward: the ward's matron from the owners
+        # register (the service assigns them) unless the ward named someone.
         return Routing(
-            owner=entry.suggested_owner or defaults.escalate_to,
-            escalated_to=defaults.escalate_to,
+            owner=entry.suggested_owner or "",
+            escalated_to="",
             due_date=None,
             review_date=as_of + timedelta(days=defaults.change_review_days),
             initial_score=None,

@@ -303,9 +303,15 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
         )
     ).first()
     if event is not None:
+        if event.status is EventStatus.held and event.held_on is not None:
+            return StageOutcome(
+                done=True,
+                summary=f"engagement event held on {event.held_on:%a %d %b %Y}",
+                details={**_details(event), "completed_on": event.held_on},
+            )
         return StageOutcome(
-            done=True,
-            summary=f"engagement event already {event.status.value}",
+            done=False,
+            summary=f"waiting: engagement event {event.status.value}, not yet recorded as held",
             details=_details(event),
         )
     pack_ready = _pack_ready(ctx)
@@ -338,8 +344,9 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
     session.flush()
     _send_invite(session, _load(session, event.id), ctx.as_of)  # type: ignore[arg-type]
     local = slot.starts_at.astimezone(LONDON)
+    # Invited, not engaged: the stage completes when the event is recorded as held.
     return StageOutcome(
-        done=True,
+        done=False,
         summary=f"engagement event {local:%a %d %b %Y %H:%M} in {slot.room.name} "
         f"with {slot.facilitator.name}",
         details=_details(event),
@@ -452,6 +459,57 @@ def reschedule_event(
     session.flush()
     _send_invite(session, _load(session, event_id), as_of, reason)
     return ev
+
+
+def record_event_held(
+    session: Session,
+    event_id: int,
+    held_on: date,
+    as_of: date,
+    *,
+    attendees: int | None = None,
+    names: list[str] | None = None,
+    facilitator: str = "",
+) -> tuple[EngagementEvent, bool]:
+    """Record that the event took place: when, who came, who facilitated.
+
+    Returns the event and whether this call changed it (recording the same again is a no-op;
+    a correction of the count, names or facilitator updates them). The date cannot be before
+    the event was due nor after today, and a cancelled event cannot have been held.
+    """
+    parts = _load(session, event_id)
+    ev = parts.event
+    code = parts.ward.code
+    if ev.status is EventStatus.cancelled:
+        raise SchedulingError(f"Engagement event for ward {code} was cancelled; it was not held")
+    assert ev.starts_at is not None
+    due = to_utc(ev.starts_at).astimezone(LONDON).date()
+    if held_on < due:
+        raise SchedulingError(
+            f"ward {code}'s event is on {due:%a %d %b %Y}; it cannot have been held on "
+            f"{held_on:%d %b %Y} (reschedule it instead)"
+        )
+    if held_on > as_of:
+        raise SchedulingError(f"{held_on:%d %b %Y} is in the future; record it on the day")
+    names = [n.strip() for n in (names or []) if n.strip()]
+    count = attendees if attendees is not None else (len(names) or None)
+    if count is None:
+        raise SchedulingError("say how many attended (a count or their names)")
+    if count < len(names):
+        raise SchedulingError(f"{len(names)} names given but only {count} attendees")
+    facilitator = facilitator.strip() or (parts.facilitator.name if parts.facilitator else "")
+    values = (EventStatus.held, held_on, count, names, facilitator[:200])
+    current = (ev.status, ev.held_on, ev.attendees_count, ev.attendee_names, ev.held_facilitator)
+    if values == current:
+        return ev, False
+    if ev.status is EventStatus.held and ev.held_on != held_on:
+        raise SchedulingError(
+            f"ward {code}'s event is already recorded as held on {ev.held_on:%d %b %Y}"
+        )
+    ev.status, ev.held_on, ev.attendees_count, ev.attendee_names, ev.held_facilitator = values
+    session.add(ev)
+    session.flush()
+    return ev, True
 
 
 def cancel_event(session: Session, event_id: int, reason: str, as_of: date) -> EngagementEvent:

@@ -82,7 +82,10 @@ def run_stage(
         outcome = stage_function(stage)(ctx)
         if outcome.done:
             enrolment.stage = stage
-            setattr(enrolment, f"{stage.value}_at", on_day(as_of, 17))
+            # A stage may say when it really finished (an event held before today's run).
+            finished = outcome.details.get("completed_on")
+            when = finished if isinstance(finished, date) and finished <= as_of else as_of
+            setattr(enrolment, f"{stage.value}_at", on_day(when, 17))
             if stage is Stage.qsir:
                 enrolment.stage = Stage.complete
                 enrolment.completed_at = on_day(as_of, 17)

@@ -45,6 +45,7 @@ from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.slots import to_utc
 from wardprog.services import (
     engagement,
+    owners,
     projects,
     qsir,
     qsir_register,
@@ -221,6 +222,19 @@ def decide_change(session: Session, _settings: Settings, cmd: c.DecideChange) ->
     return _item_outcome(session, item, f"change {item.id} {verb}; owner {item.owner}{review}")
 
 
+# --- owners ------------------------------------------------------------------------------------
+
+
+@handler(c.ImportOwners)
+def import_owners(session: Session, _settings: Settings, cmd: c.ImportOwners) -> Outcome:
+    count = owners.import_owners(session, cmd.path)
+    return Outcome(
+        f"{count} owners imported from {cmd.path.name}",
+        subject="owners register",
+        details={"imported": count, "file": str(cmd.path)},
+    )
+
+
 # --- QSIR --------------------------------------------------------------------------------------
 
 
@@ -349,6 +363,38 @@ def cancel_event(session: Session, _settings: Settings, cmd: c.CancelEvent) -> O
         ward_code=cmd.ward_code,
         subject=f"event {event.id}",
         details={"event_id": event.id, "status": event.status.value},
+    )
+
+
+@handler(c.RecordEventHeld)
+def record_event_held(session: Session, _settings: Settings, cmd: c.RecordEventHeld) -> Outcome:
+    _ward(session, cmd.ward_code)
+    event = engagement.find_event(session, cmd.ward_code, cmd.wave)
+    assert event.id is not None
+    event, changed = engagement.record_event_held(
+        session,
+        event.id,
+        cmd.held_on,
+        cmd.on,
+        attendees=cmd.attendees,
+        names=list(cmd.names or []),
+        facilitator=cmd.facilitator or "",
+    )
+    what = "held" if changed else "already recorded as held"
+    by = event.held_facilitator or "nobody named"
+    return Outcome(
+        f"{cmd.ward_code} wave {cmd.wave} event {what} on {cmd.held_on:%a %d %b %Y}: "
+        f"{event.attendees_count} attended, facilitated by {by}",
+        ward_code=cmd.ward_code,
+        subject=f"event {event.id}",
+        details={
+            "event_id": event.id,
+            "status": event.status.value,
+            "held_on": cmd.held_on.isoformat(),
+            "attendees": event.attendees_count,
+            "names": event.attendee_names,
+            "facilitator": event.held_facilitator,
+        },
     )
 
 

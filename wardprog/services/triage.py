@@ -134,6 +134,10 @@ def import_entries(
             source=source[:500],
             source_row=entry.row,
         )
+        if item.category is TriageCategory.change:
+            from wardprog.services.owners import assign_matron
+
+            assign_matron(session, ward, item, as_of)
         session.add(item)
         session.flush()
         if routing.initial_score is not None:
@@ -545,6 +549,11 @@ def decide_change(
     item.decided_by = decided_by.strip()[:200]
     item.decided_on = decided_on
     item.owner = owner.strip()[:200]
+    from wardprog.services.owners import owner_by_name
+
+    named = owner_by_name(session, item.owner)
+    # Reminders reach a named owner from the register; anyone else is chased by the team.
+    item.owner_email = named.email if named is not None else ""
     if review_date is not None:
         item.review_date = review_date
     session.add(item)
@@ -577,31 +586,90 @@ def overdue_items(session: Session, as_of: date) -> list[TriageItem]:
     return sorted(candidates, key=lambda i: (i.ward_id, i.id or 0))
 
 
-def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
-    """One reminder per overdue item per ISO week: a daily run nags weekly, not daily.
+def _reminder_recipient(
+    session: Session, item: TriageItem, ward: Ward, as_of: date, since: date
+) -> str:
+    """Who is chased for an overdue item: its owner's email; the ward manager for the ward's own
+    fixes and projects; "" (the improvement team) for a change request with no named owner.
 
-    Returns only the reminders enqueued by this call.
+    A change request on the ladder is chased with the owner of the rung it was on ``as_of``
+    (the rung follows from the days overdue), so re-running a past date chases whoever owned
+    it then, not whoever owns it now.
     """
+    if item.escalation_level and item.owner_email:
+        from wardprog.config import get_settings
+        from wardprog.rules.escalation import LADDER, level_due, rank
+        from wardprog.services.owners import ladder_from, owners_for
+
+        owners = owners_for(session, ward)
+        due = level_due((as_of - since).days, ladder_from(get_settings()))
+        top = min(rank(due), rank(item.escalation_level))
+        for level in reversed(LADDER[: top + 1]):
+            if level in owners:
+                return owners[level].email
+    if item.owner_email:
+        return item.owner_email
+    if item.category is not TriageCategory.change:
+        return ward.manager_email
+    return ""
+
+
+def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
+    """The daily follow-up of overdue items: climb the ladder, then chase each owner once a week.
+
+    Overdue change requests first move up the escalation ladder (``services.owners``), so the
+    reminder reaches the new owner. Then every owner gets ONE digest per ISO week listing all
+    their overdue items (keyed by owner and week: a daily run, a retry or a re-run never sends
+    the same digest twice). Returns only the digests enqueued by this call.
+    """
+    from wardprog.config import get_settings
+    from wardprog.services.owners import escalate_overdue
+
+    escalate_overdue(session, get_settings(), as_of)
     week = iso_week(as_of)
-    already = set(
-        session.exec(
-            select(Notification.idempotency_key).where(
-                Notification.kind == "overdue_reminder",
-                col(Notification.idempotency_key).endswith(f":{week}"),
-            )
-        ).all()
-    )
-    sent: list[Notification] = []
+    groups: dict[str, list[tuple[TriageItem, Ward, Site, date]]] = {}
     for item in overdue_items(session, as_of):
         since = overdue_since(item.due_date, item.review_date, as_of)
         assert since is not None
         ward, _wave, site = _ward_parts(session, item)
-        key = f"overdue_reminder:{ward.code}:item-{item.id}:{week}"
-        if key in already:
+        recipient = _reminder_recipient(session, item, ward, as_of, since)
+        groups.setdefault(recipient, []).append((item, ward, site, since))
+    sent: list[Notification] = []
+    for recipient, rows in groups.items():
+        key = f"overdue_reminder:{recipient or IMPROVEMENT_TEAM_TAG}:{week}"[:200]
+        if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
             continue
-        tags = [ward.code, site.code]
-        if item.category is TriageCategory.change:
-            tags.append(IMPROVEMENT_TEAM_TAG)  # escalated items are chased centrally too
+        wards = {ward.code: (ward, site) for _i, ward, site, _s in rows}
+        one_ward = next(iter(wards.values())) if len(wards) == 1 else None
+        first_item, first_ward, _site, _since = rows[0]
+        if recipient and recipient == first_ward.manager_email and one_ward is not None:
+            name = first_ward.manager_name or "Ward manager"
+        elif recipient:
+            from wardprog.models import EscalationOwner
+
+            named = session.exec(
+                select(EscalationOwner.name).where(EscalationOwner.email == recipient)
+            ).first()
+            name = named or first_item.owner or "colleague"
+        else:
+            name = "Improvement team"
+        tags: set[str] = set()
+        if one_ward is not None and recipient == one_ward[0].manager_email:
+            tags |= {one_ward[0].code, one_ward[1].code}
+        if not recipient or any(i.category is TriageCategory.change for i, *_ in rows):
+            tags.add(IMPROVEMENT_TEAM_TAG)  # escalated items are chased centrally too
+        items = [
+            {
+                **_item_view(item),
+                "ward_name": ward.name,
+                "ward_code": ward.code,
+                "overdue_since": since,
+                "days_overdue": (as_of - since).days,
+                "is_review": item.category is TriageCategory.change,
+                "level": item.escalation_level,
+            }
+            for item, ward, _site, since in sorted(rows, key=lambda r: r[3])
+        ]
         sent.append(
             enqueue(
                 session,
@@ -609,15 +677,14 @@ def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
                 kind="overdue_reminder",
                 tags=tags,
                 context={
-                    "ward_name": ward.name,
-                    "manager_name": ward.manager_name or "Ward manager",
-                    "item": _item_view(item),
-                    "overdue_since": since,
-                    "days_overdue": (as_of - since).days,
-                    "is_review": item.category is TriageCategory.change,
+                    "recipient_name": name,
+                    "items": items,
+                    "count": len(items),
+                    "oldest_days": max(i["days_overdue"] for i in items),
+                    "ward_names": sorted(w.name for w, _s in wards.values()),
                 },
-                ward_code=ward.code,
-                recipients=[ward.manager_email] if ward.manager_email else [],
+                ward_code=one_ward[0].code if one_ward is not None else None,
+                recipients=[recipient] if recipient else [],
             )
         )
     return sent

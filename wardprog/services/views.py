@@ -75,6 +75,8 @@ def item_rows(
             "category": item.category.value,
             "issue": item.issue,
             "owner": item.owner,
+            "owner_email": item.owner_email,
+            "escalation_level": item.escalation_level or None,
             "status": item.status.value,
             "due_date": item.due_date.isoformat() if item.due_date else None,
             "review_date": item.review_date.isoformat() if item.review_date else None,

@@ -1,0 +1,90 @@
+"""owners register and escalation ladder; engagement events recorded as held
+
+Revision ID: 0006
+Revises: 0002
+Create Date: 2026-12-02 01:10:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "escalationowner",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("level", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("site_code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("specialty", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("directorate", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("source_row", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("escalationowner", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_escalationowner_level"), ["level"], unique=False)
+    # Existing items: no email, not on the ladder yet (the next daily run places overdue ones).
+    with op.batch_alter_table("triageitem", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "owner_email",
+                sqlmodel.sql.sqltypes.AutoString(length=320),
+                nullable=False,
+                server_default="",
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "escalation_level",
+                sqlmodel.sql.sqltypes.AutoString(length=16),
+                nullable=False,
+                server_default="",
+            )
+        )
+        batch_op.add_column(sa.Column("escalated_on", sa.Date(), nullable=True))
+    # Events already in the past stay "scheduled" until someone records them as held.
+    with op.batch_alter_table("engagementevent", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("held_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("attendees_count", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("attendee_names", sa.JSON(), nullable=False, server_default="[]")
+        )
+        batch_op.add_column(
+            sa.Column(
+                "held_facilitator",
+                sqlmodel.sql.sqltypes.AutoString(length=200),
+                nullable=False,
+                server_default="",
+            )
+        )
+    # Change requests that were parked on the placeholder owner have no owner until the ladder
+    # (or a decision) names one.
+    placeholder = "'Improvement team / directorate'"
+    op.execute(f"UPDATE triageitem SET owner = '' WHERE owner = {placeholder}")
+    op.execute(f"UPDATE triageitem SET escalated_to = '' WHERE escalated_to = {placeholder}")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("engagementevent", schema=None) as batch_op:
+        batch_op.drop_column("held_facilitator")
+        batch_op.drop_column("attendee_names")
+        batch_op.drop_column("attendees_count")
+        batch_op.drop_column("held_on")
+    with op.batch_alter_table("triageitem", schema=None) as batch_op:
+        batch_op.drop_column("escalated_on")
+        batch_op.drop_column("escalation_level")
+        batch_op.drop_column("owner_email")
+    with op.batch_alter_table("escalationowner", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalationowner_level"))
+    op.drop_table("escalationowner")
