@@ -155,6 +155,30 @@ def import_owners(
     return _act(c.ImportOwners, by, email, on, path=Path(path))
 
 
+@flow(name="merge-themes", flow_run_name=_name("merge {themes} into {into}"))
+def merge_themes(
+    into: Annotated[str, Field(pattern=r"^[Tt]\d+$", description="The theme they join, e.g. T1")],
+    themes: Annotated[list[str], Field(min_length=1, description="Themes to merge in")],
+    by: Who,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Merge trust-wide themes that are one problem."""
+    return _act(c.MergeThemes, by, email, on, into=into, themes=themes)
+
+
+@flow(name="split-theme", flow_run_name=_name("split {theme}"))
+def split_theme(
+    theme: Annotated[str, Field(pattern=r"^[Tt]\d+$", description="Theme key, e.g. T3")],
+    item_ids: Annotated[list[int], Field(min_length=1, description="Items to move out")],
+    by: Who,
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """Move items that are a different problem into a new theme of their own."""
+    return _act(c.SplitTheme, by, email, on, theme=theme, item_ids=item_ids)
+
+
 @flow(name="take-qsir-register", flow_run_name=_name("register · {cohort} {session_date}"))
 def take_qsir_register(
     cohort: Annotated[str, Field(min_length=1, description="Cohort code, e.g. QSIR-P-2026-Q2")],

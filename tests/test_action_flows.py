@@ -34,6 +34,7 @@ from wardprog.models import (
     QsirAttendance,
     QsirNomination,
     StaffMember,
+    Theme,
     TriageItem,
     TriageStatus,
     WardEngagementPreference,
@@ -81,7 +82,7 @@ def test_every_action_deployment_is_tested() -> None:
         "take-qsir-register", "record-qsir-presentation", "withdraw-nominee", "defer-nominee",
         "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
         "start-project", "update-project", "add-pdsa", "log-coaching", "record-qi-event",
-        "import-owners", "record-event-held",
+                "import-owners", "record-event-held", "merge-themes", "split-theme",
     }  # fmt: skip
 
 
@@ -158,11 +159,38 @@ def test_record_event_held_from_the_prefect_form(
     session.expire_all()
     held = session.get(EngagementEvent, ward.event_id)
     assert held is not None and held.status is EventStatus.held and held.attendees_count == 14
+    with pytest.raises(Exception, match="less than the minimum of 1"):  # refused by the form
+        run_action(
+            "record-event-held",
+            {"ward_code": ward.code, "wave": 1, "held_on": day, "attendees": 0, "by": "Priya"},
+        )
+
+
+def test_merge_and_split_themes_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    def theme_of(item_id: int) -> str:
+        session.expire_all()
+        item = session.get(TriageItem, item_id)
+        assert item is not None
+        theme = session.get(Theme, item.theme_id)
+        assert theme is not None
+        return theme.key
+
+    fix, improve = theme_of(ward.fix), theme_of(ward.improve)
+    assert fix != improve
+    run, result = run_action("merge-themes", {"into": improve, "themes": [fix], "by": "QI lead"})
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"merge ['{fix}'] into {improve}"
+    assert theme_of(ward.fix) == improve
     run, result = run_action(
-        "record-event-held",
-        {"ward_code": ward.code, "wave": 1, "held_on": day, "attendees": 0, "by": "Priya"},
+        "split-theme", {"theme": improve, "item_ids": [ward.fix], "by": "QI lead"}
     )
-    assert run.state is not None and not run.state.is_completed()  # refused by the form
+    assert run.state is not None and run.state.is_completed(), result
+    assert _action(session, result["action_id"]).command == "SplitTheme"
+    assert theme_of(ward.fix) == result["details"]["theme"] != improve
+    run, result = run_action("merge-themes", {"into": "T999", "themes": [fix], "by": "QI lead"})
+    assert run.state is not None and run.state.is_failed() and "no theme" in str(result)
 
 
 def test_import_owners_from_the_prefect_form(

@@ -155,3 +155,38 @@ def test_recheck_refuses_impossible_data_and_stays_due(
     assert session.exec(select(DiagnosticSnapshot)).all() == []
     (note,) = session.exec(select(Notification)).all()
     assert note.kind == "extract_refused" and "fft.csv, row 2" in note.body_text
+
+
+def test_verdicts_go_to_the_ward_and_team_once_and_on_the_dashboard(
+    session: Session, settings: Settings, template: Path, prefect_harness: None
+) -> None:
+    from flows.rechecks import recheck_due
+    from wardprog.models import Notification
+    from wardprog.reports.dashboard import write_dashboard
+    from wardprog.services.engagement import record_event_held
+
+    ctx = _ctx(session, settings, template)
+    event = EngagementEvent(
+        ward_id=ctx.ward.id,  # type: ignore[arg-type]
+        wave_id=ctx.wave.id,  # type: ignore[arg-type]
+        starts_at=datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 2, 10, 15, 30, tzinfo=UTC),
+        uid="evt-rc-w01@wardprog",
+    )
+    session.add(event)
+    session.flush()
+    # Held a week late: the re-check counts from the day it really took place.
+    record_event_held(session, event.id, date(2026, 2, 17), date(2026, 2, 17), attendees=9)  # type: ignore[arg-type]
+    session.commit()
+    assert recheck_due(date(2026, 5, 16)) == {"rechecked": 0, "wards": []}
+    assert recheck_due(date(2026, 5, 18)) == {"rechecked": 1, "wards": ["RC-W01"]}
+    assert recheck_due(date(2026, 5, 19))["rechecked"] == 0  # done: never twice
+    session.expire_all()
+    (note,) = session.exec(select(Notification).where(Notification.kind == "recheck_verdict")).all()
+    assert note.recipients == [ctx.ward.manager_email]
+    assert {"RC-W01", "improvement-team"} <= set(note.tags)
+    assert "3-month re-check" in note.subject and "1 of concern" in note.subject
+    assert "What is a concern" in note.body_text and "Falls" in note.body_text
+    assert "17 February 2026" in note.body_text
+    html = write_dashboard(session, settings, date(2026, 5, 19)).read_text()
+    assert 'data-ward="RC-W01"' in html and "2026-02-17" in html

@@ -615,6 +615,9 @@ def _register_extensions() -> None:
     from wardprog.cli_owners import register as register_owners
 
     register_owners(app)
+    from wardprog.cli_themes import register as register_themes
+
+    register_themes(app)
     from wardprog.cli_audit import register as register_audit
 
     register_audit(app)

@@ -173,6 +173,27 @@ class ImportOwners(Command):
     path: Path
 
 
+# --- trust-wide themes ----------------------------------------------------------------------
+
+ThemeKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^T\d+$")
+]
+
+
+class MergeThemes(Command):
+    """The team says these themes are one problem: their items move into ``into``."""
+
+    into: ThemeKey
+    themes: Annotated[list[ThemeKey], Field(min_length=1)]
+
+
+class SplitTheme(Command):
+    """The team says these items are a different problem: they get a theme of their own."""
+
+    theme: ThemeKey
+    item_ids: Annotated[list[ItemId], Field(min_length=1)]
+
+
 # --- QSIR ----------------------------------------------------------------------------------
 
 
@@ -441,6 +462,8 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ScoreProject,
     DecideChange,
     ImportOwners,
+    MergeThemes,
+    SplitTheme,
     ImportStaff,
     TakeRegister,
     RecordPresentation,

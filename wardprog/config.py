@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     chase_manager_days: int = Field(default=7, ge=1)
     chase_matron_days: int = Field(default=14, ge=1)
 
+    # Trust-wide themes: a theme raised by this many wards goes up once as one change request.
+    theme_escalate_wards: int = Field(default=10, ge=2)
+
     qsir_nominees_per_ward: int = 2
     qsir_cohort_capacity: int = 24
     qsir_target_trained: int = 100

@@ -1,4 +1,4 @@
-"""owners register and escalation ladder; engagement events recorded as held
+"""owners register and escalation ladder; engagement events recorded as held; themes
 
 Revision ID: 0006
 Revises: 0002
@@ -34,6 +34,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("escalationowner", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_escalationowner_level"), ["level"], unique=False)
+    op.create_table(
+        "theme",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("merged_into_id", sa.Integer(), nullable=True),
+        sa.Column("escalated_on", sa.Date(), nullable=True),
+        sa.Column("escalated_wards", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["merged_into_id"], ["theme.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("theme", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_theme_key"), ["key"], unique=True)
     # Existing items: no email, not on the ladder yet (the next daily run places overdue ones).
     with op.batch_alter_table("triageitem", schema=None) as batch_op:
         batch_op.add_column(
@@ -53,6 +68,9 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(sa.Column("escalated_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("theme_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_triageitem_theme_id"), ["theme_id"], unique=False)
+        batch_op.create_foreign_key("fk_triageitem_theme_id", "theme", ["theme_id"], ["id"])
     # Events already in the past stay "scheduled" until someone records them as held.
     with op.batch_alter_table("engagementevent", schema=None) as batch_op:
         batch_op.add_column(sa.Column("held_on", sa.Date(), nullable=True))
@@ -82,9 +100,15 @@ def downgrade() -> None:
         batch_op.drop_column("attendees_count")
         batch_op.drop_column("held_on")
     with op.batch_alter_table("triageitem", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_triageitem_theme_id", type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_triageitem_theme_id"))
+        batch_op.drop_column("theme_id")
         batch_op.drop_column("escalated_on")
         batch_op.drop_column("escalation_level")
         batch_op.drop_column("owner_email")
+    with op.batch_alter_table("theme", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_theme_key"))
+    op.drop_table("theme")
     with op.batch_alter_table("escalationowner", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_escalationowner_level"))
     op.drop_table("escalationowner")

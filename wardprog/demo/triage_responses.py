@@ -51,6 +51,16 @@ ISSUE_BANK: tuple[tuple[str, str, str | None, str], ...] = (
     ("No physiotherapy cover at weekends, so patients lose mobility", "change", None, ""),
 )
 
+# Staff put the same problem in their own words: the trust-wide theme groups them as one.
+OWN_WORDS: dict[str, tuple[str, ...]] = {
+    "One hoist for 28 beds means long waits to get patients up": (
+        "One hoist for 28 beds means long waits to get patients up",
+        "Only one hoist for 28 beds",
+        "Hoist shortage - one hoist between 28 beds",
+        "We only have one hoist on the ward so patients wait to get up",
+    ),
+}
+
 RAISED_BY: tuple[str | None, ...] = (
     None,
     None,
@@ -83,6 +93,8 @@ def drop_filled_template(ctx: StageContext, seed: int = 0) -> Path:
     for issue, category, owner, notes in chosen:
         # Staff type categories however they like; the reader accepts any case.
         typed = category.capitalize() if rng.random() < 0.3 else category
+        if issue in OWN_WORDS:
+            issue = rng.choice(OWN_WORDS[issue])
         ws.append([issue, rng.choice(RAISED_BY), typed, owner, notes or None])
     inbox = triage_inbox(ctx.settings, ctx.ward.code)
     inbox.mkdir(parents=True, exist_ok=True)

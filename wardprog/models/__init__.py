@@ -43,6 +43,8 @@ from wardprog.models.qsir import (
 from wardprog.models.triage import (
     ChangeDecision,
     ImprovementScore,
+    Theme,
+    ThemeStatus,
     TriageCategory,
     TriageItem,
     TriageStatus,
@@ -85,6 +87,8 @@ __all__ = [
     "Site",
     "StaffMember",
     "Stage",
+    "Theme",
+    "ThemeStatus",
     "TriageCategory",
     "TriageItem",
     "TriageStatus",

@@ -53,6 +53,8 @@ class TriageItem(SQLModel, table=True):
     owner_email: str = Field(default="", max_length=320)
     escalation_level: str = Field(default="", max_length=16)
     escalated_on: date | None = None
+    # The trust-wide theme the item belongs to (see ``rules.themes``); kept once assigned.
+    theme_id: int | None = Field(default=None, foreign_key="theme.id", index=True)
     due_date: date | None = None
     review_date: date | None = None
     status: TriageStatus = Field(default=TriageStatus.open, max_length=16)
@@ -70,6 +72,25 @@ class TriageItem(SQLModel, table=True):
     source_row: int | None = None
     created_at: datetime = created_at_field()
     closed_at: datetime | None = tz_datetime_field()
+
+
+class ThemeStatus(StrEnum):
+    open = "open"
+    escalated = "escalated"  # raised by many wards: one trust-wide change request sent
+    merged = "merged"  # the team merged it into another theme
+
+
+class Theme(SQLModel, table=True):
+    """The same problem raised on several wards, grouped as one (``rules.themes``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=16)
+    title: str = Field(max_length=2000)
+    status: str = Field(default=ThemeStatus.open.value, max_length=16)
+    merged_into_id: int | None = Field(default=None, foreign_key="theme.id")
+    escalated_on: date | None = None
+    escalated_wards: int | None = None
+    created_at: datetime = created_at_field()
 
 
 class ImprovementScore(SQLModel, table=True):

@@ -56,6 +56,10 @@ class DashboardData:
     signals: list[dict[str, Any]] = field(default_factory=list)
     # The QI strategy's scorecard (wardprog.services.scorecard), each KPI with its trend chart.
     scorecard: list[dict[str, Any]] = field(default_factory=list)
+    # Trust-wide themes raised by two or more wards (``services.themes``), most wards first.
+    themes: list[dict[str, Any]] = field(default_factory=list)
+    # Each ward's latest 3/6-month re-check verdicts (``services.diagnostics.latest_rechecks``).
+    rechecks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ihi_share(self) -> float | None:
@@ -161,6 +165,8 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         booked=booked,
         signals=signals,
         scorecard=scorecard_rows(session, settings, as_of),
+        themes=_themes(session),
+        rechecks=_rechecks(session),
     )
 
 
@@ -178,6 +184,18 @@ def scorecard_rows(session: Session, settings: Settings, as_of: date) -> list[di
         }
         for k in scorecard(session, settings, as_of)
     ]
+
+
+def _rechecks(session: Session) -> list[dict[str, Any]]:
+    from wardprog.services.diagnostics import latest_rechecks
+
+    return latest_rechecks(session)
+
+
+def _themes(session: Session) -> list[dict[str, Any]]:
+    from wardprog.services.themes import theme_rows
+
+    return theme_rows(session, min_wards=2)[:15]
 
 
 def _env() -> Environment:

@@ -30,6 +30,7 @@ from wardprog.models import (
     DiagnosticSnapshot,
     EngagementEvent,
     EventStatus,
+    Notification,
     Site,
     Ward,
     WardEnrolment,
@@ -675,6 +676,8 @@ def engagement_date(session: Session, ward: Ward, enrolment: WardEnrolment | Non
         .order_by(col(EngagementEvent.starts_at).desc())
     ).first()
     when: datetime | None = None
+    if event is not None and event.held_on is not None:
+        return event.held_on  # recorded as held: the day it really took place
     if event is not None and event.starts_at is not None:
         when = event.starts_at
     elif enrolment is not None and enrolment.engagement_at is not None:
@@ -821,7 +824,64 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
         f"{tally['mixed']} mixed, {tally['no_change']} unchanged (judged against the pre-event "
         "limits)."
     )
-    return RecheckResult(ward.code, kind, as_of, event_day, existing.id, created, changes, message)
+    result = RecheckResult(
+        ward.code, kind, as_of, event_day, existing.id, created, changes, message
+    )
+    _send_verdict(session, ward, wave_id, result)
+    return result
+
+
+def _send_verdict(
+    session: Session, ward: Ward, wave_id: int | None, result: RecheckResult
+) -> Notification:
+    """The re-check's verdict to the ward manager and the improvement team, once per re-check."""
+    site = session.get(Site, ward.site_id)
+    wave = session.get(Wave, wave_id) if wave_id is not None else None
+    months = RECHECK_KINDS_INV.get(result.kind or "", 0)
+    return enqueue(
+        session,
+        key=f"recheck_verdict:{ward.code}:wave-{wave.number if wave else 0}:{result.kind}",
+        kind="recheck_verdict",
+        tags=[ward.code, *([site.code] if site else []), "improvement-team"],
+        context={
+            "ward_name": ward.name,
+            "manager_name": ward.manager_name or "Ward manager",
+            "months": months,
+            "event_date": result.event_date,
+            "improvements": [c.__dict__ for c in result.improvements],
+            "concerns": [c.__dict__ for c in result.concerns],
+            "mixed": [c.__dict__ for c in result.changes if c.verdict == "mixed"],
+            "unchanged": sum(c.verdict == "no_change" for c in result.changes),
+        },
+        ward_code=ward.code,
+        recipients=[ward.manager_email] if ward.manager_email else [],
+    )
+
+
+def latest_rechecks(session: Session) -> list[dict[str, Any]]:
+    """Each ward's latest re-check verdicts (for the dashboard), by ward code."""
+    rows = session.exec(
+        select(DiagnosticSnapshot, Ward)
+        .where(DiagnosticSnapshot.ward_id == Ward.id)
+        .where(col(DiagnosticSnapshot.kind).in_(list(RECHECK_KINDS.values())))
+        .order_by(col(Ward.code), col(DiagnosticSnapshot.as_of), col(DiagnosticSnapshot.id))
+    ).all()
+    latest: dict[str, dict[str, Any]] = {}
+    for snap, ward in rows:
+        changes = snap.metrics.get("changes", []) if isinstance(snap.metrics, dict) else []
+        latest[ward.code] = {
+            "ward_code": ward.code,
+            "ward_name": ward.name,
+            "kind": snap.kind,
+            "as_of": snap.as_of.isoformat() if snap.as_of else None,
+            "event_date": snap.metrics.get("event_date")
+            if isinstance(snap.metrics, dict)
+            else None,
+            "improved": [c["label"] for c in changes if c.get("verdict") == "improvement"],
+            "concerns": [c["label"] for c in changes if c.get("verdict") == "concern"],
+            "mixed": [c["label"] for c in changes if c.get("verdict") == "mixed"],
+        }
+    return [latest[k] for k in sorted(latest)]
 
 
 def fixed_limit_charts(metrics: pd.DataFrame, event_month: pd.Timestamp) -> pd.DataFrame:

@@ -50,6 +50,7 @@ from wardprog.services import (
     qsir,
     qsir_register,
     staff_register,
+    themes,
     triage,
     triage_template,
 )
@@ -232,6 +233,29 @@ def import_owners(session: Session, _settings: Settings, cmd: c.ImportOwners) ->
         f"{count} owners imported from {cmd.path.name}",
         subject="owners register",
         details={"imported": count, "file": str(cmd.path)},
+    )
+
+
+# --- themes ------------------------------------------------------------------------------------
+
+
+@handler(c.MergeThemes)
+def merge_themes(session: Session, _settings: Settings, cmd: c.MergeThemes) -> Outcome:
+    theme, moved = themes.merge_themes(session, cmd.into, list(cmd.themes))
+    return Outcome(
+        f"merged {', '.join(cmd.themes)} into {theme.key}: {moved} items moved",
+        subject=f"theme {theme.key}",
+        details={"theme": theme.key, "merged": list(cmd.themes), "moved": moved},
+    )
+
+
+@handler(c.SplitTheme)
+def split_theme(session: Session, _settings: Settings, cmd: c.SplitTheme) -> Outcome:
+    theme = themes.split_theme(session, cmd.theme, list(cmd.item_ids))
+    return Outcome(
+        f"{len(cmd.item_ids)} items split from {cmd.theme} into new theme {theme.key}",
+        subject=f"theme {theme.key}",
+        details={"theme": theme.key, "from": cmd.theme, "item_ids": list(cmd.item_ids)},
     )
 
 

@@ -155,6 +155,10 @@ def import_entries(
             ensure_project_for_item(session, item, as_of)
         created.append(item)
     session.flush()
+    if created:
+        from wardprog.services.themes import refresh_themes
+
+        refresh_themes(session, settings, as_of)  # each new item joins its trust-wide theme
     return ImportResult(source, created, [existing[k] for k in keys if k in existing])
 
 

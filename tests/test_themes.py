@@ -1,0 +1,128 @@
+"""Trust-wide themes from real triage imports: the same problem on several wards is one theme,
+kept stable as more arrive, escalated once as one change request with the count of wards; the
+team merges and splits themes by command; `wardprog themes --min-wards N --json` lists them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from tests.utils.factories import make_context, make_site, make_ward, make_wave
+from wardprog.cli import app
+from wardprog.commands import MergeThemes, SplitTheme, build
+from wardprog.config import Settings
+from wardprog.errors import WardprogError
+from wardprog.models import Notification, Theme, TriageItem
+from wardprog.services.handlers import run
+from wardprog.services.themes import theme_rows
+from wardprog.services.triage import run_triage_stage, triage_inbox
+
+AS_OF = date(2026, 2, 2)
+HOIST = [
+    "One hoist for 28 beds",
+    "Only one hoist on the ward",
+    "Hoist shortage - one hoist between 28 beds",
+    "ONE HOIST for the whole ward!!",
+]
+
+
+def _triage(session: Session, settings: Settings, rows: list[list[str]]) -> None:
+    site = make_site(session)
+    wave = make_wave(session, quarter_start=AS_OF)
+    for issues in rows:
+        ctx = make_context(session, settings, as_of=AS_OF, site=site, wave=wave,
+                           ward=make_ward(session, site))  # fmt: skip
+        inbox = triage_inbox(settings, ctx.ward.code)
+        inbox.mkdir(parents=True, exist_ok=True)
+        body = "".join(f'"{issue}",change\n' for issue in issues)
+        (inbox / "r.csv").write_text("Issue,Category\n" + body)
+        assert run_triage_stage(ctx).done
+
+
+def _theme_of(session: Session, text: str) -> str:
+    item = session.exec(select(TriageItem).where(TriageItem.issue == text)).one()
+    theme = session.get(Theme, item.theme_id)
+    assert theme is not None
+    return theme.key
+
+
+def test_themes_group_across_wards_and_escalate_once(session: Session, settings: Settings) -> None:
+    settings = settings.model_copy(update={"theme_escalate_wards": 4})
+    _triage(session, settings, [
+        [HOIST[0], "Not enough staff on night shifts"],
+        [HOIST[1], "Not enough hoists for night shifts"],
+        [HOIST[2], "Sluice door sticks"],
+    ])  # fmt: skip
+    hoist = _theme_of(session, HOIST[0])
+    assert {_theme_of(session, t) for t in HOIST[:3]} == {hoist}
+    assert _theme_of(session, "Not enough staff on night shifts") != _theme_of(
+        session, "Not enough hoists for night shifts"
+    )
+    (row,) = [r for r in theme_rows(session, min_wards=2)]
+    assert row["theme"] == hoist and row["ward_count"] == 3 and row["status"] == "open"
+    assert row["categories"] == ["change"]
+    assert (
+        session.exec(select(Notification).where(Notification.kind == "theme_escalation")).all()
+        == []
+    )
+
+    _triage(session, settings, [[HOIST[3]], [HOIST[0]]])  # two more wards: 5 >= 4
+    assert _theme_of(session, HOIST[3]) == hoist  # joins the existing theme; old items kept
+    (sent,) = session.exec(
+        select(Notification).where(Notification.kind == "theme_escalation")
+    ).all()
+    assert (
+        "raised by 4 wards" in sent.subject and sent.idempotency_key == f"theme_escalation:{hoist}"
+    )
+    theme = session.exec(select(Theme).where(Theme.key == hoist)).one()
+    assert theme.status == "escalated" and theme.escalated_wards == 4
+    _triage(session, settings, [[HOIST[1]]])
+    assert (
+        len(session.exec(select(Notification).where(Notification.kind == "theme_escalation")).all())
+        == 1
+    )
+
+
+def test_merge_and_split_by_command_and_the_cli_lists_themes(
+    session: Session, settings: Settings
+) -> None:
+    _triage(session, settings, [
+        ["Drug trolley keys go missing"], ["Controlled drug keys lost at night"],
+        ["Sluice door sticks"],
+    ])  # fmt: skip
+    keys_a = _theme_of(session, "Drug trolley keys go missing")
+    keys_b = _theme_of(session, "Controlled drug keys lost at night")
+    assert keys_a != keys_b  # different words: the team decides they are one problem
+    actor = {"name": "Improvement team"}
+    run(session, settings, build(MergeThemes, actor=actor, on=AS_OF, into=keys_a, themes=[keys_b]))
+    assert _theme_of(session, "Controlled drug keys lost at night") == keys_a
+    with pytest.raises(WardprogError, match="merged into another theme"):
+        run(session, settings, build(MergeThemes, actor=actor, on=AS_OF, into=keys_b,
+                                     themes=[keys_a]))  # fmt: skip
+    lost = session.exec(select(TriageItem).where(TriageItem.issue.startswith("Controlled"))).one()  # type: ignore[attr-defined]
+    result = run(session, settings, build(SplitTheme, actor=actor, on=AS_OF, theme=keys_a,
+                                          item_ids=[lost.id]))  # fmt: skip
+    assert _theme_of(session, "Controlled drug keys lost at night") == result.details["theme"]
+    with pytest.raises(WardprogError, match="leave theme"):
+        run(session, settings, build(SplitTheme, actor=actor, on=AS_OF, theme=keys_a,
+                                     item_ids=[lost.id - 1]))  # fmt: skip
+    session.commit()
+
+    out = CliRunner().invoke(app, ["themes", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert {r["title"] for r in rows} >= {"Sluice door sticks", "Drug trolley keys go missing"}
+    assert all(set(r) >= {"theme", "wards", "categories", "status", "ward_count"} for r in rows)
+    assert (
+        json.loads(CliRunner().invoke(app, ["themes", "--min-wards", "2", "--json"]).output) == []
+    )
+    merged = CliRunner().invoke(
+        app, ["themes", "merge", result.details["theme"], "--into", keys_a, "--by", "QI lead"]
+    )
+    assert merged.exit_code == 0 and f"into {keys_a}: 1 items moved" in merged.output
+    bad = CliRunner().invoke(app, ["themes", "merge", "X9", "--into", keys_a, "--by", "QI lead"])
+    assert bad.exit_code == 2 and "themes" in bad.stderr
