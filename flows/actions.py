@@ -285,6 +285,14 @@ def record_event_held(
     )
 
 
+@flow(name="defer-ward", flow_run_name=_name("defer · {ward_code}"))
+def defer_ward(
+    ward_code: WardCode, reason: Text, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """Move an enrolled ward, not yet engaged, to the next wave; the ward is told."""
+    return _act(c.DeferWard, by, email, on, ward_code=ward_code, reason=reason)
+
+
 @flow(name="set-engagement-preferences", flow_run_name=_name("preferences · {ward_code}"))
 def set_engagement_preferences(
     ward_code: WardCode,

@@ -82,7 +82,7 @@ def test_every_action_deployment_is_tested() -> None:
         "take-qsir-register", "record-qsir-presentation", "withdraw-nominee", "defer-nominee",
         "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
         "start-project", "update-project", "add-pdsa", "log-coaching", "record-qi-event",
-                "import-owners", "record-event-held", "merge-themes", "split-theme",
+        "import-owners", "record-event-held", "merge-themes", "split-theme", "defer-ward",
     }  # fmt: skip
 
 
@@ -191,6 +191,22 @@ def test_merge_and_split_themes_from_the_prefect_form(
     assert theme_of(ward.fix) == result["details"]["theme"] != improve
     run, result = run_action("merge-themes", {"into": "T999", "themes": [fix], "by": "QI lead"})
     assert run.state is not None and run.state.is_failed() and "no theme" in str(result)
+
+
+def test_defer_ward_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    run, result = run_action(
+        "defer-ward", {"ward_code": ward.code, "reason": "Ward closed for refurbishment",
+                       "by": "Improvement team", "on": "2026-02-20"},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"defer · {ward.code}"
+    action = _action(session, result["action_id"])
+    assert (action.command, action.source_kind) == ("DeferWard", "prefect")
+    session.expire_all()
+    event = session.get(EngagementEvent, ward.event_id)
+    assert event is not None and event.status is EventStatus.cancelled
 
 
 def test_import_owners_from_the_prefect_form(

@@ -21,6 +21,7 @@ from wardprog.cli_actions import (
 )
 from wardprog.commands import (
     CancelEvent,
+    DeferWard,
     RecordEventHeld,
     RescheduleEvent,
     SetEngagementPreferences,
@@ -116,6 +117,20 @@ def held(
         facilitator=facilitator,
         on=on or date.today(),
     )
+
+
+@wards_app.command("defer")
+def defer(
+    ward: Ward,
+    reason: Annotated[str, typer.Option(help="Why the ward cannot start (the ward is told).")],
+    by: OptionalBy = None,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Move an enrolled ward, not yet engaged, to the next wave (its event is cancelled)."""
+    act(DeferWard, by=by, email=email, as_json=as_json, ward_code=ward, reason=reason,
+        on=on or date.today())  # fmt: skip
 
 
 @events_app.command("cancel")

@@ -283,6 +283,13 @@ class RecordEventHeld(Command):
         return self
 
 
+class DeferWard(Command):
+    """An enrolled ward that cannot start (outbreak, closure...) moves to the next wave."""
+
+    ward_code: WardCode
+    reason: Text
+
+
 class SetEngagementPreferences(Command):
     """When a ward can release staff for its engagement event."""
 
@@ -473,6 +480,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RescheduleEvent,
     CancelEvent,
     RecordEventHeld,
+    DeferWard,
     SetEngagementPreferences,
     NominateStaff,
     RequestEventChange,

@@ -49,6 +49,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("theme", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_theme_key"), ["key"], unique=True)
+    op.create_table(
+        "warddeferral",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ward_id", sa.Integer(), nullable=False),
+        sa.Column("from_wave_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("deferred_on", sa.Date(), nullable=False),
+        sa.Column("deferred_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["from_wave_id"], ["wave.id"]),
+        sa.ForeignKeyConstraint(["ward_id"], ["ward.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("warddeferral", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_warddeferral_ward_id"), ["ward_id"], unique=False)
     # Existing items: no email, not on the ladder yet (the next daily run places overdue ones).
     with op.batch_alter_table("triageitem", schema=None) as batch_op:
         batch_op.add_column(
@@ -106,6 +121,9 @@ def downgrade() -> None:
         batch_op.drop_column("escalated_on")
         batch_op.drop_column("escalation_level")
         batch_op.drop_column("owner_email")
+    with op.batch_alter_table("warddeferral", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_warddeferral_ward_id"))
+    op.drop_table("warddeferral")
     with op.batch_alter_table("theme", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_theme_key"))
     op.drop_table("theme")

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from wardprog.models.action import Action
+from wardprog.models.deferral import WardDeferral
 from wardprog.models.diagnostics import DiagnosticSnapshot
 from wardprog.models.engagement import (
     EngagementEvent,
@@ -95,6 +96,7 @@ __all__ = [
     "TriageSubmission",
     "Venue",
     "Ward",
+    "WardDeferral",
     "WardEngagementPreference",
     "WardEnrolment",
     "Wave",

@@ -97,3 +97,42 @@ def plan_rollout(
 def _priority_key(ward: PlannerWard) -> tuple[int, int]:
     # Wards with a priority go before wards without one.
     return (0, ward.priority) if ward.priority is not None else (1, 0)
+
+
+def shortfalls(
+    plan: Sequence[PlannedWave],
+    site_of: dict[str, str],
+    wards_per_site_per_wave: int,
+    from_wave: int = 1,
+) -> list[str]:
+    """Where the plan cannot keep ``wards_per_site_per_wave`` wards per site per wave.
+
+    One line per (wave, site) from ``from_wave`` on with fewer wards than the target (a site
+    with no wards left is not a shortfall: it has finished), or more than the target.
+    """
+    lines: list[str] = []
+    sites = sorted(set(site_of.values()))
+    last_wave = {
+        s: max(
+            (w.number for w in plan if any(site_of.get(c) == s for c in w.ward_codes)), default=0
+        )
+        for s in sites
+    }
+    for wave in plan:
+        if wave.number < from_wave:
+            continue
+        for site in sites:
+            count = sum(1 for c in wave.ward_codes if site_of.get(c) == site)
+            if count == wards_per_site_per_wave or wave.number > last_wave[site]:
+                continue
+            why = (
+                "no more wards left on the site"
+                if wave.number == last_wave[site] and count < wards_per_site_per_wave
+                else "a ward was moved after the wave opened"
+                if count < wards_per_site_per_wave
+                else "more wards than the target"
+            )
+            lines.append(
+                f"wave {wave.number}: {site} has {count} of {wards_per_site_per_wave} ({why})"
+            )
+    return lines

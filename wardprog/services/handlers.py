@@ -422,6 +422,21 @@ def record_event_held(session: Session, _settings: Settings, cmd: c.RecordEventH
     )
 
 
+@handler(c.DeferWard)
+def defer_ward(session: Session, settings: Settings, cmd: c.DeferWard) -> Outcome:
+    from wardprog.services.deferral import defer_ward as defer
+
+    moved = defer(session, settings, cmd.ward_code, cmd.reason, cmd.on, cmd.actor.name)
+    to = f"wave {moved.to_wave}" if moved.to_wave else "a later wave"
+    notes = f"; {'; '.join(moved.notes)}" if moved.notes else ""
+    return Outcome(
+        f"{moved.ward_code} moved from wave {moved.from_wave} to {to}: {cmd.reason}{notes}",
+        ward_code=moved.ward_code,
+        subject=f"ward {moved.ward_code}",
+        details={"from_wave": moved.from_wave, "to_wave": moved.to_wave, "plan_notes": moved.notes},
+    )
+
+
 @handler(c.SetEngagementPreferences)
 def set_preferences(
     session: Session, _settings: Settings, cmd: c.SetEngagementPreferences

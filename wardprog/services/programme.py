@@ -107,11 +107,15 @@ def get_programme(session: Session, name: str = DEFAULT_PROGRAMME) -> Programme:
 
 
 def _planner_wards(session: Session, exclude_ids: set[int]) -> list[PlannerWard]:
+    from wardprog.models import WardDeferral
+
     rows = session.exec(
         select(Ward, Site).where(Ward.site_id == Site.id).order_by(col(Ward.id))
     ).all()
+    # A deferred ward goes first in its site's next wave (ahead of any priority set).
+    deferred = set(session.exec(select(WardDeferral.ward_id)).all())
     return [
-        PlannerWard(code=w.code, site_code=s.code, priority=w.priority)
+        PlannerWard(code=w.code, site_code=s.code, priority=-1 if w.id in deferred else w.priority)
         for w, s in rows
         if w.id not in exclude_ids
     ]
