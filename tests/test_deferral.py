@@ -125,3 +125,14 @@ def test_an_engaged_ward_cannot_be_moved(session: Session, settings: Settings) -
     with pytest.raises(WardprogError, match="already held its engagement event"):
         run(session, settings, build(DeferWard, actor={"name": "Team"}, on=day,
                                      ward_code=wards[0], reason="too late"))  # fmt: skip
+
+
+def test_the_demo_defers_its_slipped_ward_once(session: Session, settings: Settings) -> None:
+    from wardprog.demo.follow_up import SLIPPED_WARD, simulate_follow_up
+
+    assert SLIPPED_WARD in _wave1(session, settings)
+    assert simulate_follow_up(session, START) == 1
+    session.commit()
+    (action,) = session.exec(select(Action).where(Action.command == "DeferWard")).all()
+    assert (action.ward_code, action.source_kind) == (SLIPPED_WARD, "demo")
+    assert simulate_follow_up(session, date(2026, 2, 20)) == 0  # once

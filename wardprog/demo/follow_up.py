@@ -52,6 +52,9 @@ PROJECT_METRICS = (
     "fft_positive_pct",
     "sickness_pct",
 )
+# The demo trust's slipped ward: an outbreak closes it in wave 1, so it moves to wave 2.
+SLIPPED_WARD = "RVH-DAI"
+SLIPPED_REASON = "Norovirus outbreak: the ward is closed to admissions and cannot release staff"
 DIRECTORATE = "Directorate"
 DEMO = c.Source(kind="demo")
 
@@ -71,12 +74,12 @@ def _act(
 def simulate_follow_up(session: Session, as_of: date) -> int:
     """Apply every follow-up step due by ``as_of``; returns how many changes were made."""
     settings = get_settings()
+    changes = _slipped_ward(session, settings, as_of)
     rows = session.exec(
         select(TriageItem, WardEnrolment)
         .where(TriageItem.ward_id == WardEnrolment.ward_id)
         .where(TriageItem.status == TriageStatus.open)
     ).all()
-    changes = 0
     fixes_done: dict[int, list[tuple[TriageItem, date]]] = defaultdict(list)
     for item, enrolment in rows:
         if enrolment.triage_at is None or item.id is None:
@@ -96,6 +99,24 @@ def simulate_follow_up(session: Session, as_of: date) -> int:
         changes += _return_tracker(session, settings, ward_id, done, as_of)
     changes += _qi_events(session, settings, as_of)
     return changes
+
+
+def _slipped_ward(session: Session, settings: Settings, as_of: date) -> int:
+    """The improvement team moves the demo's slipped ward on, once, while it is not engaged."""
+    from wardprog.models import Stage, WardDeferral, Wave
+
+    row = session.exec(
+        select(WardEnrolment, Ward, Wave)
+        .where(WardEnrolment.ward_id == Ward.id, WardEnrolment.wave_id == Wave.id)
+        .where(Ward.code == SLIPPED_WARD)
+    ).first()
+    if row is None or row[2].number != 1 or row[0].stage not in (Stage.enrolled, Stage.diagnostic):
+        return 0
+    if session.exec(select(WardDeferral.id).where(WardDeferral.ward_id == row[1].id)).first():
+        return 0
+    _act(session, settings, c.DeferWard, "Improvement team", ward_code=SLIPPED_WARD,
+         reason=SLIPPED_REASON, on=as_of)  # fmt: skip
+    return 1
 
 
 def _fix_done_on(item: TriageItem, raised: date) -> date | None:
