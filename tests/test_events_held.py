@@ -16,7 +16,7 @@ from tests.utils.programme import Ward, ward_in_programme
 from wardprog.cli import app
 from wardprog.commands import CommandError, RecordEventHeld, build
 from wardprog.config import Settings
-from wardprog.demo.simulate import staff_simulator
+from wardprog.demo.simulate import return_templates
 from wardprog.models import Action, EngagementEvent, EventStatus, Stage
 from wardprog.rules.slots import LONDON, to_utc
 from wardprog.services.engagement import run_engagement_stage
@@ -77,17 +77,20 @@ def test_the_demo_facilitator_records_the_event_on_its_day(
 ) -> None:
     ctx = make_context(session, settings, as_of=date(2026, 1, 5))
     run_engagement_stage(ctx)
+    ctx.enrolment.stage = Stage.diagnostic  # invited; engagement not complete
+    session.add(ctx.enrolment)
     event = session.exec(select(EngagementEvent)).one()
     day = _day(event)
-    ctx.as_of = day - timedelta(days=1)
-    staff_simulator(ctx, Stage.engagement)
-    assert event.status is EventStatus.scheduled  # not before the day
-    ctx.as_of = day
-    staff_simulator(ctx, Stage.engagement)
+    session.commit()
+    assert return_templates(session, settings, day - timedelta(days=1)) == 0  # not before
+    assert event.status is EventStatus.scheduled
+    # On the day: recorded as held, then the triage template and nominations come back.
+    assert return_templates(session, settings, day) == 2
     assert event.status is EventStatus.held and event.held_on == day
     assert event.attendees_count is not None and 8 <= event.attendees_count <= 16
     (action,) = session.exec(select(Action)).all()
     assert (action.command, action.source_kind) == ("RecordEventHeld", "demo")
-    staff_simulator(ctx, Stage.engagement)  # the next day's run: nothing new
+    return_templates(session, settings, day + timedelta(days=1))  # the next run: not again
     assert len(session.exec(select(Action)).all()) == 1
+    ctx.as_of = day + timedelta(days=1)
     assert run_engagement_stage(ctx).details["completed_on"] == day
