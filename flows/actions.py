@@ -205,6 +205,14 @@ def record_presentation(staff_number: StaffNo, on: date, by: Who, email: Email =
     return _act(c.RecordPresentation, by, email, on, staff_number=staff_number)
 
 
+@flow(name="link-qsir-project", flow_run_name=_name("project · {staff_number} item {item_id}"))
+def link_qsir_project(
+    staff_number: StaffNo, item_id: ItemId, by: Who, email: Email = "", on: date | None = None
+) -> dict:
+    """Link a nominee's QSIR course project to the ward's improve item it works on."""
+    return _act(c.LinkProject, by, email, on, staff_number=staff_number, item_id=item_id)
+
+
 @flow(name="withdraw-nominee", flow_run_name=_name("withdraw · {staff_number}"))
 def withdraw_nominee(
     staff_number: StaffNo, reason: Text, by: Who, email: Email = "", on: date | None = None

@@ -83,6 +83,7 @@ def test_every_action_deployment_is_tested() -> None:
         "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
         "start-project", "update-project", "add-pdsa", "log-coaching", "record-qi-event",
         "import-owners", "record-event-held", "merge-themes", "split-theme", "defer-ward",
+        "link-qsir-project",
     }  # fmt: skip
 
 
@@ -207,6 +208,23 @@ def test_defer_ward_from_the_prefect_form(
     session.expire_all()
     event = session.get(EngagementEvent, ward.event_id)
     assert event is not None and event.status is EventStatus.cancelled
+
+
+def test_link_qsir_project_from_the_prefect_form(
+    session: Session, ward: Ward, prefect_harness: None
+) -> None:
+    nominee = ward.nominees[0]
+    run, result = run_action(
+        "link-qsir-project", {"staff_number": nominee, "item_id": ward.improve, "by": "QI coach"}
+    )
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"project · {nominee} item {ward.improve}"
+    assert _action(session, result["action_id"]).command == "LinkProject"
+    session.expire_all()
+    linked = session.exec(
+        select(QsirNomination).where(QsirNomination.project_item_id == ward.improve)
+    ).one()
+    assert linked.id == result["details"]["nomination_id"]
 
 
 def test_import_owners_from_the_prefect_form(

@@ -17,10 +17,12 @@ from wardprog.cli_actions import (
     act,
     fail_stderr,
     parse_date,
+    print_rows,
 )
 from wardprog.commands import (
     DeferNominee,
     ImportStaff,
+    LinkProject,
     NominateStaff,
     RecordPresentation,
     RequeueNominee,
@@ -136,6 +138,42 @@ def presented(
 ) -> None:
     """Record that a nominee presented their improvement project."""
     act(RecordPresentation, by=by, email=email, as_json=as_json, staff_number=staff_number, on=on)
+
+
+@qsir_app.command("projects")
+def projects(as_json: Json = False) -> None:
+    """Each nominee's course project: the improve item it works on and its latest IHI score."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
+    from wardprog.services.views import qsir_project_rows
+
+    with Session(get_engine()) as session:
+        rows = qsir_project_rows(session)
+    cols = (
+        "ward_code",
+        "staff_number",
+        "name",
+        "status",
+        "project_item_id",
+        "ihi_score",
+        "project",
+    )
+    print_rows(rows, cols, title="QSIR projects", as_json=as_json)
+
+
+@qsir_app.command("project")
+def project(
+    staff_number: StaffNo,
+    item_id: Annotated[int, typer.Argument(metavar="ITEM", help="The ward's improve item id.")],
+    by: By,
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Link a nominee's course project to the ward's improve item it works on."""
+    act(LinkProject, by=by, email=email, as_json=as_json, staff_number=staff_number,
+        item_id=item_id, on=on or date.today())  # fmt: skip
 
 
 @qsir_app.command("withdraw")

@@ -221,6 +221,13 @@ class RecordPresentation(Command):
     staff_number: StaffNumber
 
 
+class LinkProject(Command):
+    """A nominee's QSIR course project works on this improve item of their ward."""
+
+    staff_number: StaffNumber
+    item_id: ItemId
+
+
 class WithdrawNominee(Command):
     """The nominee will not do the course (left the trust, changed role...)."""
 
@@ -474,6 +481,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ImportStaff,
     TakeRegister,
     RecordPresentation,
+    LinkProject,
     WithdrawNominee,
     DeferNominee,
     RequeueNominee,

@@ -86,6 +86,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("theme_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_triageitem_theme_id"), ["theme_id"], unique=False)
         batch_op.create_foreign_key("fk_triageitem_theme_id", "theme", ["theme_id"], ["id"])
+    with op.batch_alter_table("qsirnomination", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("project_item_id", sa.Integer(), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_qsirnomination_project_item_id"), ["project_item_id"], unique=False
+        )
+        batch_op.create_foreign_key(
+            "fk_qsirnomination_project_item_id", "triageitem", ["project_item_id"], ["id"]
+        )
     # Events already in the past stay "scheduled" until someone records them as held.
     with op.batch_alter_table("engagementevent", schema=None) as batch_op:
         batch_op.add_column(sa.Column("held_on", sa.Date(), nullable=True))
@@ -109,6 +117,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("qsirnomination", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_qsirnomination_project_item_id", type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_qsirnomination_project_item_id"))
+        batch_op.drop_column("project_item_id")
     with op.batch_alter_table("engagementevent", schema=None) as batch_op:
         batch_op.drop_column("held_facilitator")
         batch_op.drop_column("attendee_names")

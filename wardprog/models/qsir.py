@@ -63,6 +63,9 @@ class QsirNomination(SQLModel, table=True):
     approved_by: str | None = Field(default=None, max_length=200)
     reason: str = ""
     project_presented: bool = False
+    # The ward's improvement item the nominee's course project works on: its IHI score is the
+    # project's score, so one score counts for the ward's project and the QSIR project alike.
+    project_item_id: int | None = Field(default=None, foreign_key="triageitem.id", index=True)
     project_presented_on: date | None = None
     nominated_on: date | None = None
     booked_on: date | None = None

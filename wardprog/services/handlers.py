@@ -315,6 +315,41 @@ def record_presentation(
     )
 
 
+@handler(c.LinkProject)
+def link_project(session: Session, _settings: Settings, cmd: c.LinkProject) -> Outcome:
+    from wardprog.errors import WardprogError
+    from wardprog.models import TriageCategory
+
+    nomination, ward = qsir_register.nomination_for(
+        session, cmd.staff_number, prefer=[*qsir.ACTIVE, *qsir.PENDING, NominationStatus.completed]
+    )
+    item = session.get(TriageItem, cmd.item_id)
+    if item is None:
+        raise NotFoundError(f"triage item {cmd.item_id} does not exist")
+    if item.category is not TriageCategory.improve:
+        raise WardprogError(
+            f"item {item.id} is a {item.category.value}; a QSIR project works on an improve item"
+        )
+    if item.ward_id != ward.id:
+        raise WardprogError(
+            f"item {item.id} belongs to {_ward_code(session, item.ward_id)}, not the nominee's "
+            f"ward {ward.code}"
+        )
+    assert item.id is not None
+    nomination.project_item_id = item.id
+    session.add(nomination)
+    session.flush()
+    score = triage.latest_scores(session, [item.id]).get(item.id)
+    shown = f" (IHI {score:.1f})" if score is not None else ""
+    return Outcome(
+        f"{cmd.staff_number}'s QSIR project is item {item.id}{shown}: {item.issue[:80]}",
+        ward_code=ward.code,
+        item_id=item.id,
+        subject=f"nomination {nomination.id}",
+        details={"nomination_id": nomination.id, "item_id": item.id, "ihi_score": score},
+    )
+
+
 @handler(c.WithdrawNominee)
 def withdraw_nominee(session: Session, _settings: Settings, cmd: c.WithdrawNominee) -> Outcome:
     nomination, ward = qsir_register.nomination_for(

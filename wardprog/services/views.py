@@ -143,3 +143,34 @@ def action_rows(
         }
         for a in session.exec(query).all()
     ]
+
+
+def qsir_project_rows(session: Session) -> list[dict[str, Any]]:
+    """Each QSIR nominee's course project: the improve item it works on and that item's latest
+    IHI score (one score, recorded once with ``ScoreProject``, counts for both)."""
+    from wardprog.models import QsirNomination, StaffMember
+
+    rows = session.exec(
+        select(QsirNomination, StaffMember, Ward)
+        .where(QsirNomination.staff_id == StaffMember.id, QsirNomination.ward_id == Ward.id)
+        .order_by(col(Ward.code), col(StaffMember.staff_number))
+    ).all()
+    item_ids = [n.project_item_id for n, _, _ in rows if n.project_item_id is not None]
+    scores = latest_scores(session, item_ids)
+    items = {
+        i.id: i
+        for i in session.exec(select(TriageItem).where(col(TriageItem.id).in_(item_ids))).all()
+    }
+    return [
+        {
+            "ward_code": ward.code,
+            "staff_number": staff.staff_number,
+            "name": staff.name,
+            "status": n.status.value,
+            "project_item_id": n.project_item_id,
+            "project": items[n.project_item_id].issue if n.project_item_id in items else None,
+            "ihi_score": scores.get(n.project_item_id) if n.project_item_id else None,
+            "presented": n.project_presented,
+        }
+        for n, staff, ward in rows
+    ]
