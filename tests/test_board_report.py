@@ -97,6 +97,30 @@ def test_board_figures_and_html(session, settings) -> None:  # type: ignore[no-u
     assert 'aria-label="Common cause variation: no significant change"' in html
 
 
+def test_board_lists_trust_wide_themes(session, settings) -> None:  # type: ignore[no-untyped-def]
+    from wardprog.services.themes import refresh_themes
+
+    _seed(session, settings)
+    other = session.exec(select(Ward).where(Ward.code == "S1-W2")).one()
+    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == other.id)).one()
+    session.add(
+        TriageItem(
+            ward_id=other.id,  # type: ignore[arg-type]
+            wave_id=enrolment.wave_id,
+            issue="Broken bed rails in bay 3",
+            issue_key="rails-2",
+            category=TriageCategory.change,
+            status=TriageStatus.open,
+        )
+    )
+    session.flush()
+    refresh_themes(session, settings, AS_OF)
+    session.commit()
+    html = render_board(board_data(session, settings, AS_OF))
+    assert 'id="themes-table"' in html and "Bed rails &lt;b&gt;broken&lt;/b&gt; on bay 3" in html
+    assert '<td class="num">2</td>' in html.split('id="themes-table"', 1)[1]
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_too_early_to_answer_prints_no_numbers(session, settings) -> None:  # type: ignore[no-untyped-def]
     _seed(session, settings)
