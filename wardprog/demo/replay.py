@@ -21,12 +21,13 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from sqlmodel import Session
 
 from flows.board import board_report, month_end_runs
+from flows.chasing import chase_returns
 from flows.common import artifact_key, runtime
-from flows.diagnostics import recheck_due_wards
 from flows.launch_wave import advance_wards, launch_wave
 from flows.notify import dispatch_notifications, improvement_team_digest
 from flows.projects import project_follow_up
 from flows.qsir import qsir_reminders, record_completions
+from flows.rechecks import recheck_due
 from flows.triage import overdue_reminders
 from wardprog.db import session_scope
 from wardprog.rules.working_days import next_working_day, quarter_launch_dates
@@ -94,7 +95,8 @@ def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) ->
         staff_follow_up(as_of)
         overdue_reminders(as_of=as_of)
         project_follow_up(as_of=as_of)
-        recheck_due_wards(as_of=as_of)
+        chase_returns(as_of=as_of)
+        recheck_due(as_of=as_of)  # the recheck-due deployment's flow
         qsir_reminders(as_of=as_of)
         record_completions(as_of=as_of)
         improvement_team_digest(as_of=as_of)
