@@ -1,7 +1,7 @@
 """owners register and escalation ladder; engagement events recorded as held; themes
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0007
 Create Date: 2026-12-02 01:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
