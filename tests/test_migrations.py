@@ -26,6 +26,7 @@ def test_improve_items_already_captured_get_their_project(fresh_settings):
     """Migration 0007 gives every existing `improve` item its project record."""
     from datetime import date
 
+    from sqlalchemy import text
     from sqlmodel import Session, select
 
     from tests.utils.factories import make_site, make_ward, make_wave
@@ -33,7 +34,6 @@ def test_improve_items_already_captured_get_their_project(fresh_settings):
         ImprovementProject,
         ProjectStatus,
         TriageCategory,
-        TriageItem,
         TriageStatus,
     )
 
@@ -47,9 +47,16 @@ def test_improve_items_already_captured_get_their_project(fresh_settings):
             [(TriageCategory.improve, TriageStatus.open), (TriageCategory.improve,
              TriageStatus.closed), (TriageCategory.fix, TriageStatus.open)]
         ):  # fmt: skip
-            item = TriageItem(ward_id=ward.id, wave_id=wave.id, issue=f"Issue {n}",  # type: ignore[arg-type]
-                              issue_key=f"k{n}", category=category, status=status)  # fmt: skip
-            session.add(item)
+            # The 0002 schema's columns only: later migrations add columns the model has.
+            session.execute(
+                text(
+                    "INSERT INTO triageitem (ward_id, wave_id, issue, issue_key, category, owner, "
+                    "escalated_to, status, notes, outcome, closed_by, decided_by, source, "
+                    "created_at) VALUES (:w, :v, :i, :k, :c, '', '', :s, '', '', '', '', '', :t)"
+                ),
+                {"w": ward.id, "v": wave.id, "i": f"Issue {n}", "k": f"k{n}",
+                 "c": category.value, "s": status.value, "t": "2026-01-05 09:00:00+00:00"},
+            )  # fmt: skip
         session.commit()
     engine.dispose()
     migrate.upgrade(url)

@@ -17,6 +17,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _add_reference(table: str, column: str, target: str) -> None:
+    """A nullable foreign-key column without rebuilding ``table``.
+
+    On SQLite a batch rebuild drops and recreates the table, which other tables' foreign keys
+    (improvement projects, attendance) forbid once rows exist; ``ADD COLUMN ... REFERENCES`` is
+    allowed there for a column that defaults to NULL.
+    """
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER REFERENCES {target} (id)")
+    else:
+        op.add_column(table, sa.Column(column, sa.Integer(), nullable=True))
+        op.create_foreign_key(f"fk_{table}_{column}", table, target, [column], ["id"])
+    op.create_index(f"ix_{table}_{column}", table, [column], unique=False)
+
+
 def upgrade() -> None:
     op.create_table(
         "escalationowner",
@@ -83,17 +98,8 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(sa.Column("escalated_on", sa.Date(), nullable=True))
-        batch_op.add_column(sa.Column("theme_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_triageitem_theme_id"), ["theme_id"], unique=False)
-        batch_op.create_foreign_key("fk_triageitem_theme_id", "theme", ["theme_id"], ["id"])
-    with op.batch_alter_table("qsirnomination", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("project_item_id", sa.Integer(), nullable=True))
-        batch_op.create_index(
-            batch_op.f("ix_qsirnomination_project_item_id"), ["project_item_id"], unique=False
-        )
-        batch_op.create_foreign_key(
-            "fk_qsirnomination_project_item_id", "triageitem", ["project_item_id"], ["id"]
-        )
+    _add_reference("triageitem", "theme_id", "theme")
+    _add_reference("qsirnomination", "project_item_id", "triageitem")
     # Events already in the past stay "scheduled" until someone records them as held.
     with op.batch_alter_table("engagementevent", schema=None) as batch_op:
         batch_op.add_column(sa.Column("held_on", sa.Date(), nullable=True))
@@ -116,20 +122,23 @@ def upgrade() -> None:
     op.execute(f"UPDATE triageitem SET escalated_to = '' WHERE escalated_to = {placeholder}")
 
 
+def _drop_reference(table: str, column: str) -> None:
+    op.drop_index(f"ix_{table}_{column}", table_name=table)
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(f"fk_{table}_{column}", table, type_="foreignkey")
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.drop_column(column)
+
+
 def downgrade() -> None:
-    with op.batch_alter_table("qsirnomination", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_qsirnomination_project_item_id", type_="foreignkey")
-        batch_op.drop_index(batch_op.f("ix_qsirnomination_project_item_id"))
-        batch_op.drop_column("project_item_id")
+    _drop_reference("triageitem", "theme_id")
+    _drop_reference("qsirnomination", "project_item_id")
     with op.batch_alter_table("engagementevent", schema=None) as batch_op:
         batch_op.drop_column("held_facilitator")
         batch_op.drop_column("attendee_names")
         batch_op.drop_column("attendees_count")
         batch_op.drop_column("held_on")
     with op.batch_alter_table("triageitem", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_triageitem_theme_id", type_="foreignkey")
-        batch_op.drop_index(batch_op.f("ix_triageitem_theme_id"))
-        batch_op.drop_column("theme_id")
         batch_op.drop_column("escalated_on")
         batch_op.drop_column("escalation_level")
         batch_op.drop_column("owner_email")
