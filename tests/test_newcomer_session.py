@@ -99,7 +99,8 @@ def test_readme_first_session_then_the_obvious_mistakes(newcomer, tmp_path):
     ):
         assert_human_output(run(*args), args)
     status = json.loads(run("status", "--json").stdout)
-    assert status["stages"]["engagement"] == 15 and status["not_yet_enrolled"] == 45
+    # Invited, not yet engaged: the engagement stage completes when each event is held.
+    assert status["stages"]["diagnostic"] == 15 and status["not_yet_enrolled"] == 45
     assert {"invited", "event", "triage in", "nominated"} <= set(status["wards"][0])
 
     # Every other command in the reference at least answers --help cleanly.
