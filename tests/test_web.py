@@ -330,3 +330,31 @@ def test_cant_make_it_asks_the_team_once(web_settings: Settings, wards: dict[str
         ).all()
     assert len(notes) == 1 and notes[0].tags == ["improvement-team"]
     assert "norovirus" in notes[0].body_text and "Ann" in notes[0].body_text
+
+
+def test_record_the_event_held_from_the_ward_page(
+    web_settings: Settings, wards: dict[str, int]
+) -> None:
+    from sqlmodel import select
+
+    from wardprog.models import Action, EngagementEvent, EventStatus
+
+    with Session(get_engine(web_settings.database_url)) as session:
+        event = session.exec(select(EngagementEvent)).one()
+        day = event.starts_at.date()  # type: ignore[union-attr]
+    before = TestClient(create_app(web_settings, today=day - timedelta(days=1)))
+    before.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example"))
+    assert "Record event held" not in before.get("/w/NGH-ASH").text  # not before it happens
+
+    client = TestClient(create_app(web_settings, today=day + timedelta(days=1)))
+    page = client.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example")).text
+    assert "Record event held" in page
+    held = client.post(
+        "/w/NGH-ASH/event/held", data={"csrf": _csrf(page), "attendees": "14", "facilitator": ""}
+    )
+    assert held.status_code == 200  # followed back to the page
+    with Session(get_engine(web_settings.database_url)) as session:
+        event = session.exec(select(EngagementEvent)).one()
+        assert event.status is EventStatus.held
+        (action,) = session.exec(select(Action)).all()
+        assert action.command == "RecordEventHeld" and action.source_kind == "web"

@@ -7,6 +7,7 @@ the person from the link as the actor and ``web`` as the source.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,23 @@ def register_actions(app: FastAPI) -> None:
             actor=actor,
             ward_code=ward_code,
             staff_numbers=form.getlist("staff"),
+        )
+
+    @app.post("/w/{ward_code}/event/held")
+    async def event_held(request: Request, ward_code: str) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        event = _event_of(request, ward_code)
+        facilitator = str(form.get("facilitator", "")).strip() or None
+        return _act(
+            request,
+            f"/w/{ward_code}#event",
+            c.RecordEventHeld,
+            actor=actor,
+            ward_code=ward_code,
+            wave=event.wave_number,
+            held_on=event.day,
+            attendees=form.get("attendees", ""),
+            facilitator=facilitator,
         )
 
     @app.post("/w/{ward_code}/event/cant-make-it")
@@ -194,6 +212,22 @@ def _project_of(request: Request, item_id: int) -> int:
     if found is None:
         raise Refused(404, "No project record", f"item {item_id} has no project record yet")
     return found
+
+
+@dataclass(frozen=True)
+class _EventRef:
+    wave_number: int
+    day: date
+
+
+def _event_of(request: Request, ward_code: str) -> _EventRef:
+    from wardprog.web import views
+
+    with Session(request.app.state.engine) as session:
+        page = views.ward_page(session, ward_code)
+    if page.event is None or page.wave_number is None:
+        raise Refused(404, "No event", f"{ward_code} has no engagement event booked")
+    return _EventRef(page.wave_number, page.event.starts_at.date())
 
 
 def _today(request: Request) -> date:

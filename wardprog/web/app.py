@@ -102,7 +102,8 @@ def create_app(settings: Settings, *, today: date | None = None) -> FastAPI:
             for item in page.items[views.TriageCategory.improve]
             if item.scores
         }
-        return _render(request, "ward.html", grant, page=page, charts=charts)
+        today = app.state.today or date.today()
+        return _render(request, "ward.html", grant, page=page, charts=charts, today=today)
 
     @app.get("/w/{ward_code}/pack", response_class=HTMLResponse)
     def pack(request: Request, ward_code: str) -> Response:
