@@ -1,7 +1,8 @@
 """A ward manager and the team, in a real browser, using only the links in their messages.
 
 The demo trust's first ward is taken from its engagement invite to "all fixes done, projects
-scored, nominees trained": the manager opens the link from the invite's .eml, uploads the
+scored, nominees trained": the manager opens the link from the invite's .eml, records the
+event as held, uploads the
 triage template, marks every fix done, scores every project, sees a tracker with a bad row
 refused with the row named, nominates two staff; the team (its own link) takes every teaching
 day's register and records the projects presented. The database is checked after each step.
@@ -72,13 +73,13 @@ def _invite_link(outbox: Path, ward: str) -> str:
     raise AssertionError(f"no ward link in {ward}'s invite")
 
 
-def _stage(settings: Settings, ward: str, stage: Stage, as_of: date) -> None:
+def _stage(settings: Settings, ward: str, stage: Stage, as_of: date, done: bool = True) -> None:
     engine = get_engine(settings.database_url)
     with Session(engine) as session:
         enrolment = session.exec(
             select(WardEnrolment).join(Ward).where(Ward.code == ward)  # type: ignore[arg-type]
         ).one()
-    assert run_stage(engine, settings, enrolment.id, stage, as_of).done  # type: ignore[arg-type]
+    assert run_stage(engine, settings, enrolment.id, stage, as_of).done is done  # type: ignore[arg-type]
 
 
 def _items(settings: Settings, ward: str, category: TriageCategory) -> list[TriageItem]:
@@ -109,7 +110,7 @@ def test_a_ward_from_invite_to_trained(
         ward = session.exec(select(Ward.code).order_by(col(Ward.code))).first()
     assert ward is not None
     _stage(settings, ward, Stage.diagnostic, LAUNCH)
-    _stage(settings, ward, Stage.engagement, LAUNCH)
+    _stage(settings, ward, Stage.engagement, LAUNCH, done=False)  # invited; held comes later
     dispatch_pending(engine, settings)
     link = _invite_link(settings.outbox_dir, ward)
 
@@ -129,6 +130,11 @@ def test_a_ward_from_invite_to_trained(
         # With JavaScript on, the page drops the token from the address bar.
         assert page.url == f"{base}/w/{ward}"
         assert ward in page.locator("h1").inner_text()
+        # The event has taken place: the manager records it, and the engagement stage completes.
+        page.locator("#attendees").fill("12")
+        page.get_by_role("button", name="Record event held").click()
+        assert "held" in page.locator(".flash").inner_text()
+        _stage(settings, ward, Stage.engagement, AFTER_EVENT)
         page.locator('input[name="file"]').set_input_files(str(template))
         page.get_by_role("button", name="Upload").click()
         assert "received" in page.locator(".flash").inner_text()
