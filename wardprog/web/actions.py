@@ -7,7 +7,6 @@ the person from the link as the actor and ``web`` as the source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -87,7 +86,7 @@ def register_actions(app: FastAPI) -> None:
     @app.post("/w/{ward_code}/event/held")
     async def event_held(request: Request, ward_code: str) -> Response:
         form, actor = await _ward_form(request, ward_code)
-        event = _event_of(request, ward_code)
+        wave_number, day = _event_of(request, ward_code)
         facilitator = str(form.get("facilitator", "")).strip() or None
         return _act(
             request,
@@ -95,8 +94,8 @@ def register_actions(app: FastAPI) -> None:
             c.RecordEventHeld,
             actor=actor,
             ward_code=ward_code,
-            wave=event.wave_number,
-            held_on=event.day,
+            wave=wave_number,
+            held_on=day,
             attendees=form.get("attendees", ""),
             facilitator=facilitator,
         )
@@ -214,20 +213,16 @@ def _project_of(request: Request, item_id: int) -> int:
     return found
 
 
-@dataclass(frozen=True)
-class _EventRef:
-    wave_number: int
-    day: date
-
-
-def _event_of(request: Request, ward_code: str) -> _EventRef:
+def _event_of(request: Request, ward_code: str) -> tuple[int, date]:
+    """The ward's wave number and event day (a light read, not the whole page)."""
     from wardprog.web import views
 
     with Session(request.app.state.engine) as session:
-        page = views.ward_page(session, ward_code)
-    if page.event is None or page.wave_number is None:
+        found = views.ward_event(session, ward_code)
+    if found is None:
         raise Refused(404, "No event", f"{ward_code} has no engagement event booked")
-    return _EventRef(page.wave_number, page.event.starts_at.date())
+    wave_number, event = found
+    return wave_number, event.starts_at.date()
 
 
 def _today(request: Request) -> date:

@@ -110,8 +110,11 @@ def create_app(settings: Settings, *, today: date | None = None) -> FastAPI:
         grant = _session_grant(request, engine)
         _allowed(grant, ward_code)
         with Session(engine) as session:
-            page = views.ward_page(session, ward_code)
-        path = Path(page.pack_path) if page.pack_path else None
+            try:
+                found = views.pack_path(session, ward_code)
+            except NotFoundError as exc:
+                raise Refused(404, "No such ward", str(exc)) from exc
+        path = Path(found) if found else None
         if path is None or not path.is_file():
             raise Refused(404, "No pack yet", f"{ward_code}'s diagnostic pack is not ready yet")
         return FileResponse(path, media_type="text/html")
