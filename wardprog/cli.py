@@ -113,8 +113,10 @@ def main(
     area = DemoArea(DEMO_ROOT)
     if not area.is_marked():
         fail(WardprogError(f"no demo trust in {DEMO_ROOT}/: run `wardprog demo` first"))
-    # The demo's flow runs stay in its own Prefect database, as `wardprog demo` keeps them.
+    # The demo's flow runs stay in its own Prefect database, as `wardprog demo` keeps them,
+    # never on a server PREFECT_API_URL names (`--demo launch` must not reach production).
     configure_prefect(verbose, default_home=area.prefect_home.resolve())
+    _seal_prefect(area.prefect_home)
     ctx.with_resource(use_settings(area.settings()))
 
 
