@@ -1,0 +1,45 @@
+"""Triage: capture of returned templates and follow-up of items."""
+
+from wardprog.rules.triage import IHI_SCORES  # the handlers read the scale from here
+from wardprog.services.triage.capture import (
+    TRIAGE_SCORER,
+    ImportResult,
+    TriageError,
+    capture_from_inbox,
+    close_item,
+    decide_change,
+    defaults_from,
+    import_entries,
+    latest_scores,
+    overdue_items,
+    record_ihi_score,
+    reopen_item,
+    run_triage_stage,
+    score_history,
+    send_overdue_reminders,
+    submit_rows,
+    triage_inbox,
+    ward_items,
+)
+
+__all__ = [
+    "IHI_SCORES",
+    "TRIAGE_SCORER",
+    "ImportResult",
+    "TriageError",
+    "capture_from_inbox",
+    "close_item",
+    "decide_change",
+    "defaults_from",
+    "import_entries",
+    "latest_scores",
+    "overdue_items",
+    "record_ihi_score",
+    "reopen_item",
+    "run_triage_stage",
+    "score_history",
+    "send_overdue_reminders",
+    "submit_rows",
+    "triage_inbox",
+    "ward_items",
+]
