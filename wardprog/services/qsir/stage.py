@@ -1,0 +1,130 @@
+"""The QSIR stage, the last of a ward's four: record the returned nominations and book them.
+
+Runs in the caller's transaction and only flushes; a re-run returns the same rows, allocates only
+what is still pending and enqueues nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from wardprog.errors import InputFileError
+from wardprog.models import (
+    NominationStatus,
+    QsirCohort,
+    QsirNomination,
+)
+from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.inbox import file_on_commit, quarantine, returned_files
+from wardprog.services.qsir.allocation import allocate_pending
+from wardprog.services.qsir.cohorts import ensure_cohorts
+from wardprog.services.qsir.invites import _people
+from wardprog.services.qsir.nominations import (
+    NOMINATION_WHAT,
+    nomination_inbox,
+    read_nomination_return,
+    record_nominations,
+)
+
+
+def ward_nominations(session: Session, ward_id: int, wave_id: int | None) -> list[QsirNomination]:
+    return list(
+        session.exec(
+            select(QsirNomination)
+            .where(QsirNomination.ward_id == ward_id, QsirNomination.wave_id == wave_id)
+            .order_by(col(QsirNomination.id))
+        ).all()
+    )
+
+
+def run_qsir_stage(ctx: StageContext) -> StageOutcome:
+    """Record the ward's QSIR nominations and book them onto cohorts.
+
+    Waits (``done=False``) until the ward manager has returned the nomination file. Once the
+    ward's nominations are recorded the file moves to ``processed/`` and is not read again, so a
+    re-run returns the same rows, allocates only what is still pending and enqueues nothing new.
+    A file that fails validation is quarantined in ``rejected/`` with one message to the ward
+    manager and the improvement team (``services/inbox.py``); the stage waits for a new file.
+    """
+    session, ward, wave = ctx.session, ctx.ward, ctx.wave
+    assert ward.id is not None
+    nominations = ward_nominations(session, ward.id, wave.id)
+    source: Path | None = None
+    rejected: list[dict[str, Any]] = []
+    if not nominations:
+        for returned in returned_files(nomination_inbox(ctx.settings, ward.code)):
+            try:
+                lines = read_nomination_return(returned.path, returned.data)
+                nominations = record_nominations(
+                    session,
+                    ctx.settings,
+                    ward=ward,
+                    wave=wave,
+                    lines=lines,
+                    source=returned.path,
+                    as_of=ctx.as_of,
+                )
+            except InputFileError as err:
+                # A poison file is answered once and set aside; the stage waits for a new one.
+                quarantine(session, returned, err, what=NOMINATION_WHAT, ward=ward, site=ctx.site)
+                problems = [
+                    {"row": p.row, "column": p.column, "message": p.message} for p in err.problems
+                ]
+                rejected.append({"file": returned.name, "problems": problems})
+                continue
+            file_on_commit(session, returned)
+            source = returned.path
+            break
+    if not nominations:
+        inbox = nomination_inbox(ctx.settings, ward.code)
+        who = ward.manager_name or "the ward manager"
+        summary = (
+            f"nomination file rejected ({len(rejected)}); waiting for {who} to send a "
+            f"corrected file to {inbox}"
+            if rejected
+            else f"waiting for {who} to return QSIR nominations to {inbox}"
+        )
+        return StageOutcome(
+            done=False, summary=summary, details={"inbox": str(inbox), "rejected": rejected}
+        )
+    ensure_cohorts(session, ctx.settings, ctx.as_of)
+    allocate_pending(session, ctx.settings, ctx.as_of)
+    return _stage_outcome(session, nominations, source)
+
+
+def _stage_outcome(
+    session: Session, nominations: list[QsirNomination], source: Path | None
+) -> StageOutcome:
+    cohorts = {c.id: c for c in session.exec(select(QsirCohort)).all()}
+    details: list[dict[str, Any]] = []
+    for n in nominations:
+        staff, _ = _people(session, n)
+        cohort = cohorts.get(n.cohort_id)
+        details.append(
+            {
+                "nomination_id": n.id,
+                "staff_number": staff.staff_number,
+                "name": staff.name,
+                "course": n.course.value,
+                "status": n.status.value,
+                "cohort": cohort.code if cohort else None,
+                "starts": cohort.start_date.isoformat() if cohort else None,
+                "waitlist_position": n.waitlist_position,
+            }
+        )
+    counts = Counter(n.status.value for n in nominations)
+    summary = f"{len(nominations)} nominated: " + ", ".join(
+        f"{v} {k}" for k, v in sorted(counts.items())
+    )
+    booked = sorted({d["cohort"] for d in details if d["cohort"]})
+    if booked:
+        summary += f" ({', '.join(booked)})"
+    return StageOutcome(
+        done=all(n.status != NominationStatus.nominated for n in nominations),
+        summary=summary,
+        details={"nominations": details, "source": str(source) if source else None},
+    )
