@@ -16,7 +16,7 @@ either
 The stage must not raise after quarantining (it returns "waiting"), so the message and the move
 commit together with the stage's own transaction.
 
-A new kind plugs in with three calls inside its stage (see ``services/qsir.py``)::
+A new kind plugs in with three calls inside its stage (see ``services/qsir/stage.py``)::
 
     folder = inbox_folder(settings, ward.code, "tracker")
     for returned in returned_files(folder):

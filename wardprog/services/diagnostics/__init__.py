@@ -1,45 +1,54 @@
-"""The diagnostic stage and re-checks."""
+"""Diagnostics: extracts, charts and signals, the diagnostic stage and its pack, re-checks.
 
-from wardprog.services.diagnostics.rechecks import (
-    BASELINE,
-    BASELINE_MONTHS,
-    PACK_VERSION,
+The package re-exports every public name of its modules (and ``_num`` and ``_pack_context``,
+which reports and tests use), so ``wardprog.services.diagnostics`` imports keep working.
+"""
+
+from wardprog.services.diagnostics.charts import (
     RECENT_MONTHS,
-    RECHECK_KINDS,
-    RECHECK_KINDS_INV,
+    _num,
+    charts_for,
+    find_signals,
+    metrics_json,
+    staff_survey_json,
+    ward_charts,
+    wave_ward_charts,
+)
+from wardprog.services.diagnostics.extracts import (
+    BASELINE_MONTHS,
     REFUSAL_LINES,
-    VERDICTS,
     DiagnosticError,
     ExtractsRefused,
-    MetricChange,
-    PackSummary,
-    RecheckResult,
-    _num,
-    _pack_context,
     baseline_period,
-    charts_for,
     check_extract_wards,
-    due_rechecks,
-    engagement_date,
-    find_signals,
-    fixed_limit_charts,
     generate_register_extracts,
-    latest_rechecks,
     load_checked,
     load_extracts,
-    logger,
-    metrics_json,
+    refuse_impossible,
+)
+from wardprog.services.diagnostics.rechecks import (
+    RECHECK_KINDS,
+    RECHECK_KINDS_INV,
+    VERDICTS,
+    MetricChange,
+    RecheckResult,
+    due_rechecks,
+    engagement_date,
+    fixed_limit_charts,
+    latest_rechecks,
+    recheck_kind,
+    run_recheck,
+)
+from wardprog.services.diagnostics.stage import (
+    BASELINE,
+    PACK_VERSION,
+    PackSummary,
+    _pack_context,
     pack_path_for,
     pack_summary,
     pull_snapshot,
-    recheck_kind,
-    refuse_impossible,
     run_diagnostic_stage,
-    run_recheck,
-    staff_survey_json,
     tell_team_refused,
-    ward_charts,
-    wave_ward_charts,
 )
 
 __all__ = [
@@ -69,7 +78,6 @@ __all__ = [
     "latest_rechecks",
     "load_checked",
     "load_extracts",
-    "logger",
     "metrics_json",
     "pack_path_for",
     "pack_summary",
