@@ -48,9 +48,9 @@ from typing import Any
 import apprise
 from apprise import NotifyFormat
 from apprise.attachment.memory import AttachMemory
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
 from wardprog.models import Notification, NotificationStatus
@@ -212,8 +212,11 @@ def dispatch_pending(
         for message in batch:
             # A batch stuck behind slow destinations can outlive its lease; if another
             # dispatcher has since taken a message over, it is theirs to send.
-            if _still_ours(factory, message.id, worker):
-                report.results.append(_deliver(factory, router, settings, message, now))
+            deliveries = _still_ours(factory, message.id, worker)
+            if deliveries is not None:
+                report.results.append(
+                    _deliver(factory, router, settings, message, now, worker, deliveries)
+                )
             else:
                 log.warning("dispatch: lease on %s expired; left to its new owner", message.key)
     if report.claimed:
@@ -329,7 +332,15 @@ def _deliver(
     settings: Settings,
     message: _Claimed,
     now: datetime,
+    worker: str,
+    deliveries: list[dict[str, Any]],
 ) -> MessageResult:
+    """Send ``message`` to each target not yet reached; one statement per outcome, none read.
+
+    ``deliveries`` is the row's list as read when the lease was checked; while the lease is ours
+    nobody else writes the row, so each outcome is appended to it and written back in one
+    guarded UPDATE (see :func:`_record`), and the final status needs no read either.
+    """
     result = MessageResult(
         id=message.id,
         key=message.key,
@@ -349,9 +360,11 @@ def _deliver(
         if target.label in message.delivered:
             continue
         ok, error = _send(router, target, message)
-        _record(
+        deliveries = _record(
             factory,
             message.id,
+            worker,
+            deliveries,
             {
                 "target": target.label,
                 "recipient": target.recipient,
@@ -369,52 +382,73 @@ def _deliver(
             log.warning("dispatch: %s to %s failed: %s", message.key, target.label, error)
 
     error = "; ".join(errors)[:2000]
+    values: dict[str, Any] = {"claimed_by": ""}
+    if not errors:
+        values.update(status=NotificationStatus.sent, sent_at=now, next_attempt_at=None)
+        values["last_error"] = ""
+        result.status = "sent"
+    elif message.attempts >= settings.notify_max_attempts:
+        values.update(status=NotificationStatus.dead, next_attempt_at=None)
+        values["last_error"] = f"gave up after {message.attempts} attempts: {error}"[:2000]
+        result.status = "dead"
+    else:
+        values.update(next_attempt_at=now + backoff_delay(message.attempts), last_error=error)
+        result.next_attempt_at = values["next_attempt_at"]
+    result.error = values["last_error"]
     with factory() as session:
-        row = session.get(Notification, message.id)
-        if row is None:  # pragma: no cover - rows are never deleted
+        done = session.exec(  # type: ignore[call-overload]
+            update(Notification).where(col(Notification.id) == message.id).values(**values)
+        )
+        if done.rowcount != 1:  # pragma: no cover - rows are never deleted
             raise RuntimeError(f"notification {message.id} vanished while being sent")
-        if not errors:
-            row.status = NotificationStatus.sent
-            row.sent_at = now
-            row.next_attempt_at = None
-            row.last_error = ""
-            result.status = "sent"
-        elif message.attempts >= settings.notify_max_attempts:
-            row.status = NotificationStatus.dead
-            row.next_attempt_at = None
-            row.last_error = f"gave up after {message.attempts} attempts: {error}"[:2000]
-            result.status = "dead"
-        else:
-            row.next_attempt_at = now + backoff_delay(message.attempts)
-            row.last_error = error
-            result.next_attempt_at = row.next_attempt_at
-        row.claimed_by = ""
-        result.error = row.last_error
-        session.add(row)
         session.commit()
     return result
 
 
-def _still_ours(factory: SessionFactory, note_id: int, worker: str) -> bool:
+def _still_ours(factory: SessionFactory, note_id: int, worker: str) -> list[dict[str, Any]] | None:
+    """The row's deliveries if this dispatcher still holds its lease, else None (one read)."""
     with factory() as session:
-        row = session.get(Notification, note_id)
-        return (
-            row is not None
-            and row.status == NotificationStatus.pending
-            and row.claimed_by == worker
+        row = session.exec(
+            select(Notification.status, Notification.claimed_by, Notification.deliveries).where(
+                col(Notification.id) == note_id
+            )
+        ).first()
+    if row is None or row[0] != NotificationStatus.pending or row[1] != worker:
+        return None
+    return list(row[2])
+
+
+def _record(
+    factory: SessionFactory,
+    note_id: int,
+    worker: str,
+    deliveries: list[dict[str, Any]],
+    entry: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Commit one delivery outcome at once: this commit is the end of the duplicate window.
+
+    One UPDATE, guarded by the lease: while ``claimed_by`` is this dispatcher nobody else
+    writes the row, so ``deliveries`` (read with the lease check) plus ``entry`` is the row's
+    list. If the lease was lost meanwhile, the row is read and appended to, as another
+    dispatcher may have recorded deliveries of its own. Returns the list now stored.
+    """
+    stored = [*deliveries, entry]
+    with factory() as session:
+        done = session.exec(  # type: ignore[call-overload]
+            update(Notification)
+            .where(col(Notification.id) == note_id, col(Notification.claimed_by) == worker)
+            .values(deliveries=stored)
         )
-
-
-def _record(factory: SessionFactory, note_id: int, entry: dict[str, Any]) -> None:
-    """Commit one delivery outcome at once: this commit is the end of the duplicate window."""
-    with factory() as session:
-        row = session.get(Notification, note_id)
-        if row is None:  # pragma: no cover - rows are never deleted
-            raise RuntimeError(f"notification {note_id} vanished while being sent")
-        # A new list, so SQLAlchemy sees the JSON column change.
-        row.deliveries = [*row.deliveries, entry]
-        session.add(row)
+        if done.rowcount != 1:
+            row = session.get(Notification, note_id)
+            if row is None:  # pragma: no cover - rows are never deleted
+                raise RuntimeError(f"notification {note_id} vanished while being sent")
+            # A new list, so SQLAlchemy sees the JSON column change.
+            stored = [*row.deliveries, entry]
+            row.deliveries = stored
+            session.add(row)
         session.commit()
+    return stored
 
 
 def _send(router: Router, target: Target, message: _Claimed) -> tuple[bool, str]:

@@ -232,9 +232,38 @@ def find_signals(
     return signals
 
 
+def wave_survey_scores(
+    extracts: Extracts, ward_code: str, wave_codes: Sequence[str], year: int, min_respondents: int
+) -> pd.DataFrame:
+    """``ward_code``'s staff survey theme scores, scored with the rest of its wave in one pass.
+
+    Scores are per ward (grouped by ward code), so scoring the wave together gives each ward
+    exactly what scoring it alone would; like :func:`wave_ward_charts` the result is kept on the
+    extracts' memo for one wave and survey year at a time.
+    """
+    key = ("wave_survey", tuple(sorted(set(wave_codes) | {ward_code})), year, min_respondents)
+    with _WAVE_CHARTS_LOCK:
+        memo = extracts._memo.get("wave_survey")
+        if memo is None or memo[0] != key:
+            scores = staff_survey_scores(
+                extracts.for_wards(key[1])["staff_survey"],
+                min_respondents=min_respondents,
+                survey_year=year,
+            )
+            by_ward = {str(code): rows for code, rows in scores.groupby("ward_code", sort=False)}
+            memo = (key, by_ward, scores.iloc[0:0])
+            extracts._memo["wave_survey"] = memo
+    return memo[1].get(ward_code, memo[2])
+
+
 def staff_survey_json(
-    extracts: Extracts, ward_code: str, as_of: date, settings: Settings
+    extracts: Extracts,
+    ward_code: str,
+    as_of: date,
+    settings: Settings,
+    wave_codes: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The pack's staff survey section; ``wave_codes`` scores the ward with its wave at once."""
     responses = extracts["staff_survey"]
     year = latest_survey_year(responses, as_of)
     base: dict[str, Any] = {
@@ -246,10 +275,15 @@ def staff_survey_json(
     }
     if year is None:
         return base
-    ward_rows = extracts.for_wards([ward_code])["staff_survey"]  # indexed, not a full scan
-    scores = staff_survey_scores(
-        ward_rows, min_respondents=settings.staff_survey_min_respondents, survey_year=year
-    )
+    if wave_codes:
+        scores = wave_survey_scores(
+            extracts, ward_code, wave_codes, year, settings.staff_survey_min_respondents
+        )
+    else:
+        ward_rows = extracts.for_wards([ward_code])["staff_survey"]  # indexed, not a full scan
+        scores = staff_survey_scores(
+            ward_rows, min_respondents=settings.staff_survey_min_respondents, survey_year=year
+        )
     base["survey_year"] = year
     if scores.empty:
         base["suppressed"] = True  # nobody from this ward answered: nothing to report

@@ -106,8 +106,10 @@ def pull_snapshot(
 ) -> tuple[DiagnosticSnapshot, pd.DataFrame]:
     """Load, validate, chart and add a snapshot (flushed, not committed) for one ward."""
     extracts = load_checked(session, settings, ward.code, as_of)
+    wave_codes: list[str] = []
     if wave_id is not None and not rebase:
-        chart = wave_ward_charts(extracts, ward.code, _wave_codes(session, wave_id), start, end)
+        wave_codes = _wave_codes(session, wave_id)
+        chart = wave_ward_charts(extracts, ward.code, wave_codes, start, end)
     else:
         chart = ward_charts(extracts, ward.code, start, end, rebase=rebase)
     metrics = metrics_json(chart)
@@ -120,7 +122,7 @@ def pull_snapshot(
         period_end=end,
         metrics={"metrics": metrics, "sources": extracts.sources},
         signals=find_signals(metrics),
-        staff_survey=staff_survey_json(extracts, ward.code, as_of, settings),
+        staff_survey=staff_survey_json(extracts, ward.code, as_of, settings, wave_codes),
     )
     session.add(snap)
     session.flush()
