@@ -356,24 +356,24 @@ def _deliver(
             f"no destination in {router.source} matches tags {sorted(message.tags)}"
             + (" or takes addressed mail ('direct')" if message.recipients else "")
         )
-    for target in targets:
-        if target.label in message.delivered:
-            continue
+    todo = [target for target in targets if target.label not in message.delivered]
+    last: dict[str, Any] | None = None
+    for n, target in enumerate(todo, start=1):
         ok, error = _send(router, target, message)
-        deliveries = _record(
-            factory,
-            message.id,
-            worker,
-            deliveries,
-            {
-                "target": target.label,
-                "recipient": target.recipient,
-                "ok": ok,
-                "attempt": message.attempts,
-                "at": now.isoformat(),
-                "error": error,
-            },
-        )
+        entry = {
+            "target": target.label,
+            "recipient": target.recipient,
+            "ok": ok,
+            "attempt": message.attempts,
+            "at": now.isoformat(),
+            "error": error,
+        }
+        if n < len(todo):
+            deliveries = _record(factory, message.id, worker, deliveries, entry)
+        else:
+            # The last outcome commits with the final status: nothing happens in between, so
+            # one commit does what two did and the duplicate window ends at the same point.
+            last = entry
         if ok:
             result.delivered.append(target.label)
         else:
@@ -396,11 +396,23 @@ def _deliver(
         result.next_attempt_at = values["next_attempt_at"]
     result.error = values["last_error"]
     with factory() as session:
-        done = session.exec(  # type: ignore[call-overload]
-            update(Notification).where(col(Notification.id) == message.id).values(**values)
-        )
-        if done.rowcount != 1:  # pragma: no cover - rows are never deleted
-            raise RuntimeError(f"notification {message.id} vanished while being sent")
+        if last is not None:
+            # Guarded by the lease like every delivery record (see _record).
+            done = session.exec(  # type: ignore[call-overload]
+                update(Notification)
+                .where(col(Notification.id) == message.id, col(Notification.claimed_by) == worker)
+                .values(deliveries=[*deliveries, last], **values)
+            )
+            if done.rowcount != 1:
+                session.rollback()
+                _record(factory, message.id, worker, deliveries, last)
+                last = None
+        if last is None:
+            done = session.exec(  # type: ignore[call-overload]
+                update(Notification).where(col(Notification.id) == message.id).values(**values)
+            )
+            if done.rowcount != 1:  # pragma: no cover - rows are never deleted
+                raise RuntimeError(f"notification {message.id} vanished while being sent")
         session.commit()
     return result
 
