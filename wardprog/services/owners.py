@@ -203,7 +203,12 @@ def owner_by_name(session: Session, name: str) -> EscalationOwner | None:
 
 def assign_matron(session: Session, ward: Ward, item: TriageItem, as_of: date) -> None:
     """A new change request goes to the ward's matron (when the register names one)."""
-    matron = owners_for(session, ward).get("matron")
+    route_to_matron(owners_for(session, ward), item, as_of)
+
+
+def route_to_matron(owners: dict[str, Owner], item: TriageItem, as_of: date) -> None:
+    """:func:`assign_matron` with the ward's owners already read (a file's change requests)."""
+    matron = owners.get("matron")
     if matron is None:
         return
     if not item.owner or item.owner == item.escalated_to:

@@ -7,7 +7,7 @@ and a file that fails validation is quarantined with one message (``services/inb
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,7 +34,7 @@ from wardprog.rules.triage import (
     route,
     validate_rows,
 )
-from wardprog.services.context import StageContext
+from wardprog.services.context import StageContext, require_id
 from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
     ReturnedFile,
@@ -95,13 +95,15 @@ def import_entries(
     }
     defaults = defaults_from(settings)
     created: list[TriageItem] = []
+    scores: dict[int, float] = {}  # position in ``created`` -> its initial IHI score
+    matron: Callable[[TriageItem], None] | None = None
     for entry in entries:
         if entry.issue_key in existing:
             continue
         routing = route(entry, ward_manager=_manager(ward), as_of=as_of, defaults=defaults)
         item = TriageItem(
-            ward_id=ward.id,  # type: ignore[arg-type]
-            wave_id=wave.id,  # type: ignore[arg-type]
+            ward_id=require_id(ward),
+            wave_id=require_id(wave),
             issue=entry.issue,
             issue_key=entry.issue_key,
             raised_by=entry.raised_by,
@@ -115,31 +117,46 @@ def import_entries(
             source_row=entry.row,
         )
         if item.category is TriageCategory.change:
-            from wardprog.services.owners import assign_matron
-
-            assign_matron(session, ward, item, as_of)
-        session.add(item)
-        session.flush()
+            matron = matron or _matron_for(session, ward, as_of)
+            matron(item)
         if routing.initial_score is not None:
-            session.add(
-                ImprovementScore(
-                    triage_item_id=item.id,  # type: ignore[arg-type]
-                    score=routing.initial_score,
-                    scored_by=TRIAGE_SCORER,
-                    scored_on=as_of,
-                    justification="Categorised as an improvement project at triage: "
-                    f"{IHI_SCORES[INITIAL_IHI_SCORE].lower()}.",
-                )
+            scores[len(created)] = routing.initial_score
+        created.append(item)
+    # One flush for the file's items (a batched INSERT), not one per row.
+    session.add_all(created)
+    session.flush()
+    for n, score in scores.items():
+        session.add(
+            ImprovementScore(
+                triage_item_id=require_id(created[n]),
+                score=score,
+                scored_by=TRIAGE_SCORER,
+                scored_on=as_of,
+                justification="Categorised as an improvement project at triage: "
+                f"{IHI_SCORES[INITIAL_IHI_SCORE].lower()}.",
             )
+        )
+    for item in created:
         if item.category is TriageCategory.improve:
             ensure_project_for_item(session, item, as_of)
-        created.append(item)
     session.flush()
     if created:
         from wardprog.services.themes import refresh_themes
 
         refresh_themes(session, settings, as_of)  # each new item joins its trust-wide theme
     return ImportResult(source, created, [existing[k] for k in keys if k in existing])
+
+
+def _matron_for(session: Session, ward: Ward, as_of: date) -> Callable[[TriageItem], None]:
+    """Route change requests to the ward's matron, looking the escalation owners up once.
+
+    ``assign_matron`` applied to each item as before; the owners are the same for every item of
+    one ward's return, so they are read once per file instead of once per change request.
+    """
+    from wardprog.services.owners import owners_for, route_to_matron
+
+    owners = owners_for(session, ward)
+    return lambda item: route_to_matron(owners, item, as_of)
 
 
 def _item_view(item: TriageItem) -> dict[str, Any]:
