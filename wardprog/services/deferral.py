@@ -32,6 +32,7 @@ from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.planner import shortfalls
 from wardprog.services import engagement
+from wardprog.services.context import require_id
 from wardprog.services.programme import refresh_wave_status, rollout_plan
 
 
@@ -78,15 +79,15 @@ def defer_ward(
     session.delete(enrolment)
     session.add(
         WardDeferral(
-            ward_id=ward.id,  # type: ignore[arg-type]
-            from_wave_id=wave.id,  # type: ignore[arg-type]
+            ward_id=require_id(ward),
+            from_wave_id=require_id(wave),
             reason=reason,
             deferred_on=as_of,
             deferred_by=by[:200],
         )
     )
     session.flush()
-    refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
+    refresh_wave_status(session, require_id(wave), as_of)
     programme = session.get(Programme, wave.programme_id)
     assert programme is not None
     plan = rollout_plan(session, programme)

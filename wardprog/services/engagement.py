@@ -41,7 +41,7 @@ from wardprog.rules.slots import (
     parse_hhmm,
     to_utc,
 )
-from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.triage_template import (
     CALENDAR_CONTENT_TYPE,
     CSV_CONTENT_TYPE,
@@ -107,7 +107,7 @@ def _preference(session: Session, ward: Ward) -> WardEngagementPreference:
     pref = session.exec(
         select(WardEngagementPreference).where(WardEngagementPreference.ward_id == ward.id)
     ).first()
-    return pref or WardEngagementPreference(ward_id=ward.id)  # type: ignore[arg-type]
+    return pref or WardEngagementPreference(ward_id=require_id(ward))
 
 
 def set_ward_preference(
@@ -120,7 +120,7 @@ def set_ward_preference(
     """Record when a ward can release staff (validated before anything is stored)."""
     pref = session.exec(
         select(WardEngagementPreference).where(WardEngagementPreference.ward_id == ward.id)
-    ).first() or WardEngagementPreference(ward_id=ward.id)  # type: ignore[arg-type]
+    ).first() or WardEngagementPreference(ward_id=require_id(ward))
     if preferred_starts is not None:
         pref.preferred_starts = [parse_hhmm(s).strftime("%H:%M") for s in preferred_starts]
     if avoid_weekdays is not None:
@@ -277,7 +277,7 @@ def _find(
         tuple(parse_hhmm(s) for s in pref.preferred_starts) or DEFAULT_PREFERRED_STARTS
     )
     request = SlotRequest(
-        site_id=site.id,  # type: ignore[arg-type]
+        site_id=require_id(site),
         first_day=first_day,
         last_day=last_day,
         duration=timedelta(minutes=settings.engagement_session_minutes),
@@ -332,8 +332,8 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
         )
     slot = _find(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
     event = EngagementEvent(
-        ward_id=ctx.ward.id,  # type: ignore[arg-type]
-        wave_id=ctx.wave.id,  # type: ignore[arg-type]
+        ward_id=require_id(ctx.ward),
+        wave_id=require_id(ctx.wave),
         venue_id=slot.room.id,
         facilitator_id=slot.facilitator.id,
         starts_at=slot.starts_at.astimezone(UTC),
@@ -342,7 +342,7 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
     )
     session.add(event)
     session.flush()
-    _send_invite(session, _load(session, event.id), ctx.as_of)  # type: ignore[arg-type]
+    _send_invite(session, _load(session, require_id(event)), ctx.as_of)
     local = slot.starts_at.astimezone(LONDON)
     # Invited, not engaged: the stage completes when the event is recorded as held.
     return StageOutcome(
@@ -448,7 +448,7 @@ def reschedule_event(
     session.add(ev)
     session.add(
         EngagementEventChange(
-            event_id=ev.id,  # type: ignore[arg-type]
+            event_id=require_id(ev),
             action="reschedule",
             old_starts_at=old_start,
             new_starts_at=ev.starts_at,
@@ -528,7 +528,7 @@ def cancel_event(session: Session, event_id: int, reason: str, as_of: date) -> E
     session.add(ev)
     session.add(
         EngagementEventChange(
-            event_id=ev.id,  # type: ignore[arg-type]
+            event_id=require_id(ev),
             action="cancel",
             old_starts_at=ev.starts_at,
             reason=reason,

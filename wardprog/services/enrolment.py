@@ -18,7 +18,7 @@ from wardprog.config import Settings
 from wardprog.db import session_scope
 from wardprog.errors import NotFoundError
 from wardprog.models import STAGE_ORDER, Site, Stage, Ward, WardEnrolment, Wave
-from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.programme import on_day, refresh_wave_status
 
 WORK_STAGES: tuple[Stage, ...] = (Stage.diagnostic, Stage.engagement, Stage.triage, Stage.qsir)
@@ -92,5 +92,5 @@ def run_stage(
             session.add(enrolment)
             session.flush()
             if enrolment.stage is Stage.complete:  # only then can the wave be complete
-                refresh_wave_status(session, wave.id, as_of)  # type: ignore[arg-type]
+                refresh_wave_status(session, require_id(wave), as_of)
         return outcome

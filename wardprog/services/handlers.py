@@ -54,6 +54,7 @@ from wardprog.services import (
     triage,
     triage_template,
 )
+from wardprog.services.context import require_id
 
 IHI = triage.IHI_SCORES
 LONDON = ZoneInfo("Europe/London")
@@ -306,7 +307,7 @@ def record_presentation(
     nomination, ward = qsir_register.nomination_for(
         session, cmd.staff_number, prefer=[*qsir.ACTIVE, NominationStatus.completed]
     )
-    qsir.mark_project_presented(session, nomination.id, cmd.on)  # type: ignore[arg-type]
+    qsir.mark_project_presented(session, require_id(nomination), cmd.on)
     return _nominee_outcome(
         ward,
         nomination.id,
@@ -355,7 +356,7 @@ def withdraw_nominee(session: Session, _settings: Settings, cmd: c.WithdrawNomin
     nomination, ward = qsir_register.nomination_for(
         session, cmd.staff_number, prefer=[*qsir.ACTIVE, *qsir.PENDING, NominationStatus.deferred]
     )
-    qsir.withdraw_nomination(session, nomination.id, cmd.reason)  # type: ignore[arg-type]
+    qsir.withdraw_nomination(session, require_id(nomination), cmd.reason)
     return _nominee_outcome(
         ward, nomination.id, f"{cmd.staff_number} withdrawn: {cmd.reason}", "withdrawn"
     )
@@ -366,7 +367,7 @@ def defer_nominee(session: Session, _settings: Settings, cmd: c.DeferNominee) ->
     nomination, ward = qsir_register.nomination_for(
         session, cmd.staff_number, prefer=[*qsir.ACTIVE, *qsir.PENDING]
     )
-    qsir.defer_nomination(session, nomination.id, cmd.reason)  # type: ignore[arg-type]
+    qsir.defer_nomination(session, require_id(nomination), cmd.reason)
     return _nominee_outcome(
         ward, nomination.id, f"{cmd.staff_number} deferred: {cmd.reason}", "deferred"
     )
@@ -377,7 +378,7 @@ def requeue_nominee(session: Session, _settings: Settings, cmd: c.RequeueNominee
     nomination, ward = qsir_register.nomination_for(
         session, cmd.staff_number, prefer=[NominationStatus.deferred]
     )
-    qsir.requeue_nomination(session, nomination.id)  # type: ignore[arg-type]
+    qsir.requeue_nomination(session, require_id(nomination))
     return _nominee_outcome(
         ward,
         nomination.id,
@@ -416,7 +417,7 @@ def reschedule_event(session: Session, settings: Settings, cmd: c.RescheduleEven
 def cancel_event(session: Session, _settings: Settings, cmd: c.CancelEvent) -> Outcome:
     _ward(session, cmd.ward_code)
     event = engagement.find_event(session, cmd.ward_code, cmd.wave)
-    event = engagement.cancel_event(session, event.id, cmd.reason, cmd.on)  # type: ignore[arg-type]
+    event = engagement.cancel_event(session, require_id(event), cmd.reason, cmd.on)
     return Outcome(
         f"{cmd.ward_code} wave {cmd.wave} event cancelled: {cmd.reason}",
         ward_code=cmd.ward_code,

@@ -20,6 +20,7 @@ from wardprog.rules.planner import (
     wave_bounds,
     wave_number_on,
 )
+from wardprog.services.context import require_id
 
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_PROGRAMME = "Ward improvement programme"
@@ -133,7 +134,9 @@ def rollout_plan(session: Session, programme: Programme) -> list[PlannedWave]:
     for enr, ward in enrolled:
         by_wave.setdefault(enr.wave_id, []).append(ward.code)
     plan = [
-        PlannedWave(w.number, w.quarter_start, w.quarter_end, tuple(sorted(by_wave.get(w.id, []))))  # type: ignore[arg-type]
+        PlannedWave(
+            w.number, w.quarter_start, w.quarter_end, tuple(sorted(by_wave.get(require_id(w), [])))
+        )
         for w in waves
     ]
     remaining = _planner_wards(session, {e.ward_id for e, _ in enrolled})
@@ -191,7 +194,7 @@ def open_wave(
         try:
             with session.begin_nested():
                 wave = Wave(
-                    programme_id=programme.id,  # type: ignore[arg-type]
+                    programme_id=require_id(programme),
                     number=number,
                     quarter_start=start,
                     quarter_end=end,
@@ -202,7 +205,7 @@ def open_wave(
                 session.flush()
                 wards = session.exec(select(Ward).where(Ward.code.in_(first.ward_codes))).all()  # type: ignore[attr-defined]
                 for ward in sorted(wards, key=lambda w: first.ward_codes.index(w.code)):
-                    session.add(WardEnrolment(ward_id=ward.id, wave_id=wave.id))  # type: ignore[arg-type]
+                    session.add(WardEnrolment(ward_id=require_id(ward), wave_id=require_id(wave)))
                 session.flush()
             created = True
         except IntegrityError:
@@ -218,7 +221,7 @@ def open_wave(
     if created:
         _announce_wave(session, wave, as_of)
     return OpenedWave(
-        wave.id,  # type: ignore[arg-type]
+        require_id(wave),
         wave.number,
         created,
         tuple(e.id for e in enrolments if e.id is not None),
@@ -243,7 +246,7 @@ def wave_wards(session: Session, wave_id: int) -> list[tuple[WardEnrolment, Ward
 
 def _announce_wave(session: Session, wave: Wave, as_of: date) -> None:
     """Tell the improvement team the whole wave, and each ward manager their own ward only."""
-    rows = wave_wards(session, wave.id)  # type: ignore[arg-type]
+    rows = wave_wards(session, require_id(wave))
     wards = [
         {"code": w.code, "name": w.name, "site": s.name, "manager_name": w.manager_name}
         for _, w, s in rows

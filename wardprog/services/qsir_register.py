@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from wardprog.errors import InputFileError, NotFoundError, RowProblem
 from wardprog.models import NominationStatus, QsirCohort, QsirNomination, StaffMember, Ward
+from wardprog.services.context import require_id
 from wardprog.services.qsir import ACTIVE, AttendanceError, cohort_dates, record_attendance
 from wardprog.services.staff_register import read_table
 
@@ -111,9 +112,9 @@ def take_register(
     if not wanted_present and not wanted_absent:
         raise AttendanceError(f"the register for {cohort.code} names nobody")
     for number in wanted_present:
-        record_attendance(session, delegates[number][0].id, session_date, True)  # type: ignore[arg-type]
+        record_attendance(session, require_id(delegates[number][0]), session_date, True)
     for number in wanted_absent:
-        record_attendance(session, delegates[number][0].id, session_date, False)  # type: ignore[arg-type]
+        record_attendance(session, require_id(delegates[number][0]), session_date, False)
     ward_ids = {delegates[s][0].ward_id for s in (*wanted_present, *wanted_absent)}
     wards = session.exec(select(Ward.code).where(col(Ward.id).in_(ward_ids))).all()
     return RegisterResult(

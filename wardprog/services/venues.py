@@ -17,6 +17,7 @@ from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import Site
 from wardprog.models.engagement import Facilitator, Venue
 from wardprog.rules.slots import EVENT_WEEKDAYS, WEEKDAY_NAMES
+from wardprog.services.context import require_id
 
 
 class RegisterError(WardprogError):
@@ -32,7 +33,7 @@ def register_venue(session: Session, site: Site, name: str, capacity: int) -> Ve
         raise RegisterError("Venue name must not be empty")
     venue = session.exec(select(Venue).where(Venue.site_id == site.id, Venue.name == name)).first()
     if venue is None:
-        venue = Venue(site_id=site.id, name=name, capacity=capacity)  # type: ignore[arg-type]
+        venue = Venue(site_id=require_id(site), name=name, capacity=capacity)
         session.add(venue)
     else:
         venue.capacity = capacity

@@ -32,6 +32,7 @@ from wardprog.rules.metrics import (
     METRICS_BY_KEY,
     ward_month_metrics,
 )
+from wardprog.services.context import require_id
 from wardprog.services.diagnostics.charts import (
     _RULE_TEXT,
     _num,
@@ -235,7 +236,7 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
         chart = charts_for(metrics, rebase=(rebase_at,)) if not metrics.empty else metrics
         mj = metrics_json(chart) if not metrics.empty else {}
         existing = DiagnosticSnapshot(
-            ward_id=ward.id,  # type: ignore[arg-type]
+            ward_id=require_id(ward),
             wave_id=wave_id,
             kind=kind,
             as_of=as_of,

@@ -34,7 +34,7 @@ from wardprog.reports.diagnostic_pack import (
     render_pack,
     write_pack,
 )
-from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.diagnostics.charts import (
     RECENT_MONTHS,
     find_signals,
@@ -114,7 +114,7 @@ def pull_snapshot(
         chart = ward_charts(extracts, ward.code, start, end, rebase=rebase)
     metrics = metrics_json(chart)
     snap = DiagnosticSnapshot(
-        ward_id=ward.id,  # type: ignore[arg-type]
+        ward_id=require_id(ward),
         wave_id=wave_id,
         kind=kind,
         as_of=as_of,

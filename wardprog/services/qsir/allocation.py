@@ -22,6 +22,7 @@ from wardprog.models import (
     Ward,
 )
 from wardprog.rules import cohorts as rules
+from wardprog.services.context import require_id
 from wardprog.services.qsir.cohorts import ensure_cohorts
 from wardprog.services.qsir.invites import notify_booking, notify_waitlisted
 from wardprog.services.qsir.lifecycle import ACTIVE, PENDING, _transition
@@ -88,7 +89,7 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
 
         requests = [
             rules.SeatRequest(
-                key=n.id,  # type: ignore[arg-type]
+                key=require_id(n),
                 ward=place[n.id][0],
                 site=place[n.id][1],
                 seq=seq(n),

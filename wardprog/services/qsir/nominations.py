@@ -25,6 +25,7 @@ from wardprog.models import (
     Ward,
     Wave,
 )
+from wardprog.services.context import require_id
 from wardprog.services.inbox import inbox_folder
 from wardprog.services.staff_register import read_table
 from wardprog.sources.tabular import write_csv
@@ -220,8 +221,8 @@ def record_nominations(
     with session.begin_nested():
         for line, member in accepted:
             nomination = QsirNomination(
-                staff_id=member.id,  # type: ignore[arg-type]
-                ward_id=ward.id,  # type: ignore[arg-type]
+                staff_id=require_id(member),
+                ward_id=require_id(ward),
                 wave_id=wave.id if wave else None,
                 course=line.course,
                 status=NominationStatus.nominated,

@@ -248,8 +248,8 @@ def _accept(
     if _submission(session, ward, wave, digest) is None:
         session.add(
             TriageSubmission(
-                ward_id=ward.id,  # type: ignore[arg-type]
-                wave_id=wave.id,  # type: ignore[arg-type]
+                ward_id=require_id(ward),
+                wave_id=require_id(wave),
                 source=source[:500],
                 sha256=digest,
                 status="accepted",
@@ -292,8 +292,8 @@ def _reject(ctx: StageContext, returned: ReturnedFile, err: InputFileError) -> N
         return  # the same bad file again: already recorded and reported
     session.add(
         TriageSubmission(
-            ward_id=ctx.ward.id,  # type: ignore[arg-type]
-            wave_id=ctx.wave.id,  # type: ignore[arg-type]
+            ward_id=require_id(ctx.ward),
+            wave_id=require_id(ctx.wave),
             source=returned.name,
             sha256=returned.sha256,
             status="rejected",

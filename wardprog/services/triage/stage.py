@@ -10,7 +10,7 @@ from wardprog.models.triage import (
     TriageCategory,
     TriageItem,
 )
-from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.triage.capture import capture_from_inbox, triage_inbox
 
 
@@ -31,7 +31,7 @@ def run_triage_stage(ctx: StageContext) -> StageOutcome:
     spreadsheet must not stop the rest of the programme's run.
     """
     results, errors = capture_from_inbox(ctx)
-    items = ward_items(ctx.session, ctx.ward.id, ctx.wave.id)  # type: ignore[arg-type]
+    items = ward_items(ctx.session, require_id(ctx.ward), require_id(ctx.wave))
     created = sum(len(r.created) for r in results)
     details: dict[str, Any] = {
         "items": len(items),
