@@ -57,10 +57,16 @@ def refresh_themes(session: Session, settings: Settings, as_of: date) -> list[Th
         themes = _live(session)
         by_id = {t.id: t for t in themes}
         members: dict[str, list[str]] = {t.key: [] for t in themes}
-        for item in session.exec(select(TriageItem).where(col(TriageItem.theme_id).is_not(None))):
-            theme = by_id.get(item.theme_id)
+        # Two columns, not whole items: every themed item in the trust is read here.
+        placed = session.exec(
+            select(TriageItem.theme_id, TriageItem.issue).where(
+                col(TriageItem.theme_id).is_not(None)
+            )
+        )
+        for theme_id, issue in placed:
+            theme = by_id.get(theme_id)
             if theme is not None:
-                members[theme.key].append(item.issue)
+                members[theme.key].append(issue)
         issues = [Issue(i.id, i.issue) for i in pending if i.id is not None]
         by_key = {t.key: t for t in themes}
         items = {i.id: i for i in pending}

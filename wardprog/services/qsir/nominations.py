@@ -136,7 +136,14 @@ def record_nominations(
             select(QsirNomination).where(col(QsirNomination.staff_id).in_(staff_ids))
         ).all()
     }
-    ward_codes = {w.id: w.code for w in session.exec(select(Ward)).all()}
+    # Only the other wards named in the file: reading every ward here made each ward's stage
+    # cost grow with the size of the trust.
+    other_wards = {s.ward_id for s in staff.values() if s.ward_id != ward.id}
+    ward_codes = (
+        dict(session.exec(select(Ward.id, Ward.code).where(col(Ward.id).in_(other_wards))).all())
+        if other_wards
+        else {}
+    )
 
     problems: list[RowProblem] = []
     seen: dict[tuple[str, Course], int | None] = {}
