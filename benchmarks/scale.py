@@ -1,4 +1,4 @@
-"""How the programme's cost per ward grows: 60, 600 and 6,000 wards on PostgreSQL.
+"""How the programme's cost per ward grows: 60, 600 and 12,000 wards on PostgreSQL.
 
 Every size runs the same programme shape and calendar - 5 wards per site per wave, four quarterly
 waves from 2 January 2026 (20 wards per site), the follow-up advance seven weeks after each
@@ -9,7 +9,7 @@ for extracts, inboxes and the outbox.
 
 Two modes, to see where time goes:
 
-- ``--mode services`` (default sizes 60, 600; 6000 with ``--sizes``): the stage services
+- ``--mode services`` (default sizes 60, 600; 12000 with ``--sizes``): the stage services
   driven directly, in one process, no Prefect - ``open_wave`` on each launch day,
   ``run_stage`` ward by ward and stage by stage exactly as the flow does (simulated ward
   staff), QSIR attendance, and the outbox delivered with ``dispatch_pending`` after every tick.
@@ -22,11 +22,14 @@ Two modes, to see where time goes:
 Usage::
 
     .venv/bin/python benchmarks/scale.py                       # services: 60, 600 (~5 min)
-    .venv/bin/python benchmarks/scale.py --sizes 6000          # ~0.4 s/ward: most of an hour
+    .venv/bin/python benchmarks/scale.py --sizes 60 600 12000  # 12,000: hours on 2 busy cores
     .venv/bin/python benchmarks/scale.py --mode flows          # flows: 60, 120 (~10 min)
     .venv/bin/python benchmarks/scale.py --sizes 60 600 --admin-url postgresql+psycopg://...
 
-Prints one row per size: wards, waves, seconds per phase, milliseconds per ward, rows written.
+Prints one row per size: wards, waves, seconds per phase, milliseconds per ward, rows written,
+peak RSS; then ms and SQL statements per ward in each stage (an engine ``before_cursor_execute``
+listener). The simulated ward staff between runs (``staff s``) are timed apart and not counted
+in ms/ward: they stand for people, not services. Progress per tick goes to stderr.
 """
 
 from __future__ import annotations
@@ -229,6 +232,14 @@ def run_services(
         statements["dispatch"] += counter.count - c1
         stages_s += a0 - t0
         dispatch_s += t2 - t1
+        # Progress on stderr, so a long size (12,000 wards) reports how far it got if stopped.
+        print(
+            f"  {as_of} {action:>8}: stages {stages_s:8.1f} s, dispatch {dispatch_s:7.1f} s, "
+            f"staff {staff_s:7.1f} s, {counter.count:>10} statements, peak "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:6.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
     return staff_s, stages_s, dispatch_s, by_stage, statements
 
 
