@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import exc as sa_exc
@@ -103,3 +103,29 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     nothing: the same file fails the same way (issue: 52 s instead of 12 for one bad file).
     """
     return is_transient(failure_of(state))
+
+
+F = TypeVar("F")
+R = TypeVar("R")
+
+
+def form_until_accepted(
+    ask: Callable[[int, str], F],
+    accept: Callable[[F], tuple[R | None, str]],
+    *,
+    max_attempts: int,
+    give_up: Callable[[str], BaseException],
+) -> R:
+    """The one "pause for a form, validate, ask again" loop of every flow that waits for input.
+
+    ``ask(attempt, problems)`` pauses the run with the form (``problems`` is empty the first
+    time, else what was wrong with the last submission); ``accept(form)`` validates it exactly as
+    a returned file would be and returns ``(result, "")`` or ``(None, problems)``. After
+    ``max_attempts`` refused submissions the run fails with ``give_up(problems)``.
+    """
+    problems = ""
+    for attempt in range(1, max_attempts + 1):
+        result, problems = accept(ask(attempt, problems))
+        if not problems:
+            return cast(R, result)
+    raise give_up(problems)

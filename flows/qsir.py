@@ -21,7 +21,14 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, retry_transient, runtime
+from flows.common import (
+    artifact_key,
+    dated_run_name,
+    form_until_accepted,
+    resolve_as_of,
+    retry_transient,
+    runtime,
+)
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, RowProblem
 from wardprog.services import qsir
@@ -106,18 +113,14 @@ def nominate_ward(
     """
     logger = get_run_logger()
     result = nominate_task(ward_code, as_of)
-    attempts = 0
-    refused: InputFileError | None = None
-    while interactive and not result["done"] and not result["nominations"]:
-        if refused is not None and attempts >= max_attempts:
-            raise refused
-        attempts += 1
+    refused: list[InputFileError] = []
+
+    def ask(attempt: int, problems: str) -> tuple[int, NominationForm]:
         description = (
             f"QSIR nominations for ward {ward_code}: up to the ward's allowance of Practitioner "
             f"places. {result['manager'] or 'The ward manager'} must approve."
         )
-        if refused is not None:
-            problems = "\n".join(f"- {p}" for p in refused.problems)
+        if problems:
             description += f"\n\nThe last submission was refused:\n{problems}"
         form = pause_flow_run(
             wait_for_input=NominationForm.with_initial_data(
@@ -125,18 +128,30 @@ def nominate_ward(
             ),
             timeout=timeout_seconds,
             poll_interval=poll_seconds,
-            key=f"nominations-{attempts}",
+            key=f"nominations-{attempt}",
         )
         assert form is not None
-        path = record_form_task(ward_code, form, f"{flow_run.id}-{attempts}")
-        result = nominate_task(ward_code, as_of)
-        if result["rejected"]:
-            # The stage set the refused submission aside in rejected/; show the form again.
-            refused = InputFileError(
-                Path(path).name,
-                [RowProblem(**p) for r in result["rejected"] for p in r["problems"]],
-            )
-            logger.warning("form nominations for %s refused:\n%s", ward_code, refused)
+        return attempt, form
+
+    def accept(submission: tuple[int, NominationForm]) -> tuple[dict[str, Any] | None, str]:
+        attempt, form = submission
+        path = record_form_task(ward_code, form, f"{flow_run.id}-{attempt}")
+        submitted = nominate_task(ward_code, as_of)
+        if not submitted["rejected"]:
+            return submitted, ""
+        # The stage set the refused submission aside in rejected/; show the form again.
+        err = InputFileError(
+            Path(path).name,
+            [RowProblem(**p) for r in submitted["rejected"] for p in r["problems"]],
+        )
+        refused.append(err)
+        logger.warning("form nominations for %s refused:\n%s", ward_code, err)
+        return None, "\n".join(f"- {p}" for p in err.problems)
+
+    if interactive and not result["done"] and not result["nominations"]:
+        result = form_until_accepted(
+            ask, accept, max_attempts=max_attempts, give_up=lambda _problems: refused[-1]
+        )
     _publish(result)
     logger.info("%s: %s", ward_code, result["summary"])
     return result

@@ -20,7 +20,14 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, retry_transient, runtime
+from flows.common import (
+    artifact_key,
+    dated_run_name,
+    form_until_accepted,
+    resolve_as_of,
+    retry_transient,
+    runtime,
+)
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, WardprogError
 from wardprog.rules.triage import CATEGORIES, RawTriageRow, validate_rows
@@ -169,28 +176,35 @@ def capture_triage(
         if not result["files"]:
             logger.info("No triage file in ward %s's inbox yet", ward_code)
     else:
-        problems = ""
-        for _attempt in range(max_form_attempts):
-            form = pause_flow_run(
+
+        def ask(_attempt: int, problems: str) -> TriageForm:
+            return pause_flow_run(
                 wait_for_input=TriageForm.with_initial_data(
                     description=_form_description(ward_code, problems)
                 ),
                 timeout=pause_timeout_seconds,
                 poll_interval=poll_interval_seconds,
             )
+
+        def accept(form: TriageForm) -> tuple[dict[str, Any] | None, str]:
             rows = [r.model_dump() for r in form.rows]
             # The same validation as a file, before anything is written.
             _, found = validate_rows(form_rows(rows))
             if not found:
-                result = submit_form_task(ward_code, as_of, rows)
-                break
+                return submit_form_task(ward_code, as_of, rows), ""
             problems = str(InputFileError(_form_source(ward_code), found))
             logger.warning("Triage form for %s rejected:\n%s", ward_code, problems)
-        else:
-            raise TriageRejected(
+            return None, problems
+
+        result = form_until_accepted(
+            ask,
+            accept,
+            max_attempts=max_form_attempts,
+            give_up=lambda problems: TriageRejected(
                 f"Triage form for ward {ward_code} still had problems after "
                 f"{max_form_attempts} attempts:\n{problems}"
-            )
+            ),
+        )
     table = _items_table(ward_code, as_of)
     create_table_artifact(
         key=artifact_key("triage", ward_code),
