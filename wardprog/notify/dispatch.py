@@ -15,9 +15,11 @@ re-run finds the row instead of adding another.
 2. **Send** each of the message's targets (one per destination, and one per recipient for
    e-mail) that has no successful delivery recorded yet.
 3. **Record** each target's outcome in ``deliveries`` and commit *immediately* after apprise
-   returns, before the next target is tried.
+   returns, before the next target is tried: one UPDATE guarded by the lease (the row was read
+   once, when the lease was checked before sending).
 4. **Finish**: ``sent`` when every target has succeeded; otherwise back off exponentially,
-   or park as ``dead`` with the reason after ``Settings.notify_max_attempts`` attempts.
+   or park as ``dead`` with the reason after ``Settings.notify_max_attempts`` attempts. The
+   last target's outcome commits together with this status (nothing happens in between).
 
 A crash (SIGKILL, power cut) before a send leaves the lease to expire and the next run sends
 it - once. A crash *between apprise returning and the commit in step 3* (a single-row update,
