@@ -70,13 +70,15 @@ def refresh_themes(session: Session, settings: Settings, as_of: date) -> list[Th
         issues = [Issue(i.id, i.issue) for i in pending if i.id is not None]
         by_key = {t.key: t for t in themes}
         items = {i.id: i for i in pending}
-        for a in assign(members, issues, next_number=_next_number(session)):
-            item = items[a.item_id]
+        assignments = assign(members, issues, next_number=_next_number(session))
+        # The new themes first, in one flush (a batched INSERT), then every item placed.
+        for a in assignments:
             if a.new:
-                theme = Theme(key=a.theme_key, title=item.issue[:2000])
-                session.add(theme)
-                session.flush()
-                by_key[a.theme_key] = theme
+                by_key[a.theme_key] = Theme(key=a.theme_key, title=items[a.item_id].issue[:2000])
+                session.add(by_key[a.theme_key])
+        session.flush()
+        for a in assignments:
+            item = items[a.item_id]
             item.theme_id = by_key[a.theme_key].id
             session.add(item)
         session.flush()
