@@ -369,3 +369,21 @@ def test_web_serves_the_team_page_from_the_console_script(registered: Settings) 
 def test_web_refuses_to_start_without_its_signing_key(registered: Settings) -> None:
     refused(cli("web", "--port", str(_free_port())), "WARDPROG_WEB_SECRET is not set")
     refused(cli("web", "--as-of", "2026-02-30"), "'2026-02-30' is not a date")
+
+
+@pytest.mark.parametrize("args", [["spc", "--help"], ["db", "current", "--help"], ["nosuch"]])
+def test_the_console_script_builds_only_the_command_named_and_answers_the_same(
+    args: list[str],
+) -> None:
+    """Run as a person runs it, the app builds one command: help and errors are unchanged."""
+    env = {**os.environ, "COLUMNS": "80"}
+    script = subprocess.run(
+        [str(SCRIPT), *args], env=env, capture_output=True, text=True, check=False
+    )
+    # click wraps help at min(terminal, 80) - 2 columns; the runner takes the width as given.
+    full = runner.invoke(app, args, prog_name="wardprog", terminal_width=78)
+    assert (script.returncode, script.stdout, script.stderr) == (
+        full.exit_code,
+        full.stdout,
+        full.stderr,
+    )

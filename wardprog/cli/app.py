@@ -6,6 +6,7 @@ Prefect, pandas) in its body, so `wardprog --help` and `wardprog spc` start quic
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from typing import Annotated, Any
@@ -64,7 +65,38 @@ def _database_problem(exc: Exception) -> str:
     return f"cannot use {where}: {text} (check WARDPROG_DATABASE_URL)"
 
 
-app = typer.Typer(
+class WardprogTyper(typer.Typer):
+    """The app; run as the console script, it builds only the command named on the line.
+
+    Typer turns every command's signature into click options before parsing the line; for
+    `wardprog spc FILE` or `wardprog status` the other fifty-odd are work thrown away. The full
+    app is built when no command is named (`wardprog --help`) or the name is unknown (click's
+    own "No such command"), and always for callers that pass arguments (tests, `wardprog.docs`).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = _command_named(sys.argv[1:])
+        if args or kwargs or name is None:
+            return super().__call__(*args, **kwargs)
+        lean = copy.copy(self)
+        lean.registered_commands = [
+            c
+            for c in self.registered_commands
+            if name == (c.name or typer.main.get_command_name(getattr(c.callback, "__name__", "")))
+        ]
+        lean.registered_groups = [g for g in self.registered_groups if g.name == name]
+        if not (lean.registered_commands or lean.registered_groups):
+            return super().__call__()
+        return typer.Typer.__call__(lean)
+
+
+def _command_named(argv: list[str]) -> str | None:
+    # The global options (--demo, -v/--verbose) take no value: the first other word is the
+    # command.
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+app = WardprogTyper(
     cls=WardprogGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
