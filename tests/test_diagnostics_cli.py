@@ -1,4 +1,4 @@
-"""The `wardprog spc` contract, run through typer's CliRunner on an app built with register()."""
+"""The `wardprog spc` contract, run through typer's CliRunner on the real app."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlmodel import Session, col, delete
 from typer.testing import CliRunner
 
 from tests.utils.factories import make_site, make_ward
-from wardprog.cli_diagnostics import register
+from wardprog.cli import app as wardprog_app
 from wardprog.config import Settings
 from wardprog.models import Ward
 
@@ -33,9 +33,8 @@ KEYS = {
 
 @pytest.fixture
 def app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    return app
+    """The real `wardprog` app, as the console script runs it."""
+    return wardprog_app
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import typer
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from tests.utils.factories import make_context, make_site, make_ward
-from wardprog.cli_diagnostics import register
+from wardprog.cli import app
 from wardprog.config import Settings
 from wardprog.errors import InputFileError
 from wardprog.models import DiagnosticSnapshot, Notification
@@ -172,8 +171,6 @@ def test_check_extracts_lists_every_problem_briefly(
     doubled = pd.concat([census, census[census["ward_code"] == "PX-W01"]])
     other = census[census["ward_code"] == "PX-W02"].assign(ward_code="ZZ-W99")
     _save(folder, "census", pd.concat([doubled, other]))
-    app = typer.Typer()
-    register(app)
     result = CliRunner().invoke(app, ["check-extracts", str(folder), "--as-of", "2026-01-05"])
     assert result.exit_code == 2
     lines = result.stderr.splitlines()

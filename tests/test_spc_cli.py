@@ -10,14 +10,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from wardprog.cli_diagnostics import register, spc_points
+from wardprog.cli import app as wardprog_app
+from wardprog.cli.diagnostics import spc_points
 
 
 @pytest.fixture
 def app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    return app
+    """The real `wardprog` app, as the console script runs it."""
+    return wardprog_app
 
 
 def _csv(tmp_path: Path, values: list[object], name: str = "series.csv") -> Path:

@@ -126,3 +126,11 @@ def test_merge_and_split_by_command_and_the_cli_lists_themes(
     assert merged.exit_code == 0 and f"into {keys_a}: 1 items moved" in merged.output
     bad = CliRunner().invoke(app, ["themes", "merge", "X9", "--into", keys_a, "--by", "QI lead"])
     assert bad.exit_code == 2 and "themes" in bad.stderr
+    split = CliRunner().invoke(
+        app, ["themes", "split", keys_a, "--item", str(lost.id), "--by", "QI lead"]
+    )
+    assert split.exit_code == 0, split.output
+    refused = CliRunner().invoke(
+        app, ["themes", "split", keys_a, "--item", str(lost.id), "--by", "QI lead"]
+    )
+    assert refused.exit_code == 2 and "error:" in refused.stderr, refused.output

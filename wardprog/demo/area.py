@@ -18,9 +18,9 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from wardprog.config import Settings
+from wardprog.demo import DEFAULT_ROOT as DEFAULT_ROOT  # re-exported for its callers
 from wardprog.errors import WardprogError
 
-DEFAULT_ROOT = Path("var/demo")
 MARKER = ".wardprog-demo"
 # Settings a real deployment points elsewhere; the demo names the ones it ignores.
 _PATH_VARIABLES = (

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from wardprog.errors import InputFileError, RowProblem
 from wardprog.sources.plausibility import Finding, by_ward, find_impossible
@@ -240,6 +239,9 @@ def load_folder(folder: Path, *, use_cache: bool = True) -> Extracts:
 
 def load_warehouse(url: str, *, schema: str | None = None) -> Extracts:
     """The same extracts from tables in a SQL warehouse (one table per extract name)."""
+    # Imported here: reading files (`wardprog spc FILE`) should not load SQLAlchemy.
+    import sqlalchemy as sa
+
     engine = sa.create_engine(url)
     tables: dict[str, pd.DataFrame] = {}
     sources: dict[str, str] = {}

@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlmodel import Session, col, select
 
-from wardprog.cli_common import DATE, console, fail
-from wardprog.db import get_engine, session_scope
+from wardprog.cli.common import DATE, console, fail
 from wardprog.errors import NotFoundError, WardprogError
-from wardprog.models import Facilitator, Site, Venue
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -29,6 +26,10 @@ def add_venue(
     capacity: Annotated[int, typer.Option(help="Seats.")] = 20,
 ) -> None:
     """Register a room on a site (or update its capacity)."""
+    from sqlmodel import select
+
+    from wardprog.db import session_scope
+    from wardprog.models import Site
     from wardprog.services.venues import register_venue
 
     try:
@@ -45,6 +46,11 @@ def add_venue(
 @venues_app.command("list")
 def list_venues() -> None:
     """Every room by site."""
+    from sqlmodel import Session, col, select
+
+    from wardprog.db import get_engine
+    from wardprog.models import Site, Venue
+
     table = Table(title="Venues")
     for column in ("site", "room", "capacity", "active"):
         table.add_column(column)
@@ -78,6 +84,7 @@ def add_facilitator(
     ] = "mon,tue,wed,thu,fri",
 ) -> None:
     """Register (or update) a facilitator by email."""
+    from wardprog.db import session_scope
     from wardprog.services.venues import register_facilitator
 
     try:
@@ -112,6 +119,7 @@ def _ranges(days: list[str]) -> str:
 @leave_app.command("add")
 def leave_add(email: str, first: FromDate, last: ToDate = None) -> None:
     """Add leave from --from to --to (inclusive); leave already recorded is kept."""
+    from wardprog.db import session_scope
     from wardprog.services.venues import add_facilitator_leave
 
     with session_scope() as session:
@@ -122,6 +130,7 @@ def leave_add(email: str, first: FromDate, last: ToDate = None) -> None:
 @leave_app.command("remove")
 def leave_remove(email: str, first: FromDate, last: ToDate = None) -> None:
     """Take the days from --from to --to off a facilitator's leave."""
+    from wardprog.db import session_scope
     from wardprog.services.venues import remove_facilitator_leave
 
     with session_scope() as session:
@@ -136,6 +145,10 @@ def leave_list(
     email: Annotated[str | None, typer.Argument(help="One facilitator (default: all).")] = None,
 ) -> None:
     """Leave per facilitator, as date ranges."""
+    from sqlmodel import Session, col, select
+
+    from wardprog.db import get_engine
+    from wardprog.models import Facilitator
     from wardprog.services.venues import leave_ranges
 
     table = Table(title="Facilitator leave")
@@ -157,6 +170,11 @@ def leave_list(
 @facilitators_app.command("list")
 def list_facilitators() -> None:
     """Every facilitator with working days and leave."""
+    from sqlmodel import Session, col, select
+
+    from wardprog.db import get_engine
+    from wardprog.models import Facilitator
+
     table = Table(title="Facilitators")
     for column in ("name", "email", "working days", "leave"):
         table.add_column(column)

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import getpass
 import json
-import sys
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from wardprog.cli_common import console
-from wardprog.commands import Command, build
-from wardprog.db import get_engine
+from wardprog.cli.common import console, fail
 from wardprog.errors import WardprogError
 
-err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
+if TYPE_CHECKING:
+    from wardprog.commands import Command
 
 By = Annotated[str, typer.Option("--by", help="Who is acting (name, as it goes in the audit).")]
 OptionalBy = Annotated[
@@ -62,15 +59,12 @@ On = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")]
 
 
-def fail_stderr(exc: WardprogError) -> NoReturn:
-    err_console.print(f"error: {exc}", style="red", highlight=False, markup=False)
-    raise typer.Exit(2)
-
-
 def act(
     kind: type[Command], *, by: str | None, email: str = "", as_json: bool = False, **fields: Any
 ) -> None:
     """Build ``kind`` from the options, handle it, print what was recorded (or exit 2)."""
+    from wardprog.commands import build
+    from wardprog.db import get_engine
     from wardprog.services.handlers import handle
 
     fields.setdefault("on", date.today())
@@ -83,7 +77,7 @@ def act(
         )
         result = handle(get_engine(), command)
     except WardprogError as exc:
-        fail_stderr(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(result.as_json(), default=str))
     else:

@@ -7,11 +7,8 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from sqlmodel import select
 
-from wardprog.cli_common import DATE, console, fail
-from wardprog.config import get_settings
-from wardprog.db import session_scope
+from wardprog.cli.common import DATE, console, fail
 from wardprog.errors import NotFoundError, WardprogError
 
 
@@ -26,6 +23,7 @@ def web(
     """Serve the ward pages and the team page (behind the trust's reverse proxy)."""
     import uvicorn
 
+    from wardprog.config import get_settings
     from wardprog.web.app import create_app
 
     settings = get_settings()
@@ -49,6 +47,10 @@ def links(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a fresh signed link to a ward's page (for its manager) or to the team page."""
+    from sqlmodel import select
+
+    from wardprog.config import get_settings
+    from wardprog.db import session_scope
     from wardprog.models import Facilitator, Ward
     from wardprog.web.links import TEAM_SCOPE, issue, revoke_links, url_for, ward_scope
 

@@ -6,12 +6,9 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from wardprog.cli_actions import By, Email, Json, On, act, parse_date, print_rows
-from wardprog.commands import CloseItem, DecideChange, ReopenItem, ScoreProject
-from wardprog.db import get_engine
-from wardprog.models import ChangeDecision, TriageCategory
+from wardprog.cli.actions import By, Email, Json, On, act, parse_date, print_rows
+from wardprog.cli.common import LazyChoice
 
 items_app = typer.Typer(
     help="Triage items: list them, close fixes, score projects, decide change requests.",
@@ -41,17 +38,29 @@ def list_items(
     ctx: typer.Context,
     ward: Annotated[str | None, typer.Option(help="Ward code, e.g. NGH-ASH.")] = None,
     wave: Annotated[int | None, typer.Option(help="Wave number.")] = None,
-    category: Annotated[TriageCategory | None, typer.Option(help="fix, improve or change.")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            click_type=LazyChoice("wardprog.models", "TriageCategory"),
+            help="fix, improve or change.",
+        ),
+    ] = None,
     open_: Annotated[bool, typer.Option("--open", help="Only items still open.")] = False,
     as_json: Json = False,
 ) -> None:
     """Every triage item (or those matching the filters), with its latest IHI score."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
+
     if ctx.invoked_subcommand is not None:
         return
+    from wardprog.models import TriageCategory
     from wardprog.services.views import item_rows
 
+    chosen = TriageCategory(category) if category else None
     with Session(get_engine()) as session:
-        rows = item_rows(session, ward_code=ward, wave=wave, category=category, open_only=open_)
+        rows = item_rows(session, ward_code=ward, wave=wave, category=chosen, open_only=open_)
     print_rows(rows, COLUMNS, title="Triage items", as_json=as_json)
 
 
@@ -65,6 +74,8 @@ def close(
     as_json: Json = False,
 ) -> None:
     """Close an item: the ward hears "you said, we did"."""
+    from wardprog.commands import CloseItem
+
     act(
         CloseItem,
         by=by,
@@ -86,6 +97,8 @@ def reopen(
     as_json: Json = False,
 ) -> None:
     """Reopen a closed item."""
+    from wardprog.commands import ReopenItem
+
     act(
         ReopenItem,
         by=by,
@@ -108,6 +121,8 @@ def score(
     as_json: Json = False,
 ) -> None:
     """Record an improvement project's IHI progress score."""
+    from wardprog.commands import ScoreProject
+
     act(
         ScoreProject,
         by=by,
@@ -124,8 +139,12 @@ def score(
 def decide(
     item_id: ItemId,
     decision: Annotated[
-        ChangeDecision,
-        typer.Argument(metavar="approve|decline|defer", help="approve, decline or defer."),
+        str,
+        typer.Argument(
+            click_type=LazyChoice("wardprog.models", "ChangeDecision"),
+            metavar="approve|decline|defer",
+            help="approve, decline or defer.",
+        ),
     ],
     owner: Annotated[str, typer.Option(help="Who puts it in place / owns the next step.")],
     note: Annotated[str, typer.Option(help="Why: what the ward will be told.")],
@@ -139,6 +158,8 @@ def decide(
     as_json: Json = False,
 ) -> None:
     """Decide a change request (declining closes it and tells the ward why)."""
+    from wardprog.commands import DecideChange
+
     act(
         DecideChange,
         by=by,

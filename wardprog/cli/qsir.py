@@ -8,27 +8,17 @@ from typing import Annotated
 
 import typer
 
-from wardprog.cli_actions import (
+from wardprog.cli.actions import (
     By,
     Email,
     Json,
     On,
     OptionalBy,
     act,
-    fail_stderr,
     parse_date,
     print_rows,
 )
-from wardprog.commands import (
-    DeferNominee,
-    ImportStaff,
-    LinkProject,
-    NominateStaff,
-    RecordPresentation,
-    RequeueNominee,
-    TakeRegister,
-    WithdrawNominee,
-)
+from wardprog.cli.common import fail
 from wardprog.errors import WardprogError
 
 staff_app = typer.Typer(help="The staff register (ESR extract).", no_args_is_help=True)
@@ -47,6 +37,8 @@ def import_staff(
     as_json: Json = False,
 ) -> None:
     """Import (or update) staff by staff number; all rows or none."""
+    from wardprog.commands import ImportStaff
+
     act(ImportStaff, by=by, email=email, as_json=as_json, path=path, on=on or date.today())
 
 
@@ -74,8 +66,10 @@ def take_register(
     as_json: Json = False,
 ) -> None:
     """Take a teaching day's register (everyone not --present is recorded absent)."""
+    from wardprog.commands import TakeRegister
+
     if (present is None) == (file is None):
-        fail_stderr(WardprogError("give either --present STAFF_NO... or --file REGISTER.csv"))
+        fail(WardprogError("give either --present STAFF_NO... or --file REGISTER.csv"))
     absent: list[str] | None = None
     if file is not None:
         from wardprog.services.qsir_register import read_register_file
@@ -83,7 +77,7 @@ def take_register(
         try:
             numbers, absent = read_register_file(file)
         except WardprogError as exc:
-            fail_stderr(exc)
+            fail(exc)
     else:
         numbers = _split(present or [])
     act(
@@ -114,6 +108,8 @@ def nominate(
     as_json: Json = False,
 ) -> None:
     """Nominate ward staff for QSIR (approved by --by); cohorts are booked by the QSIR stage."""
+    from wardprog.commands import NominateStaff
+
     act(
         NominateStaff,
         by=by,
@@ -137,6 +133,8 @@ def presented(
     as_json: Json = False,
 ) -> None:
     """Record that a nominee presented their improvement project."""
+    from wardprog.commands import RecordPresentation
+
     act(RecordPresentation, by=by, email=email, as_json=as_json, staff_number=staff_number, on=on)
 
 
@@ -172,6 +170,8 @@ def project(
     as_json: Json = False,
 ) -> None:
     """Link a nominee's course project to the ward's improve item it works on."""
+    from wardprog.commands import LinkProject
+
     act(LinkProject, by=by, email=email, as_json=as_json, staff_number=staff_number,
         item_id=item_id, on=on or date.today())  # fmt: skip
 
@@ -186,6 +186,8 @@ def withdraw(
     as_json: Json = False,
 ) -> None:
     """The nominee will not do the course; their seat is released."""
+    from wardprog.commands import WithdrawNominee
+
     act(
         WithdrawNominee,
         by=by,
@@ -207,6 +209,8 @@ def defer(
     as_json: Json = False,
 ) -> None:
     """The nominee will do the course later; their seat is released."""
+    from wardprog.commands import DeferNominee
+
     act(
         DeferNominee,
         by=by,
@@ -227,6 +231,8 @@ def requeue(
     as_json: Json = False,
 ) -> None:
     """Put a deferred nominee back in the queue for the next cohort."""
+    from wardprog.commands import RequeueNominee
+
     act(
         RequeueNominee,
         by=by,

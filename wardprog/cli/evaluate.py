@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from wardprog.cli_common import DATE, console
+from wardprog.cli.common import DATE, console, err_console
 from wardprog.errors import InputFileError, RowProblem, WardprogError
 
 if TYPE_CHECKING:
@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 
 def _error(message: str) -> typer.Exit:
-    # Plain echo on stderr: messages name files and rows and must not be wrapped or styled.
-    typer.echo(f"error: {message}", err=True)
+    # The one error console (stderr, not wrapped or styled), for `raise _error(...)`.
+    err_console.print(
+        f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
+    )
     return typer.Exit(2)
 
 

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlmodel import Session, col, select
 
-from wardprog.cli_actions import Email, Json, On, OptionalBy, act, print_rows
-from wardprog.commands import ImportOwners
-from wardprog.db import get_engine
+from wardprog.cli.actions import Email, Json, On, OptionalBy, act, print_rows
 
 owners_app = typer.Typer(
     help="Who owns change requests and who they escalate to: list or import the register.",
@@ -23,6 +20,10 @@ COLUMNS = ("level", "site_code", "specialty", "directorate", "name", "email", "t
 @owners_app.callback()
 def list_owners(ctx: typer.Context, as_json: Json = False) -> None:
     """The owners register, ladder order (matrons, directorate leads, executive)."""
+    from sqlmodel import Session, col, select
+
+    from wardprog.db import get_engine
+
     if ctx.invoked_subcommand is not None:
         return
     from wardprog.models import EscalationOwner
@@ -47,6 +48,8 @@ def import_owners(
 ) -> None:
     """Replace the owners register (columns: level, site_code, specialty, directorate, name,
     email[, title]); all rows or none."""
+    from wardprog.commands import ImportOwners
+
     act(ImportOwners, by=by, email=email, as_json=as_json, path=path, on=on or date.today())
 
 

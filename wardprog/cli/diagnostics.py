@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from wardprog.cli_common import DATE
+from wardprog.cli.common import DATE, console, fail, note
 from wardprog.errors import InputFileError, RowProblem, WardprogError
 
 
@@ -160,12 +160,6 @@ def _chart_file(
 
 def register(app: typer.Typer) -> None:
     """Add the diagnostics commands to ``app`` (the main ``wardprog`` Typer app)."""
-    from wardprog.cli_common import console
-
-    def fail(exc: WardprogError) -> None:
-        # Plain echo, not rich: error lines name files and must not be wrapped or styled.
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
 
     @app.command("spc")
     def spc_command(
@@ -214,8 +208,7 @@ def register(app: typer.Typer) -> None:
         try:
             rebase_dates = [date.fromisoformat(d) for d in rebase or []]
         except ValueError as exc:
-            typer.echo(f"error: --rebase: {exc} (use YYYY-MM-DD)", err=True)
-            raise typer.Exit(2) from exc
+            fail(f"--rebase: {exc} (use YYYY-MM-DD)")
         try:
             points, notes = _chart_file(
                 file,
@@ -229,9 +222,8 @@ def register(app: typer.Typer) -> None:
             )
         except WardprogError as exc:
             fail(exc)
-            return
-        for note in notes:
-            typer.echo(note, err=True)
+        for line in notes:
+            note(line)
         if as_json:
             for p in points:
                 typer.echo(json.dumps(p))
@@ -284,8 +276,7 @@ def register(app: typer.Typer) -> None:
         try:
             day = date.fromisoformat(as_of) if as_of else date.today()
         except ValueError as exc:
-            typer.echo(f"error: --as-of: {exc} (use YYYY-MM-DD)", err=True)
-            raise typer.Exit(2) from exc
+            fail(f"--as-of: {exc} (use YYYY-MM-DD)")
         try:
             extracts = load_folder(folder or settings.extracts_dir, use_cache=False)
             with Session(get_engine(settings.database_url)) as session:
@@ -293,7 +284,6 @@ def register(app: typer.Typer) -> None:
                 known = set(session.exec(select(Ward.code)).all())
         except WardprogError as exc:
             fail(exc)
-            return
         if skipped:
             typer.echo(skipped)
         findings = [
@@ -304,12 +294,11 @@ def register(app: typer.Typer) -> None:
             if f.ward_code is None or f.ward_code in known
         ]
         if findings:
-            typer.echo(f"error: {len(findings):,} value(s) that cannot be true", err=True)
+            lines = [f"{len(findings):,} value(s) that cannot be true"]
             for error in as_errors(findings, extracts.sources):
-                typer.echo(f"{error.path}:", err=True)
-                for problem in error.problems:
-                    typer.echo(f"  - {problem}", err=True)
-            raise typer.Exit(2)
+                lines.append(f"{error.path}:")
+                lines.extend(f"  - {problem}" for problem in error.problems)
+            fail("\n".join(lines))
         for name, frame in extracts.tables.items():
             typer.echo(f"{name}: {len(frame):,} rows OK ({extracts.sources[name]})")
 
@@ -334,8 +323,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         first, last = start, end
         if last < first:
-            typer.echo(f"error: --end {last} is before --start {first}", err=True)
-            raise typer.Exit(2)
+            fail(f"--end {last} is before --start {first}")
         try:
             from wardprog.db import get_engine
 
@@ -345,7 +333,6 @@ def register(app: typer.Typer) -> None:
                 )
         except WardprogError as exc:
             fail(exc)
-            return
         table = Table(title=f"Synthetic extracts {first} to {last} (seed {seed})")
         table.add_column("extract")
         table.add_column("file")

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlmodel import Session
 
-from wardprog.cli_actions import By, Email, Json, On, act, parse_date, print_rows
-from wardprog.commands import (
-    AddPdsa,
-    LogCoaching,
-    RecordQiEvent,
-    StartProject,
-    UpdateProject,
-)
-from wardprog.db import get_engine
-from wardprog.models import PdsaDecision, PpiLevel, ProjectStatus, QiEventKind
+from wardprog.cli.actions import By, Email, Json, On, act, parse_date, print_rows
+from wardprog.cli.common import LazyChoice
+
+if TYPE_CHECKING:
+    from wardprog.models import QiEventKind
 
 projects_app = typer.Typer(
     help="Improvement projects: list, start (outside the programme) and update them.",
@@ -67,7 +61,14 @@ CoachEmail = Annotated[
 Strategic = Annotated[
     str | None, typer.Option("--strategic-aim", help="One of the trust's strategic aims.")
 ]
-Ppi = Annotated[PpiLevel | None, typer.Option("--ppi", help="Patient and public involvement.")]
+Ppi = Annotated[
+    str | None,
+    typer.Option(
+        "--ppi",
+        click_type=LazyChoice("wardprog.models", "PpiLevel"),
+        help="Patient and public involvement.",
+    ),
+]
 PpiNote = Annotated[str | None, typer.Option(help="How patients and the public are involved.")]
 Co2e = Annotated[float | None, typer.Option("--co2e-kg", help="Estimated CO2e saving, kg.")]
 SusNote = Annotated[
@@ -85,17 +86,26 @@ Rebase = Annotated[
 def list_projects(
     ctx: typer.Context,
     status: Annotated[
-        ProjectStatus | None, typer.Option(help="active, completed, stopped.")
+        str | None,
+        typer.Option(
+            click_type=LazyChoice("wardprog.models", "ProjectStatus"),
+            help="active, completed, stopped.",
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
     """Every improvement project with its people, PPI, sustainability and logs."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
+
     if ctx.invoked_subcommand is not None:
         return
+    from wardprog.models import ProjectStatus
     from wardprog.services.projects import project_rows
 
     with Session(get_engine()) as session:
-        rows = project_rows(session, status)
+        rows = project_rows(session, ProjectStatus(status) if status else None)
     print_rows(rows, COLUMNS, title="Improvement projects", as_json=as_json)
 
 
@@ -110,8 +120,11 @@ def chart(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per point.")] = False,
 ) -> None:
     """The project's measure chart (Making Data Count XmR, as `wardprog spc`), PDSAs marked."""
-    from wardprog.cli_actions import fail_stderr
+    from sqlmodel import Session
+
+    from wardprog.cli.common import fail
     from wardprog.config import get_settings
+    from wardprog.db import get_engine
     from wardprog.errors import WardprogError
     from wardprog.services.project_charts import measure_chart
     from wardprog.services.projects import get_project
@@ -126,7 +139,7 @@ def chart(
                 )
             result = measure_chart(session, get_settings(), project, metric, as_of or date.today())
     except WardprogError as exc:
-        fail_stderr(exc)
+        fail(exc)
     if as_json:
         for p in result["points"]:
             typer.echo(json.dumps(p))
@@ -150,9 +163,9 @@ def pack(
     ] = None,
 ) -> None:
     """Re-render the ward's diagnostic pack with its projects' measure charts."""
-    from wardprog.cli_actions import fail_stderr
+    from wardprog.cli.common import fail
     from wardprog.config import get_settings
-    from wardprog.db import session_scope
+    from wardprog.db import get_engine, session_scope
     from wardprog.errors import WardprogError
     from wardprog.services.project_charts import write_ward_pack
 
@@ -160,7 +173,7 @@ def pack(
         with session_scope(get_engine()) as session:
             path = write_ward_pack(session, get_settings(), ward.upper(), as_of or date.today())
     except WardprogError as exc:
-        fail_stderr(exc)
+        fail(exc)
     typer.echo(str(path))
 
 
@@ -188,6 +201,8 @@ def start(
     as_json: Json = False,
 ) -> None:
     """Start a project outside the ward programme (`improve` items have one already)."""
+    from wardprog.commands import StartProject
+
     act(
         StartProject,
         by=by,
@@ -233,7 +248,11 @@ def update(
     sustainability_note: SusNote = None,
     rebase: Rebase = None,
     status: Annotated[
-        ProjectStatus | None, typer.Option(help="active, completed or stopped (needs --reason).")
+        str | None,
+        typer.Option(
+            click_type=LazyChoice("wardprog.models", "ProjectStatus"),
+            help="active, completed or stopped (needs --reason).",
+        ),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why it was stopped.")] = None,
     on: On = None,
@@ -241,6 +260,8 @@ def update(
     as_json: Json = False,
 ) -> None:
     """Change a project's record (only the options given)."""
+    from wardprog.commands import UpdateProject
+
     act(
         UpdateProject,
         by=by,
@@ -277,7 +298,11 @@ def pdsa_add(
     happened: Annotated[str, typer.Option(help="What happened (Do/Study).")] = "",
     learned: Annotated[str, typer.Option(help="What was learned.")] = "",
     decision: Annotated[
-        PdsaDecision | None, typer.Option(help="adopt, adapt or abandon (Act).")
+        str | None,
+        typer.Option(
+            click_type=LazyChoice("wardprog.models", "PdsaDecision"),
+            help="adopt, adapt or abandon (Act).",
+        ),
     ] = None,
     started: Annotated[
         date | None,
@@ -290,6 +315,8 @@ def pdsa_add(
     as_json: Json = False,
 ) -> None:
     """Log a PDSA cycle (it is marked on the project's measure chart)."""
+    from wardprog.commands import AddPdsa
+
     act(
         AddPdsa,
         by=by,
@@ -318,6 +345,8 @@ def coaching_add(
     as_json: Json = False,
 ) -> None:
     """Log a coaching session (a project with one counts as coached)."""
+    from wardprog.commands import LogCoaching
+
     act(
         LogCoaching,
         by=by,
@@ -333,6 +362,8 @@ def coaching_add(
 
 def _event(kind: QiEventKind, topic: str, attendee: list[str] | None, by: str, on: date | None,
            email: str, as_json: bool) -> None:  # fmt: skip
+    from wardprog.commands import RecordQiEvent
+
     act(
         RecordQiEvent,
         by=by,
@@ -358,6 +389,8 @@ def qi_cafe(
     as_json: Json = False,
 ) -> None:  # fmt: skip
     """Record a QI Café (open to all staff) held on --on, with who came."""
+    from wardprog.models import QiEventKind
+
     _event(QiEventKind.qi_cafe, topic, attendee, by, on, email, as_json)
 
 
@@ -367,6 +400,8 @@ def training(
     as_json: Json = False,
 ) -> None:  # fmt: skip
     """Record a QI Fundamentals-or-similar training event: attendees count as trained."""
+    from wardprog.models import QiEventKind
+
     _event(QiEventKind.training, topic, attendee, by, on, email, as_json)
 
 
@@ -379,9 +414,11 @@ def kpis(
 ) -> None:
     """The QI strategy's scorecard: each KPI's value, target, numerator/denominator, met."""
     from rich.table import Table
+    from sqlmodel import Session
 
-    from wardprog.cli_common import console
+    from wardprog.cli.common import console
     from wardprog.config import get_settings
+    from wardprog.db import get_engine
     from wardprog.services.scorecard import scorecard
 
     with Session(get_engine()) as session:

@@ -7,11 +7,8 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from wardprog.cli_actions import By, Email, Json, On, act, print_rows
-from wardprog.commands import MergeThemes, SplitTheme
-from wardprog.db import get_engine
+from wardprog.cli.actions import By, Email, Json, On, act, print_rows
 
 themes_app = typer.Typer(
     help="Trust-wide themes: the same problem raised on many wards, as one.",
@@ -29,6 +26,10 @@ def list_themes(
     as_json: Json = False,
 ) -> None:
     """Each theme with its wards, categories and status, most wards first."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
+
     if ctx.invoked_subcommand is not None:
         return
     from wardprog.services.themes import theme_rows
@@ -60,6 +61,8 @@ def merge(
     as_json: Json = False,
 ) -> None:
     """Merge themes that are one problem (their items move into --into)."""
+    from wardprog.commands import MergeThemes
+
     act(MergeThemes, by=by, email=email, as_json=as_json, into=into, themes=themes,
         on=on or date.today())  # fmt: skip
 
@@ -74,6 +77,8 @@ def split(
     as_json: Json = False,
 ) -> None:
     """Move items that are a different problem into a new theme of their own."""
+    from wardprog.commands import SplitTheme
+
     act(SplitTheme, by=by, email=email, as_json=as_json, theme=theme, item_ids=item,
         on=on or date.today())  # fmt: skip
 

@@ -7,9 +7,8 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from wardprog.cli_actions import (
+from wardprog.cli.actions import (
     Email,
     Json,
     On,
@@ -19,14 +18,6 @@ from wardprog.cli_actions import (
     parse_datetime,
     print_rows,
 )
-from wardprog.commands import (
-    CancelEvent,
-    DeferWard,
-    RecordEventHeld,
-    RescheduleEvent,
-    SetEngagementPreferences,
-)
-from wardprog.db import get_engine
 
 events_app = typer.Typer(
     help="Engagement events: list, reschedule, record held, cancel.", no_args_is_help=True
@@ -41,6 +32,9 @@ Reason = Annotated[str, typer.Option(help="Why (goes in the update to everyone i
 @events_app.command("list")
 def list_events(as_json: Json = False) -> None:
     """Every engagement event, by start time (Europe/London)."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
     from wardprog.services.views import event_rows
 
     with Session(get_engine()) as session:
@@ -70,6 +64,8 @@ def reschedule(
     as_json: Json = False,
 ) -> None:
     """Move a ward's event (the same rules as scheduling: working day, no clash)."""
+    from wardprog.commands import RescheduleEvent
+
     act(
         RescheduleEvent,
         by=by,
@@ -104,6 +100,8 @@ def held(
     as_json: Json = False,
 ) -> None:
     """Record that a ward's event took place: the engagement stage completes, triage is chased."""
+    from wardprog.commands import RecordEventHeld
+
     act(
         RecordEventHeld,
         by=by,
@@ -129,6 +127,8 @@ def defer(
     as_json: Json = False,
 ) -> None:
     """Move an enrolled ward, not yet engaged, to the next wave (its event is cancelled)."""
+    from wardprog.commands import DeferWard
+
     act(DeferWard, by=by, email=email, as_json=as_json, ward_code=ward, reason=reason,
         on=on or date.today())  # fmt: skip
 
@@ -144,6 +144,8 @@ def cancel(
     as_json: Json = False,
 ) -> None:
     """Cancel a ward's event (METHOD:CANCEL to everyone invited)."""
+    from wardprog.commands import CancelEvent
+
     act(
         CancelEvent,
         by=by,
@@ -176,6 +178,8 @@ def preferences(
     as_json: Json = False,
 ) -> None:
     """When a ward can release staff for its engagement event."""
+    from wardprog.commands import SetEngagementPreferences
+
     starts_list = _list(starts)
     act(
         SetEngagementPreferences,

@@ -6,10 +6,8 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from wardprog.cli_actions import Json, parse_date, print_rows
-from wardprog.db import get_engine
+from wardprog.cli.actions import Json, parse_date, print_rows
 
 
 def audit(
@@ -21,6 +19,9 @@ def audit(
     as_json: Json = False,
 ) -> None:
     """The audit trail of actions (oldest first)."""
+    from sqlmodel import Session
+
+    from wardprog.db import get_engine
     from wardprog.services.views import action_rows
 
     with Session(get_engine()) as session:
