@@ -10,6 +10,7 @@ in a replay).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.exceptions import ObjectNotFound
 from sqlmodel import Session, col, select
 
 from flows.common import (
@@ -33,7 +35,7 @@ from flows.common import (
 )
 from flows.diagnostics import publish_pack_artifacts
 from wardprog.db import session_scope
-from wardprog.models import DiagnosticSnapshot, Stage, Wave, WaveStatus
+from wardprog.models import DiagnosticSnapshot, Stage, WardEnrolment, Wave, WaveStatus
 from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
@@ -118,30 +120,178 @@ def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
 CONCURRENT_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic, Stage.triage})
 
 
+# The deployment (prefect.yaml) that runs one site's wards through one concurrent stage.
+BATCH_DEPLOYMENT = "ward-stage-batch/ward-stage-batch"
+# How long a wave's flow run waits for its site batches. A batch whose worker died stays
+# "Running" in the API (a killed process reports nothing): after this the wave's run goes on
+# without it, its wards wait, and the next run (daily-advance) takes them on - once, since
+# every stage is idempotent and commits each ward in its own transaction.
+BATCH_TIMEOUT_SECONDS = 1800
+
+
+def _map_stage(stage: Stage, wards: list[tuple[int, str]], as_of: date) -> list[dict[str, Any]]:
+    futures = stage_task.map(
+        [e for e, _ in wards], [w for _, w in wards], unmapped(stage), unmapped(as_of)
+    )
+    return [f.result() for f in futures]
+
+
+def _from_a_deployment() -> bool:
+    """This flow run came from a deployment, so a worker of the pool runs it (not a replay)."""
+    from prefect.runtime import deployment
+
+    return deployment.id is not None
+
+
+def _stages(enrolment_ids: list[int]) -> dict[int, Stage]:
+    _, engine = runtime()
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WardEnrolment.id, WardEnrolment.stage).where(
+                col(WardEnrolment.id).in_(enrolment_ids)
+            )
+        ).all()
+    return {int(i): Stage(st) for i, st in rows if i is not None}
+
+
+async def _run_batches(
+    stage: Stage, batches: dict[str, list[tuple[int, str]]], as_of: date, timeout: float
+) -> list[Any]:
+    from prefect.deployments import arun_deployment
+    from prefect.runtime import flow_run
+
+    parent = flow_run.id or "local"
+    return list(
+        await asyncio.gather(
+            *(
+                arun_deployment(
+                    BATCH_DEPLOYMENT,
+                    parameters={
+                        "site": site,
+                        "enrolment_ids": [e for e, _ in wards],
+                        "ward_codes": [w for _, w in wards],
+                        "stage": stage.value,
+                        "as_of": as_of.isoformat(),
+                    },
+                    timeout=timeout,
+                    poll_interval=1,
+                    # A retried parent finds its batches instead of starting them twice.
+                    idempotency_key=f"{parent}:{stage.value}:{site}",
+                )
+                for site, wards in batches.items()
+            )
+        )
+    )
+
+
+def _fan_out(
+    stage: Stage,
+    wards: list[tuple[int, str]],
+    site_of: dict[str, str],
+    as_of: date,
+    timeout: float,
+) -> list[dict[str, Any]]:
+    """One deployment run per site, on whichever workers of the pool are free; then the
+    outcome read back from the database (the batches' own results need no shared storage)."""
+    logger = get_run_logger()
+    ids = [e for e, _ in wards]
+    before = _stages(ids)
+    batches: dict[str, list[tuple[int, str]]] = {}
+    for enrolment_id, ward in wards:
+        batches.setdefault(site_of[ward], []).append((enrolment_id, ward))
+    runs = asyncio.run(_run_batches(stage, batches, as_of, timeout))
+    for site, run in zip(batches, runs, strict=True):
+        if run.state is None or not run.state.is_completed():
+            logger.warning(
+                "%s batch for site %s ended %s: its wards wait for the next run",
+                stage.value,
+                site,
+                run.state.name if run.state else "without a state",
+            )
+    after = _stages(ids)
+    return [
+        {
+            "done": is_past(after[e], stage),
+            "skipped": is_past(before[e], stage),
+            "summary": "done in a site batch" if is_past(after[e], stage) else "waiting",
+        }
+        for e in ids
+    ]
+
+
 def _run_stage_for_wards(
-    stage: Stage, wards: list[tuple[int, str]], as_of: date
+    stage: Stage,
+    wards: list[tuple[int, str]],
+    as_of: date,
+    site_of: dict[str, str] | None = None,
+    batch_timeout: float = BATCH_TIMEOUT_SECONDS,
 ) -> list[dict[str, Any]]:
     if not wards:
         return []
     if stage in CONCURRENT_STAGES:
-        futures = stage_task.map(
-            [e for e, _ in wards], [w for _, w in wards], unmapped(stage), unmapped(as_of)
-        )
-        return [f.result() for f in futures]
+        if site_of and len(set(site_of.values())) > 1 and _from_a_deployment():
+            try:
+                return _fan_out(stage, wards, site_of, as_of, batch_timeout)
+            except ObjectNotFound:
+                get_run_logger().warning(
+                    "deployment %s not found (prefect deploy --all): the wave runs here",
+                    BATCH_DEPLOYMENT,
+                )
+        return _map_stage(stage, wards, as_of)
     return [stage_task(e, w, stage, as_of) for e, w in wards]
 
 
-def advance_wave_wards(wave_id: int, as_of: date) -> dict[str, int]:
+def _publish_packs(packs: list[tuple[str, int]]) -> None:
+    if packs:
+        for future in publish_pack_artifacts.map([w for w, _ in packs], [s for _, s in packs]):
+            future.result()
+
+
+@flow(
+    name="ward-stage-batch",
+    flow_run_name="{stage} · site {site} · {as_of}",
+    task_runner=ward_task_runner(),
+)
+def stage_batch(
+    site: str, enrolment_ids: list[int], ward_codes: list[str], stage: Stage, as_of: date
+) -> dict[str, int]:
+    """One site's wards of a wave through a stage that needs nothing from other wards.
+
+    Started by the wave's flow run (``run_deployment``) when it runs on a worker, so a wave's
+    diagnostic packs and triage spread over the work pool; the deciding stages (engagement
+    slots, QSIR seats) stay in the wave's own run, in register order.
+    """
+    wards = list(zip(enrolment_ids, ward_codes, strict=True))
+    results = _map_stage(stage, wards, as_of)
+    _publish_packs(
+        [
+            (w, r["snapshot_id"])
+            for (_, w), r in zip(wards, results, strict=True)
+            if r.get("snapshot_id")
+        ]
+    )
+    return {
+        "done": sum(1 for r in results if r["done"] and not r.get("skipped")),
+        "waiting": sum(1 for r in results if not r["done"]),
+    }
+
+
+def advance_wave_wards(
+    wave_id: int, as_of: date, batch_timeout: float = BATCH_TIMEOUT_SECONDS
+) -> dict[str, int]:
     """Run every ward of one wave through as many stages as it can go, stage by stage.
 
     Stage by stage across the wave (rather than ward by ward) keeps engagement slot finding and
     cohort allocation deterministic and shows the team one stage finishing before the next.
+    On a worker, the concurrent stages go out as one deployment run per site.
     """
     _, engine = runtime()
     with Session(engine) as session:
         wave = session.get(Wave, wave_id)
         number = wave.number if wave else wave_id
-        wards = [(e.id, w.code) for e, w, _ in wave_wards(session, wave_id)]
+        rows = wave_wards(session, wave_id)
+        wards = [(e.id, w.code) for e, w, _ in rows]
+        site_of = {w.code: s.code for _, w, s in rows}
     progress_id = create_progress_artifact(
         progress=0.0,
         key=artifact_key("wave", number, "progress"),
@@ -151,7 +301,7 @@ def advance_wave_wards(wave_id: int, as_of: date) -> dict[str, int]:
     counts = {"done": 0, "waiting": 0}
     for n, stage in enumerate(WORK_STAGES, start=1):
         todo = [(e, w) for e, w in wards if w not in blocked]
-        results = _run_stage_for_wards(stage, todo, as_of)  # type: ignore[arg-type]
+        results = _run_stage_for_wards(stage, todo, as_of, site_of, batch_timeout)  # type: ignore[arg-type]
         packs: list[tuple[str, int]] = []
         for (_, ward), result in zip(todo, results, strict=True):
             if stage is Stage.diagnostic and result.get("snapshot_id"):
@@ -161,9 +311,7 @@ def advance_wave_wards(wave_id: int, as_of: date) -> dict[str, int]:
             else:
                 blocked.add(ward)
                 counts["waiting"] += 1
-        if packs:
-            for future in publish_pack_artifacts.map([w for w, _ in packs], [s for _, s in packs]):
-                future.result()
+        _publish_packs(packs)
         # One update per stage, not per ward: each is an API round trip.
         update_progress_artifact(progress_id, progress=100.0 * n / len(WORK_STAGES))  # type: ignore[arg-type]
     _publish_wave_artifacts(wave_id, number, as_of)
@@ -202,8 +350,15 @@ def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
     log_prints=True,
     task_runner=ward_task_runner(),
 )
-def launch_wave(as_of: date | None = None, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
-    """Open the quarter's wave (idempotent) and advance its wards as far as they can go."""
+def launch_wave(
+    as_of: date | None = None,
+    programme: str = DEFAULT_PROGRAMME,
+    batch_timeout: float = BATCH_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
+    """Open the quarter's wave (idempotent) and advance its wards as far as they can go.
+
+    ``batch_timeout``: seconds to wait for each site batch on the pool (see ``stage_batch``).
+    """
     as_of = resolve_as_of(as_of)
     logger = get_run_logger()
     opened = open_wave_task(as_of, programme)
@@ -211,7 +366,7 @@ def launch_wave(as_of: date | None = None, programme: str = DEFAULT_PROGRAMME) -
         logger.info("Every ward is already enrolled; no wave to launch on %s", as_of)
         return {"wave": None}
     logger.info("Wave %s %s", opened["number"], "opened" if opened["created"] else "already open")
-    counts = advance_wave_wards(opened["wave_id"], as_of)
+    counts = advance_wave_wards(opened["wave_id"], as_of, batch_timeout)
     return {"wave": opened["number"], "created": opened["created"], **counts}
 
 
@@ -221,10 +376,14 @@ def launch_wave(as_of: date | None = None, programme: str = DEFAULT_PROGRAMME) -
     log_prints=True,
     task_runner=ward_task_runner(),
 )
-def advance_wards(as_of: date | None = None, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
+def advance_wards(
+    as_of: date | None = None,
+    programme: str = DEFAULT_PROGRAMME,
+    batch_timeout: float = BATCH_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
     """Daily: pick up returned templates and move every open wave's wards on."""
     as_of = resolve_as_of(as_of)
     summary: dict[str, Any] = {}
     for wave_id in _open_wave_ids(programme):
-        summary[str(wave_id)] = advance_wave_wards(wave_id, as_of)
+        summary[str(wave_id)] = advance_wave_wards(wave_id, as_of, batch_timeout)
     return summary
