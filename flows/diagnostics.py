@@ -85,10 +85,17 @@ def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
     task_runner=ward_task_runner(),
 )
 def recheck_due_wards(as_of: date) -> list[dict[str, Any]]:
-    """Every ward whose 3- or 6-month re-check has fallen due and is not yet done.
+    """Every ward whose 3- or 6-month re-check has fallen due and is not yet done."""
+    return run_due_rechecks(as_of)
+
+
+def run_due_rechecks(as_of: date) -> list[dict[str, Any]]:
+    """The body of a re-check run, for a flow with a thread-pool task runner to call.
 
     Each ward's re-check is a task (not a subflow) and they run concurrently: a re-check reads
-    only its own ward's rows and writes only its own snapshot.
+    only its own ward's rows and writes only its own snapshot. The daily ``recheck-due`` flow
+    calls this directly rather than through ``recheck_due_wards``: a subflow run a day is an
+    API round trip and a flow-run page nobody reads.
     """
     _, engine = runtime()
     with Session(engine) as session:

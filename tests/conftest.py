@@ -161,3 +161,16 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with an end-to-end (``slow``) test first, in their own order, the rest after.
+
+    pytest-xdist hands tests out in collection order: the long end-to-end runs (the production
+    topology, the crash and concurrency tests, the programme replay, the browsers) collected
+    last would start last and leave one worker running alone at the end of `make test`.
+    Started first, the short tests fill in around them. Whole modules move, so module-scoped
+    fixtures are still built once per module and worker.
+    """
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow_modules)  # stable: keeps each order

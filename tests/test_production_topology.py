@@ -3,8 +3,12 @@
     prefect server start (PostgreSQL) <- prefect work-pool create; prefect deploy --all
           ^                           <- two `prefect worker start --pool wardprog`
           |                              (flow-run subprocesses; app database on PostgreSQL)
-    run_deployment(quarterly-wave-launch) -> the wave's 15 wards as far as they can go
-    run_deployment(daily-advance)         -> returned templates picked up -> wave complete
+    run_deployment(quarterly-wave-launch) -> the wave's 15 wards as far as they can go; its
+        diagnostic stage goes out as one ward-stage-batch run per site, over both workers;
+        one worker is killed (SIGKILL, its flow-run subprocesses with it) mid-batch
+    run_deployment(daily-advance)         -> the survivor takes the killed batch's wards on
+    run_deployment(daily-advance)         -> returned templates picked up -> wave complete,
+        every row and message once
 
 Everything listens on 127.0.0.1 and lives in throw-away databases and folders. The server's
 scheduler service is off: the test drives the programme on the simulated clock (``as_of``), and
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import time
 from datetime import date
 from pathlib import Path
 from typing import cast
@@ -23,7 +29,12 @@ from uuid import UUID
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import DeploymentSort, FlowRunSort
 from prefect.deployments import run_deployment
@@ -38,6 +49,7 @@ from tests.topology.harness import (
     Processes,
     api_healthy,
     free_port,
+    kill_group,
     scratch_database,
     wait_until,
     wardprog_env,
@@ -47,7 +59,15 @@ from tests.topology.web import close_a_fix_through_the_web
 from wardprog.config import Settings
 from wardprog.db import get_engine
 from wardprog.demo.runner import prepare_demo, write_register
-from wardprog.models import Stage, WardEnrolment, Wave, WaveStatus
+from wardprog.models import (
+    DiagnosticSnapshot,
+    EngagementEvent,
+    Notification,
+    Stage,
+    WardEnrolment,
+    Wave,
+    WaveStatus,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -56,6 +76,11 @@ POOL = "wardprog"
 WORKERS = ("ward-worker-a", "ward-worker-b")
 LAUNCH = "launch-wave/quarterly-wave-launch"
 ADVANCE = "advance-wards/daily-advance"
+BATCH = "ward-stage-batch/ward-stage-batch"
+# The label a worker gives each flow run it takes (Prefect's own, read back through the API).
+WORKER_LABEL = "prefect.worker.name"
+# How long the wave's run waits for a site batch: the killed worker's batch never reports.
+BATCH_TIMEOUT = 60
 
 
 def _deployment_names() -> set[str]:
@@ -83,6 +108,45 @@ async def _online_workers() -> set[str]:
         return {w.name for w in found if str(w.status).upper().endswith("ONLINE")}
 
 
+async def _read_run(run_id: UUID) -> FlowRun:
+    async with get_client() as client:
+        return await client.read_flow_run(run_id)
+
+
+async def _batches_of(parent: UUID, stage: str = "diagnostic") -> list[FlowRun]:
+    """A stage's site batches a wave's run started (idempotency key: parent:stage:site)."""
+    async with get_client() as client:
+        batch = await client.read_deployment_by_name(BATCH)
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[batch.id])),
+            limit=50,
+        )
+        return [r for r in runs if (r.idempotency_key or "").startswith(f"{parent}:{stage}:")]
+
+
+async def _workers_of(run_ids: list[UUID]) -> dict[UUID, str | None]:
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)), limit=50
+        )
+        return {r.id: r.labels.get(WORKER_LABEL) for r in runs}
+
+
+def _kill_a_batch_worker(parent: UUID, workers: dict[str, Managed], timeout: float) -> str:
+    """SIGKILL the worker running one of ``parent``'s batches (not the parent's own worker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        own = asyncio.run(_read_run(parent)).labels.get(WORKER_LABEL)
+        for run in asyncio.run(_batches_of(parent)):
+            name = run.labels.get(WORKER_LABEL)
+            if name in workers and name != own and run.state and run.state.is_running():
+                kill_group(workers[name].proc, signal.SIGKILL)
+                workers[name].proc.wait(timeout=10)
+                return name
+        time.sleep(0.2)
+    raise AssertionError(f"no batch of {parent} ran on the other worker within {timeout}s")
+
+
 async def _flow_runs(*deployments: str) -> tuple[list[FlowRun], list[UUID]]:
     async with get_client() as client:
         ids = [(await client.read_deployment_by_name(name)).id for name in deployments]
@@ -94,17 +158,36 @@ async def _flow_runs(*deployments: str) -> tuple[list[FlowRun], list[UUID]]:
         return runs, ids
 
 
-def _trigger(name: str, as_of: str, logs: list[Managed]) -> None:
-    # Sync call from a test: returns the FlowRun once finished (or after the timeout).
-    run = cast(
-        FlowRun,
-        run_deployment(name, parameters={"as_of": as_of}, timeout=150),
-    )
+def _parameters(as_of: str) -> dict[str, object]:
+    return {"as_of": as_of, "batch_timeout": BATCH_TIMEOUT}
+
+
+def _check_completed(name: str, run: FlowRun, logs: list[Managed]) -> None:
     assert run.state is not None and run.state.is_completed(), f"{name} ended {run.state!r}\n" + (
         "\n\n".join(f"--- {m.name} ---\n{m.tail(60)}" for m in logs)
     )
 
 
+def _trigger(name: str, as_of: str, logs: list[Managed]) -> FlowRun:
+    # Sync call from a test: returns the FlowRun once finished (or after the timeout).
+    run = cast(FlowRun, run_deployment(name, parameters=_parameters(as_of), timeout=240))
+    _check_completed(name, run, logs)
+    return run
+
+
+def _await_final(run_id: UUID, timeout: float) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = asyncio.run(_read_run(run_id))
+        if run.state is not None and run.state.is_final():
+            return run
+        time.sleep(0.5)
+    return asyncio.run(_read_run(run_id))
+
+
+# Every flow run is a fresh worker subprocess (imports Prefect and wardprog: seconds each on two
+# busy cores), and this test starts about a dozen of them.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("fresh_db_url", ["postgres"], indirect=True)
 def test_server_on_postgres_two_workers_complete_a_wave(
     fresh_settings: Settings, tmp_path: Path
@@ -142,10 +225,17 @@ def test_server_on_postgres_two_workers_complete_a_wave(
 
             register = write_register(tmp_path / "wards.csv", wards_per_site=5)
             prepare_demo(fresh_settings, date(2026, 1, 2), date(2026, 3, 31), register)
-            workers = [
-                procs.start(name, [PREFECT, "worker", "start", "--pool", POOL, "--name", name])
+            # Two flow runs at a time each: a wave's run and one of its site batches fit on one
+            # worker, so the three batches cannot all queue behind the wave on one of them.
+            workers = {
+                name: procs.start(
+                    name,
+                    [PREFECT, "worker", "start", "--pool", POOL, "--name", name, "--limit", "2"],
+                    {"PREFECT_WORKER_QUERY_SECONDS": "1"},
+                )
                 for name in WORKERS
-            ]
+            }
+            logs = [server, *workers.values()]
 
             with temporary_settings({PREFECT_API_URL: api}):
                 assert asyncio.run(_deployments()) == _deployment_names()
@@ -155,11 +245,21 @@ def test_server_on_postgres_two_workers_complete_a_wave(
                     "both workers online on the pool",
                     interval=1,
                 )
-                # The quarter's first working day: the wave opens, wards go as far as they can.
-                _trigger(LAUNCH, "2026-01-02", [server, *workers])
+                # The quarter's first working day: the wave opens, its diagnostic stage goes out
+                # as one batch per site; one worker dies while it runs one of them.
+                launch = cast(
+                    FlowRun, run_deployment(LAUNCH, parameters=_parameters("2026-01-02"), timeout=0)
+                )
+                killed = _kill_a_batch_worker(launch.id, workers, timeout=180)
+                launched = _await_final(launch.id, timeout=240)
+                _check_completed(LAUNCH, launched, logs)
+                batches = asyncio.run(_batches_of(launch.id))
+                ran_on = asyncio.run(_workers_of([launch.id, *(b.id for b in batches)]))
+                # The next daily run, on the survivor, takes the killed batch's wards on.
+                _trigger(ADVANCE, "2026-01-02", logs)
                 # Seven weeks on, after every engagement event: templates back, wave complete.
                 return_templates_due(date(2026, 2, 20))
-                _trigger(ADVANCE, "2026-02-20", [server, *workers])
+                _trigger(ADVANCE, "2026-02-20", logs)
                 runs, ids = asyncio.run(_flow_runs(LAUNCH, ADVANCE))
                 online = asyncio.run(_online_workers())
             # The ward page runs beside them on the same app database.
@@ -167,16 +267,30 @@ def test_server_on_postgres_two_workers_complete_a_wave(
     finally:
         procs.stop_all()
 
-    # App state is in PostgreSQL.
+    # App state is in PostgreSQL: the wave complete, and every ward's rows and messages once
+    # although one batch died part-way and its wards were taken on again.
     with Session(get_engine(fresh_settings.database_url)) as session:
         enrolments = session.exec(select(WardEnrolment)).all()
         waves = session.exec(select(Wave)).all()
+        snapshots = session.exec(select(DiagnosticSnapshot.ward_id)).all()
+        events = session.exec(select(EngagementEvent.ward_id)).all()
+        kinds = [n.kind for n in session.exec(select(Notification)).all()]
     assert len(enrolments) == 15
     assert {e.stage for e in enrolments} == {Stage.complete}
     assert [(w.number, w.status) for w in waves] == [(1, WaveStatus.complete)]
+    assert len(snapshots) == len(set(snapshots)) == 15
+    assert len(events) == len(set(events)) == 15
+    assert kinds.count("diagnostic_pack_ready") == kinds.count("engagement_invite") == 15
+
+    # The wave's work ran on both workers (Prefect's worker label on each flow run): the
+    # launch on one, its site batches (three, one per site) on the pool.
+    assert len(batches) == 3
+    assert set(ran_on.values()) == set(WORKERS), ran_on
+    assert killed in WORKERS and killed != ran_on[launch.id]
 
     # Flow runs are visible through the Prefect API, each from its deployment, on the pool.
-    assert [r.deployment_id for r in runs] == ids
+    assert {r.deployment_id for r in runs} == set(ids)
+    assert [r.deployment_id for r in runs].count(ids[1]) == 2
     assert all(r.state is not None and r.state.is_completed() for r in runs)
     assert {r.work_pool_name for r in runs} == {POOL}
-    assert online >= set(WORKERS)
+    assert online >= set(WORKERS) - {killed}

@@ -46,10 +46,10 @@ from wardprog.reports.icons import (
     meaning,
     short_name,
 )
-from wardprog.rules.evaluation import RATE_METRICS, plain_english, ward_month_bed_days
-from wardprog.rules.metrics import METRICS, METRICS_BY_KEY, ward_month_metrics
+from wardprog.rules.evaluation import RATE_METRICS, plain_english
+from wardprog.rules.metrics import METRICS, METRICS_BY_KEY
 from wardprog.rules.spc import spc
-from wardprog.services.diagnostics import charts_for, load_extracts
+from wardprog.services.diagnostics import charts_for
 from wardprog.services.evaluation import ProgrammeEvaluation, evaluate_programme
 
 PDF_TIMEOUT_SECONDS = 120
@@ -214,14 +214,10 @@ def escalations(session: Session) -> list[dict[str, Any]]:
 
 def board_data(session: Session, settings: Settings, as_of: date) -> BoardData:
     evaluation = evaluate_programme(session, settings, as_of)
-    extracts = load_extracts(settings)
     start, end = evaluation.period_start, evaluation.period_end
-    metrics = ward_month_metrics(extracts.tables, start, end)
-    census = extracts["census"]
-    census = census.loc[
-        (census["date"] >= pd.Timestamp(start)) & (census["date"] <= pd.Timestamp(end))
-    ]
-    bed_days = ward_month_bed_days(census)
+    # The evaluation's own ward-months: computing them again cost a second pass over the
+    # extracts each month.
+    metrics, bed_days = evaluation.metrics, evaluation.bed_days
     wards = {
         w.code: (w.name, s.code)
         for w, s in session.exec(select(Ward, Site).where(Ward.site_id == Site.id)).all()

@@ -41,6 +41,10 @@ class ProgrammeEvaluation:
     estimates: dict[str, Estimate]
     by_wave: dict[str, pd.DataFrame] = field(default_factory=dict)
     events: dict[str, date | None] = field(default_factory=dict)
+    # The period's ward-month metrics (every metric, long form) and occupied bed days, as read
+    # for the estimates: the board report charts the same months without reading them again.
+    metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bed_days: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def evaluation_period(as_of: date, months: int = EVALUATION_MONTHS) -> tuple[date, date]:
@@ -85,13 +89,14 @@ def evaluate_programme(
     start, end = evaluation_period(as_of)
     extracts = load_extracts(settings)
     events, waves = engagement_dates(session, as_of)
-    long = ward_month_metrics(extracts.tables, start, end)
-    long = long.loc[long["metric"].isin(keys)]
+    every = ward_month_metrics(extracts.tables, start, end)
+    long = every.loc[every["metric"].isin(keys)]
     census = extracts["census"]
     census = census.loc[
         (census["date"] >= pd.Timestamp(start)) & (census["date"] <= pd.Timestamp(end))
     ]
-    panels = metric_panels(long, events, ward_month_bed_days(census))
+    bed_days = ward_month_bed_days(census)
+    panels = metric_panels(long, events, bed_days)
     estimates = {}
     by_wave = {}
     for key in keys:
@@ -100,4 +105,4 @@ def evaluate_programme(
             panel = pd.DataFrame(columns=["ward", "month", "value", "start"])
         estimates[key] = evaluate_panel(panel, lag=lag, metric=key)
         by_wave[key] = wave_before_after(panel, waves)
-    return ProgrammeEvaluation(as_of, start, end, lag, estimates, by_wave, events)
+    return ProgrammeEvaluation(as_of, start, end, lag, estimates, by_wave, events, every, bed_days)
