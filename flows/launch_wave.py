@@ -198,8 +198,10 @@ def _fan_out(
     before = _stages(ids)
     batches: dict[str, list[tuple[int, str]]] = {}
     for enrolment_id, ward in wards:
-        batches.setdefault(site_of[ward], []).append((enrolment_id, ward))
-    runs = asyncio.run(_run_batches(stage, batches, as_of, timeout))
+        # A ward past this stage has nothing to do: no worker process is started for it.
+        if not is_past(before[enrolment_id], stage):
+            batches.setdefault(site_of[ward], []).append((enrolment_id, ward))
+    runs = asyncio.run(_run_batches(stage, batches, as_of, timeout)) if batches else []
     for site, run in zip(batches, runs, strict=True):
         if run.state is None or not run.state.is_completed():
             logger.warning(

@@ -79,8 +79,9 @@ ADVANCE = "advance-wards/daily-advance"
 BATCH = "ward-stage-batch/ward-stage-batch"
 # The label a worker gives each flow run it takes (Prefect's own, read back through the API).
 WORKER_LABEL = "prefect.worker.name"
-# How long the wave's run waits for a site batch: the killed worker's batch never reports.
-BATCH_TIMEOUT = 60
+# How long the wave's run waits for a site batch (each a fresh worker subprocess; on the one
+# surviving worker they queue behind each other). A killed worker's batch is marked crashed.
+BATCH_TIMEOUT = 400
 
 
 def _deployment_names() -> set[str]:
