@@ -187,7 +187,7 @@ def _failed(data: pd.DataFrame, method: str, lag: int, metric: str | None, reaso
 
 def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) -> Estimate:
     """``value ~ exposed + C(month) + (1 | ward)`` on a panel already marked with ``exposed``."""
-    import statsmodels.formula.api as smf
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
     data = data.dropna(subset=["value"])
     reason = _not_estimable(data)
@@ -198,7 +198,7 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = smf.mixedlm("value ~ exposed + C(month)", frame, groups=frame["ward"])
+            model = MixedLM(frame["value"], mixed_design(frame), groups=frame["ward"])
             # statsmodels' default optimisers, started at the exact REML optimum of the one
             # variance ratio (see `reml_start`): they confirm it and give the standard errors
             # in a few steps instead of searching from scratch (0.1-5 s a fit, 14 fits a
@@ -224,6 +224,26 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
         METHOD_MIXED,
         lag,
         metric,
+    )
+
+
+def mixed_design(frame: pd.DataFrame) -> pd.DataFrame:
+    """The design matrix of ``value ~ exposed + C(month)``, as patsy builds it.
+
+    Intercept, one treatment column per month after the first (sorted), then ``exposed``: the
+    same columns in the same order, so the same fit, without patsy's formula machinery (a
+    quarter of each fit's time).
+    """
+    months = pd.get_dummies(frame["month"], prefix="C(month)", prefix_sep="[T.", dtype=float)
+    months = months.reindex(columns=sorted(months.columns)).iloc[:, 1:]
+    months.columns = [f"{c}]" for c in months.columns]
+    return pd.concat(
+        [
+            pd.DataFrame({"Intercept": 1.0}, index=frame.index),
+            months,
+            frame["exposed"].astype(float).rename("exposed"),
+        ],
+        axis=1,
     )
 
 
