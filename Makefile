@@ -9,6 +9,8 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 # PREFECT_LOGGING_LEVEL=WARNING would also drop the INFO logs the Prefect UI shows.
 
 # pytest-xdist workers for `make test`: each has its own databases, Prefect home and harness.
+# Work stealing: the end-to-end modules are collected first (tests/conftest.py), and a worker
+# that runs out takes queued tests from the other instead of idling while it finishes them.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck check ui clean bench browser
@@ -42,7 +44,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy wardprog flows schedules
-	$(BIN)/pytest -n $(TEST_WORKERS) --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
