@@ -221,6 +221,12 @@ def _fan_out(
     ]
 
 
+# Stages a wave on a worker sends out as site batches (other processes, on any worker). Triage
+# stays here, on threads: it files items under trust-wide themes whose keys are handed out in
+# order, a shared decision that separate processes would race for.
+BATCH_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic})
+
+
 def _run_stage_for_wards(
     stage: Stage,
     wards: list[tuple[int, str]],
@@ -231,7 +237,8 @@ def _run_stage_for_wards(
     if not wards:
         return []
     if stage in CONCURRENT_STAGES:
-        if site_of and len(set(site_of.values())) > 1 and _from_a_deployment():
+        fan_out = stage in BATCH_STAGES and len(set((site_of or {}).values())) > 1
+        if site_of and fan_out and _from_a_deployment():
             try:
                 return _fan_out(stage, wards, site_of, as_of, batch_timeout)
             except ObjectNotFound:
@@ -260,8 +267,8 @@ def stage_batch(
     """One site's wards of a wave through a stage that needs nothing from other wards.
 
     Started by the wave's flow run (``run_deployment``) when it runs on a worker, so a wave's
-    diagnostic packs and triage spread over the work pool; the deciding stages (engagement
-    slots, QSIR seats) stay in the wave's own run, in register order.
+    diagnostic packs (the heaviest per-ward work) spread over the work pool; the deciding
+    stages (engagement slots, trust-wide triage themes, QSIR seats) stay in the wave's own run.
     """
     wards = list(zip(enrolment_ids, ward_codes, strict=True))
     results = _map_stage(stage, wards, as_of)
