@@ -161,6 +161,7 @@ def _register_groups() -> None:
         diagnostics,
         evaluate,
         events,
+        inbox,
         items,
         launch,
         owners,
@@ -185,6 +186,7 @@ def _register_groups() -> None:
     qsir.register(app)
     events.register(app)
     owners.register(app)
+    inbox.register(app)
     themes.register(app)
     audit.register(app)
     app.command("evaluate")(evaluate.evaluate)

@@ -1,16 +1,18 @@
-"""The ward inbox: one convention for every file a ward sends back.
+"""The inbox: one convention for every file sent back, by a ward or by the improvement team.
 
 Each kind of return has its own folder per ward (``<inbox_dir>/<ward_code>/<kind>/``: ``triage``,
-``qsir``, and any new kind such as a monthly tracker). A stage reads each returned file and
-either
+``qsir``, ``tracker``) and the improvement team's own registers have theirs
+(``<inbox_dir>/team/<kind>/``: ``register``, ``staff``, ``owners``, ``attendance``, read by
+``services/team_inbox.py``). Whoever reads a returned file either
 
 - **accepts** it: :func:`file_on_commit` moves it to ``processed/`` once the stage's
   transaction commits (if the transaction rolls back, the file stays and the next run imports
   it again, idempotently); or
 - **quarantines** it: :func:`quarantine` enqueues ONE message to the ward manager and the
-  improvement team (keyed by the file's content hash, so the same bad file dropped again, or a
-  re-run, never sends twice) and, when that commits, moves the file to ``rejected/`` with an
-  ``.errors.txt`` beside it naming file, row, column and the fix. A poison file is never read
+  improvement team (the team alone for a team file), keyed by the file's content hash so the
+  same bad file dropped again, or a re-run, never sends twice, and, when that commits, moves
+  the file to ``rejected/`` with an ``.errors.txt`` beside it naming file, row, column and the
+  fix. A poison file is never read
   again, the stage waits for a corrected file and the run goes on for every other ward.
 
 The stage must not raise after quarantining (it returns "waiting"), so the message and the move
@@ -68,8 +70,18 @@ class ReturnedFile:
         return self.path.name
 
 
+# The improvement team's folder sits beside the wards' (a ward code is never "team": codes are
+# upper case and the register refuses a clash, see ``services/register.py``).
+TEAM = "team"
+
+
 def inbox_folder(settings: Settings, ward_code: str, kind: str) -> Path:
     return Path(settings.inbox_dir) / ward_code / kind
+
+
+def team_folder(settings: Settings, kind: str) -> Path:
+    """Where the improvement team drops its own files of ``kind`` (``<inbox_dir>/team/<kind>``)."""
+    return Path(settings.inbox_dir) / TEAM / kind
 
 
 def returned_files(folder: Path) -> list[ReturnedFile]:
@@ -182,27 +194,33 @@ def quarantine(
     err: InputFileError,
     *,
     what: str,
-    ward: Ward,
-    site: Site,
+    ward: Ward | None = None,
+    site: Site | None = None,
     message_kind: str = "file_rejected",
     key: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> Notification:
-    """Reject ``returned`` whole: move it aside and tell the ward manager and the team, once.
+    """Reject ``returned`` whole: move it aside and tell whoever sent it, once.
 
-    ``what`` names the kind for people ("QSIR nomination file"). The message is keyed by the
-    file's content hash: the same bad file again (or a re-run) reuses the first message.
+    A ward's file (``ward`` given) tells the ward manager and the team; a team file (no ward)
+    tells the improvement team alone. ``what`` names the kind for people ("QSIR nomination
+    file"). The message is keyed by the file's content hash: the same bad file again (or a
+    re-run) reuses the first message.
     """
     rejected = reject_on_commit(session, returned, err, what)
+    sender = ward.code if ward is not None else TEAM
+    tags = [code for code in (ward and ward.code, site and site.code) if code]
     return enqueue(
         session,
-        key=key or f"{message_kind}:{ward.code}:{returned.path.parent.name}:{returned.sha256[:16]}",
+        key=key or f"{message_kind}:{sender}:{returned.path.parent.name}:{returned.sha256[:16]}",
         kind=message_kind,
-        tags=[ward.code, site.code, IMPROVEMENT_TEAM_TAG],
+        tags=[*tags, IMPROVEMENT_TEAM_TAG],
         context={
-            "ward_name": ward.name,
-            "ward_code": ward.code,
-            "manager_name": ward.manager_name or "Ward manager",
+            "ward_name": ward.name if ward is not None else "",
+            "ward_code": ward.code if ward is not None else "",
+            "manager_name": (ward.manager_name or "Ward manager")
+            if ward is not None
+            else "improvement team",
             "what": what,
             "filename": returned.name,
             "rejected_folder": str(rejected),
@@ -210,6 +228,6 @@ def quarantine(
             "problems": problem_lines(err),
             **(context or {}),
         },
-        ward_code=ward.code,
-        recipients=[ward.manager_email] if ward.manager_email else [],
+        ward_code=ward.code if ward is not None else None,
+        recipients=[ward.manager_email] if ward is not None and ward.manager_email else [],
     )

@@ -45,6 +45,14 @@ class RegisterRow(BaseModel):
     manager_email: EmailStr
     priority: int | None = Field(default=None, ge=0)
 
+    @field_validator("ward_code")
+    @classmethod
+    def _not_the_team_folder(cls, value: str) -> str:
+        # <inbox_dir>/team/ is the improvement team's own inbox: a ward of that code would share it.
+        if value.casefold() == "team":
+            raise ValueError("'team' is reserved for the improvement team's inbox folder")
+        return value
+
     @field_validator("priority", mode="before")
     @classmethod
     def _blank_priority(cls, value: object) -> object:
@@ -193,9 +201,10 @@ def _conflicts_with_register(
         raise InputFileError(path, list(dict.fromkeys(problems)))
 
 
-def import_register(session: Session, path: Path) -> ImportResult:
-    """Validate ``path`` then upsert sites and wards in the caller's transaction."""
-    rows = read_register(path)
+def import_register(session: Session, path: Path, data: bytes | None = None) -> ImportResult:
+    """Validate ``path`` (or its ``data``, already read) then upsert sites and wards in the
+    caller's transaction."""
+    rows = read_register(path, data)
     sites = {s.code: s for s in session.exec(select(Site)).all()}
     wards = {w.code: w for w in session.exec(select(Ward)).all()}
     _conflicts_with_register(path, rows, sites, wards)
