@@ -146,6 +146,7 @@ COVERED: dict[str, tuple[str, str]] = {
     "wards defer": ("test_deferral.py::test_defer_ward_from_the_command_line",) * 2,
     "wards preferences": ("test_commands_cli.py::test_ward_preferences",) * 2,
     "owners import": ("test_owners.py::test_owners_cli_imports_lists_and_refuses_a_bad_file",) * 2,
+    "inbox file": ("test_team_inbox.py::test_cli_files_every_team_return_and_prints_json",) * 2,
     "themes merge": ("test_themes.py::test_merge_and_split_by_command_and_the_cli_lists_themes",)
     * 2,
     "themes split": ("test_themes.py::test_merge_and_split_by_command_and_the_cli_lists_themes",)

@@ -213,6 +213,9 @@ def test_cli_files_every_team_return_and_prints_json(
     assert again.exit_code == 0 and "No team files waiting" in again.stdout
     assert len(_rejections(session)) == 1
 
+    bad_date = runner.invoke(app, ["inbox", "file", "--as-of", "2026-13-01"])
+    assert bad_date.exit_code == 2 and "is not a date" in bad_date.stderr
+
     # The explicit-path import still leaves the user's file where it is.
     own = tmp_path / "my-esr.csv"
     own.write_text(CASES["staff"].good(ward))
