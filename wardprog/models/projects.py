@@ -47,8 +47,17 @@ class ImprovementProject(SQLModel, table=True):
     )
     ward_id: int | None = Field(default=None, foreign_key="ward.id", index=True)
     title: str = Field(max_length=200)
-    # What, by how much, by when.
+    # What, by how much, by when: the statement in words, and the numeric aim a score of 3.0 or
+    # more is checked against (its measure, where it starts, where it should get to, by when).
     aim: str = ""
+    # A ward diagnostic metric key (measured from the ward's extracts) or the name of the
+    # project's own measure (its recorded ProjectMeasurement rows).
+    aim_measure: str = Field(default="", max_length=120)
+    aim_baseline: float | None = None
+    aim_target: float | None = None
+    # increase | decrease: which way is better for the measure.
+    aim_direction: str = Field(default="", max_length=16)
+    aim_by: date | None = None
     # Keys of the ward's diagnostic metrics (wardprog.rules.metrics) the project measures.
     metrics: list[str] = json_field(list)
     team: list[str] = json_field(list)
@@ -84,6 +93,22 @@ class PdsaCycle(SQLModel, table=True):
     learned: str = ""
     decision: PdsaDecision | None = Field(default=None, max_length=16)
     decided_on: date | None = None
+    recorded_by: str = Field(default="", max_length=200)
+    created_at: datetime = created_at_field()
+
+
+class ProjectMeasurement(SQLModel, table=True):
+    """One value of a project's own measure (for aims the ward's extracts do not measure)."""
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "measured_on", name="uq_projectmeasurement_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="improvementproject.id", index=True)
+    measured_on: date
+    value: float
+    note: str = ""
     recorded_by: str = Field(default="", max_length=200)
     created_at: datetime = created_at_field()
 

@@ -94,14 +94,23 @@ class Theme(SQLModel, table=True):
 
 
 class ImprovementScore(SQLModel, table=True):
-    """IHI 0.5-5.0 progress score history for an `improve` item: who, when and why."""
+    """IHI 0.5-5.0 progress score history of an improvement project: who, when, why, evidence.
+
+    One history for every project: an `improve` item's scores carry its item and its project;
+    a project started outside the ward programme has only ``project_id``.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
-    triage_item_id: int = Field(foreign_key="triageitem.id", index=True)
+    triage_item_id: int | None = Field(default=None, foreign_key="triageitem.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="improvementproject.id", index=True)
     score: float
     scored_by: str = Field(max_length=200)
     scored_on: date
     justification: str = ""
+    # A score of 3.0 or more needs evidence: the measure value 20% of the way to the aim
+    # (``evidence_value``), or a note saying why the measure cannot show it yet.
+    evidence_value: float | None = None
+    evidence_note: str = ""
     created_at: datetime = created_at_field()
 
 
