@@ -31,6 +31,7 @@ from pydantic import (
 from wardprog.errors import WardprogError
 from wardprog.models.projects import PdsaDecision, PpiLevel, ProjectStatus, QiEventKind
 from wardprog.models.triage import ChangeDecision
+from wardprog.rules.aims import Direction
 from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.rules.triage import IHI_SCORES
 
@@ -140,11 +141,24 @@ class ReopenItem(Command):
 
 
 class ScoreProject(Command):
-    """An improvement project's new IHI progress score, with the evidence for it."""
+    """An improvement project's new IHI progress score, with the evidence for it.
 
-    item_id: ItemId
+    The project is named by its `improve` item (``item_id``) or, for a project started outside
+    the ward programme, by ``project_id``. A score of 3.0 or more needs evidence: the aim's
+    measure 20% of the way from baseline to target, or ``evidence_note`` saying why not.
+    """
+
+    item_id: ItemId | None = None
+    project_id: Annotated[int, Field(gt=0)] | None = None
     score: Annotated[float, Field(ge=0.5, le=5.0, multiple_of=0.5)]
     why: Text
+    evidence_note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _one_project(self) -> ScoreProject:
+        if (self.item_id is None) == (self.project_id is None):
+            raise ValueError("name the project by its item (item_id) or its id (project_id)")
+        return self
 
     @field_validator("score")
     @classmethod
@@ -393,6 +407,14 @@ class _ProjectFields(Command):
     co2e_kg: Annotated[float, Field(ge=0)] | None = None
     sustainability_note: Note | None = None
     rebase_at_first_adoption: bool | None = None
+    # The numeric aim (checked as a whole against the record by the handler).
+    aim_measure: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = (
+        None
+    )
+    aim_baseline: float | None = None
+    aim_target: float | None = None
+    aim_direction: Direction | None = None
+    aim_by: date | None = None
 
     @field_validator("metrics")
     @classmethod
@@ -453,6 +475,22 @@ class AddPdsa(Command):
     started_on: date | None = Field(default=None, description="Default: the action's date")
 
 
+class RecordMeasurement(Command):
+    """A value of the project's own measure (``on`` is the day it was measured): the evidence
+    for a score when the aim is not one of the ward's diagnostic metrics."""
+
+    project_id: ProjectId
+    value: float
+    note: Note = ""
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a measurement is a finite number")
+        return value
+
+
 class LogCoaching(Command):
     """A QI adviser's coaching session with a project team (``on`` is the day it was held)."""
 
@@ -496,6 +534,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     StartProject,
     UpdateProject,
     AddPdsa,
+    RecordMeasurement,
     LogCoaching,
     RecordQiEvent,
 )

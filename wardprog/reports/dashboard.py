@@ -105,7 +105,8 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
     for score in session.exec(
         select(ImprovementScore).order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
     ).all():
-        latest[score.triage_item_id] = score.score
+        if score.triage_item_id is not None:  # projects outside the programme: the scorecard
+            latest[score.triage_item_id] = score.score
     improve_ids = {i.id for i in items if i.category == TriageCategory.improve}
     scores = [latest[i] for i in improve_ids if i in latest]
     histogram = Counter(scores)

@@ -46,6 +46,7 @@ from wardprog.rules.slots import to_utc
 from wardprog.services import (
     engagement,
     owners,
+    project_scores,
     projects,
     qsir,
     qsir_register,
@@ -198,13 +199,25 @@ def reopen_item(session: Session, _settings: Settings, cmd: c.ReopenItem) -> Out
 
 
 @handler(c.ScoreProject)
-def score_project(session: Session, _settings: Settings, cmd: c.ScoreProject) -> Outcome:
-    row = triage.record_ihi_score(session, cmd.item_id, cmd.score, cmd.actor.name, cmd.on, cmd.why)
-    item = session.get(TriageItem, cmd.item_id)
-    assert item is not None
-    return _item_outcome(
-        session, item, f"item {item.id} scored {row.score:.1f} ({IHI[row.score].lower()})"
+def score_project(session: Session, settings: Settings, cmd: c.ScoreProject) -> Outcome:
+    if cmd.item_id is not None:
+        project = project_scores.project_of_item(session, cmd.item_id, cmd.on)
+    else:
+        assert cmd.project_id is not None
+        project = projects.get_project(session, cmd.project_id)
+    row = project_scores.record_score(
+        session, settings, project, cmd.score, cmd.actor.name, cmd.on, cmd.why, cmd.evidence_note
     )
+    label = f"{row.score:.1f} ({IHI[row.score].lower()})"
+    if row.evidence_value is not None:
+        label += f", evidence {project.aim_measure} = {row.evidence_value:g}"
+    elif row.evidence_note:
+        label += ", on an evidence note"
+    if project.triage_item_id is not None:
+        item = session.get(TriageItem, project.triage_item_id)
+        assert item is not None
+        return _item_outcome(session, item, f"item {item.id} scored {label}")
+    return _project_outcome(session, project, f"project {project.id} scored {label}")
 
 
 @handler(c.DecideChange)
@@ -633,6 +646,7 @@ def start_project(session: Session, settings: Settings, cmd: c.StartProject) -> 
     projects.apply_changes(project, changes, cmd.on)
     session.add(project)
     session.flush()
+    project_scores.check_aim(project)
     return _project_outcome(session, project, f"project {project.id} started: {project.title}")
 
 
@@ -643,10 +657,26 @@ def update_project(session: Session, settings: Settings, cmd: c.UpdateProject) -
     if not changes:
         raise projects.ProjectError(f"project {project.id}: nothing to change")
     projects.apply_changes(project, changes, cmd.on)
+    project_scores.check_aim(project)
     session.add(project)
     session.flush()
     return _project_outcome(
         session, project, f"project {project.id} updated: {', '.join(sorted(changes))}"
+    )
+
+
+@handler(c.RecordMeasurement)
+def record_measurement(session: Session, _settings: Settings, cmd: c.RecordMeasurement) -> Outcome:
+    project = projects.get_project(session, cmd.project_id)
+    row, created = project_scores.add_measurement(
+        session, project, cmd.on, cmd.value, cmd.note, cmd.actor.name
+    )
+    measure = project.aim_measure or "its measure"
+    verb = "measured" if created else "corrected"
+    return _project_outcome(
+        session,
+        project,
+        f"project {project.id}: {measure} {verb} {row.value:g} on {row.measured_on.isoformat()}",
     )
 
 

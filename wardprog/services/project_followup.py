@@ -21,6 +21,7 @@ from wardprog.models import (
 )
 from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
+from wardprog.services.project_scores import latest_project_scores
 from wardprog.services.triage import TRIAGE_SCORER
 
 PROMPT_KIND = "project_score_prompt"
@@ -43,20 +44,14 @@ def _activity(session: Session, as_of: date) -> list[Activity]:
         )
         .order_by(col(ImprovementProject.id))
     ).all()
-    scores: dict[int, ImprovementScore] = {}
-    for s in session.exec(
-        select(ImprovementScore)
-        .where(col(ImprovementScore.scored_on) <= as_of)
-        .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
-    ).all():
-        scores[s.triage_item_id] = s
+    scores = latest_project_scores(session, as_of)
     pdsa: dict[int, date] = {}
     for c in session.exec(select(PdsaCycle).where(col(PdsaCycle.started_on) <= as_of)).all():
         latest = max(d for d in (c.started_on, c.decided_on) if d is not None and d <= as_of)
         pdsa[c.project_id] = max(pdsa.get(c.project_id, latest), latest)
     out = []
     for p in projects:
-        score = scores.get(p.triage_item_id) if p.triage_item_id else None
+        score = scores.get(p.id or 0)
         # The 0.5 recorded at triage is the starting point, not the team's activity.
         scored = score.scored_on if score and score.scored_by != TRIAGE_SCORER else None
         dates = [d for d in (p.started_on, scored, pdsa.get(p.id or 0)) if d is not None]

@@ -13,7 +13,6 @@ from wardprog.config import Settings
 from wardprog.models import (
     CoachingSession,
     ImprovementProject,
-    ImprovementScore,
     NominationStatus,
     QiEvent,
     QiEventAttendance,
@@ -24,6 +23,7 @@ from wardprog.rules.scorecard import Kpi, ProjectFacts, Targets
 from wardprog.rules.scorecard import scorecard as compute
 from wardprog.rules.spc import spc
 from wardprog.services.diagnostics import _num
+from wardprog.services.project_scores import latest_project_scores
 
 
 def targets_from(settings: Settings) -> Targets:
@@ -37,18 +37,9 @@ def targets_from(settings: Settings) -> Targets:
     )
 
 
-def latest_item_scores(session: Session, as_of: date) -> dict[int, float]:
-    """Each `improve` item's latest IHI score recorded on or before ``as_of``."""
-    rows = session.exec(
-        select(ImprovementScore)
-        .where(col(ImprovementScore.scored_on) <= as_of)
-        .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
-    ).all()
-    return {r.triage_item_id: r.score for r in rows}
-
-
 def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
-    scores = latest_item_scores(session, as_of)
+    # Every project's own history: `improve` items' and standalone projects' alike.
+    scores = {pid: row.score for pid, row in latest_project_scores(session, as_of).items()}
     coached = set(
         session.exec(
             select(CoachingSession.project_id).where(col(CoachingSession.held_on) <= as_of)
@@ -64,7 +55,7 @@ def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
                 status=status,
                 started_on=p.started_on,
                 completed_on=p.completed_on if done_by_then else None,
-                latest_score=scores.get(p.triage_item_id) if p.triage_item_id else None,
+                latest_score=scores.get(p.id or 0),
                 ppi_level=p.ppi_level.value,
                 co2e_kg=p.co2e_kg,
                 sustainability_note=p.sustainability_note,

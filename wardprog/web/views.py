@@ -206,7 +206,10 @@ def _items(session: Session, ward: Ward) -> dict[TriageCategory, list[ItemView]]
         .where(col(ImprovementScore.triage_item_id).in_(ids))
         .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
     ).all():
-        scores[s.triage_item_id].append(Score(s.score, s.scored_on, s.scored_by, s.justification))
+        if s.triage_item_id is not None:  # the query only finds this ward's items' scores
+            scores[s.triage_item_id].append(
+                Score(s.score, s.scored_on, s.scored_by, s.justification)
+            )
     grouped: dict[TriageCategory, list[ItemView]] = {c: [] for c in TriageCategory}
     for i in items:
         assert i.id is not None

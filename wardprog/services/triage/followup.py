@@ -217,7 +217,8 @@ def latest_scores(session: Session, item_ids: Sequence[int]) -> dict[int, float]
         .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
     ).all()
     for row in rows:
-        latest[row.triage_item_id] = row.score
+        if row.triage_item_id is not None:  # the query only finds these items' scores
+            latest[row.triage_item_id] = row.score
     return latest
 
 
