@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -43,6 +43,13 @@ StaffNo = Annotated[str, Field(min_length=1, max_length=32, description="ESR sta
 WardCode = Annotated[str, Field(min_length=1, max_length=32, description="Ward code, e.g. NGH-ASH")]
 WaveNo = Annotated[int, Field(ge=1, description="Wave number")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
+EvidenceNote = Annotated[
+    str,
+    Field(
+        max_length=2000,
+        description="For 3.0 or more when the measure is not yet 20% of the way: why not",
+    ),
+]
 
 
 def _ward_of_item(item_id: object) -> str:
@@ -102,10 +109,19 @@ def reopen_item(
 
 @flow(name="record-ihi-score", flow_run_name=_name("score {score} · {ward} item {item_id}", True))
 def record_ihi_score(
-    item_id: ItemId, score: Score, why: Text, by: Who, email: Email = "", on: date | None = None
+    item_id: ItemId,
+    score: Score,
+    why: Text,
+    by: Who,
+    evidence_note: EvidenceNote = "",
+    email: Email = "",
+    on: date | None = None,
 ) -> dict:
     """An improvement project's IHI progress score, with the evidence for it."""
-    return _act(c.ScoreProject, by, email, on, item_id=item_id, score=score, why=why)
+    return _act(
+        c.ScoreProject, by, email, on, item_id=item_id, score=score, why=why,
+        evidence_note=evidence_note,
+    )  # fmt: skip
 
 
 @flow(name="decide-change", flow_run_name=_name("{decision} · {ward} item {item_id}", True))
@@ -328,6 +344,10 @@ def set_engagement_preferences(
 
 ProjectNo = Annotated[int, Field(gt=0, description="Project id (wardprog projects)")]
 MaybeText = Annotated[str | None, Field(max_length=2000)]
+AimMeasure = Annotated[
+    str | None,
+    Field(max_length=120, description="A ward diagnostic metric key, or its own measure's name"),
+]
 
 
 @flow(name="start-project", flow_run_name=_name("start project · {title}"))
@@ -348,6 +368,11 @@ def start_project(
     ppi_note: MaybeText = None,
     co2e_kg: Annotated[float | None, Field(ge=0, description="Estimated CO2e, kg")] = None,
     sustainability_note: MaybeText = None,
+    aim_measure: AimMeasure = None,
+    aim_baseline: float | None = None,
+    aim_target: float | None = None,
+    aim_direction: Literal["increase", "decrease"] | None = None,
+    aim_by: date | None = None,
     email: Email = "",
     on: date | None = None,
 ) -> dict:
@@ -357,7 +382,9 @@ def start_project(
         metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
         qi_coach=qi_coach, qi_coach_email=qi_coach_email, strategic_aim=strategic_aim,
         ppi_level=ppi_level, ppi_note=ppi_note,
-        co2e_kg=co2e_kg, sustainability_note=sustainability_note,
+        co2e_kg=co2e_kg, sustainability_note=sustainability_note, aim_measure=aim_measure,
+        aim_baseline=aim_baseline, aim_target=aim_target, aim_direction=aim_direction,
+        aim_by=aim_by,
     )  # fmt: skip
 
 
@@ -379,6 +406,11 @@ def update_project(
     ppi_note: MaybeText = None,
     co2e_kg: Annotated[float | None, Field(ge=0, description="Estimated CO2e, kg")] = None,
     sustainability_note: MaybeText = None,
+    aim_measure: AimMeasure = None,
+    aim_baseline: float | None = None,
+    aim_target: float | None = None,
+    aim_direction: Literal["increase", "decrease"] | None = None,
+    aim_by: date | None = None,
     rebase_at_first_adoption: bool | None = None,
     status: ProjectStatus | None = None,
     stop_reason: MaybeText = None,
@@ -391,10 +423,42 @@ def update_project(
         metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
         qi_coach=qi_coach, qi_coach_email=qi_coach_email, strategic_aim=strategic_aim,
         ppi_level=ppi_level, ppi_note=ppi_note,
-        co2e_kg=co2e_kg, sustainability_note=sustainability_note,
+        co2e_kg=co2e_kg, sustainability_note=sustainability_note, aim_measure=aim_measure,
+        aim_baseline=aim_baseline, aim_target=aim_target, aim_direction=aim_direction,
+        aim_by=aim_by,
         rebase_at_first_adoption=rebase_at_first_adoption, status=status,
         stop_reason=stop_reason,
     )  # fmt: skip
+
+
+@flow(name="score-project", flow_run_name=_name("score {score} · project {project_id}"))
+def score_project(
+    project_id: ProjectNo,
+    score: Score,
+    why: Text,
+    by: Who,
+    evidence_note: EvidenceNote = "",
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """A project's IHI progress score by its id (projects outside the programme too)."""
+    return _act(
+        c.ScoreProject, by, email, on, project_id=project_id, score=score, why=why,
+        evidence_note=evidence_note,
+    )  # fmt: skip
+
+
+@flow(name="record-measurement", flow_run_name=_name("measure · project {project_id}"))
+def record_measurement(
+    project_id: ProjectNo,
+    value: float,
+    by: Who,
+    note: str = "",
+    email: Email = "",
+    on: date | None = None,
+) -> dict:
+    """A value of the project's own measure (on = the day measured): evidence for its score."""
+    return _act(c.RecordMeasurement, by, email, on, project_id=project_id, value=value, note=note)
 
 
 @flow(name="add-pdsa", flow_run_name=_name("PDSA · project {project_id}"))

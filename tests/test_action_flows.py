@@ -83,7 +83,7 @@ def test_every_action_deployment_is_tested() -> None:
         "requeue-nominee", "reschedule-event", "cancel-event", "set-engagement-preferences",
         "start-project", "update-project", "add-pdsa", "log-coaching", "record-qi-event",
         "import-owners", "record-event-held", "merge-themes", "split-theme", "defer-ward",
-        "link-qsir-project",
+        "link-qsir-project", "score-project", "record-measurement",
     }  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def test_triage_actions_from_the_prefect_form(
     run, result = run_action(
         "record-ihi-score",
         {"item_id": ward.improve, "score": 3.0, "why": "Run chart shift", "by": "QI coach",
-         "on": "2026-04-01"},
+         "evidence_note": "The monthly extract lags the change", "on": "2026-04-01"},
     )  # fmt: skip
     assert run.state is not None and run.state.is_completed(), run.state
     assert run.name == f"score 3.0 · {ward.code} item {ward.improve}"
@@ -360,6 +360,32 @@ def test_project_actions_from_the_prefect_form(
     commands = [a.command for a in session.exec(select(Action).order_by(Action.id)).all()]  # type: ignore[arg-type]
     assert commands == ["StartProject", "UpdateProject", "AddPdsa", "LogCoaching",
                         "RecordQiEvent"]  # fmt: skip
+
+    # A standalone project with a numeric aim on its own measure: a measurement 25% of the way
+    # is the evidence for a 3.0, scored by the project's id.
+    run, result = run_action(
+        "start-project",
+        {"title": "Green theatre", "by": "QI lead", "aim_measure": "kg waste per list",
+         "aim_baseline": 40.0, "aim_target": 20.0, "aim_direction": "decrease",
+         "aim_by": "2026-12-31", "on": "2026-03-01"},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), result
+    green = result["details"]["project_id"]
+    run, result = run_action(
+        "record-measurement", {"project_id": green, "value": 35.0, "by": "Theatre lead",
+                               "on": "2026-04-01"},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"measure · project {green}"
+    run, result = run_action(
+        "score-project", {"project_id": green, "score": 3.0, "why": "Waste down a quarter",
+                          "by": "QI coach", "on": "2026-04-02"},
+    )  # fmt: skip
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"score 3.0 · project {green}"
+    session.expire_all()
+    row = session.exec(select(ImprovementScore).where(ImprovementScore.project_id == green)).one()
+    assert (row.triage_item_id, row.evidence_value, row.evidence_note) == (None, 35.0, "")
 
     # The form refuses a metric the diagnostics do not have; nothing is written.
     run, result = run_action("start-project", {"title": "X", "by": "Q", "metrics": ["beds"]})

@@ -20,9 +20,11 @@ from wardprog.models import (
     Action,
     CoachingSession,
     ImprovementProject,
+    ImprovementScore,
     PdsaCycle,
     PdsaDecision,
     PpiLevel,
+    ProjectMeasurement,
     ProjectStatus,
     QiEvent,
     QiEventAttendance,
@@ -220,9 +222,14 @@ def test_scorecard_from_hand_counted_records(session: Session, ward: Ward) -> No
     p3 = start("P3", "2026-03-01", "--sustainability-note", "Fewer journeys")
     p4 = start("P4", "2026-04-01", "--ppi", "consulted")
     p5 = start("P5", "2026-07-01", "--ppi", "informed", "--co2e-kg", 5)  # after the day
-    # P1 scores 3.5 and completes; P2 completes unscored; P3 is stopped.
+    # P1 scores 3.5 and completes; P2 (outside the programme: its own history) scores 2.0 then
+    # 3.0 and completes; P3 is stopped. Both 3.0+ scores rest on a note (no numeric aim).
     ok("items", "score", ward.improve, 3.5, "--why", "Shift on the run chart", "--by", "QI",
-       "--on", "2026-04-01")  # fmt: skip
+       "--evidence-note", "Extract lags", "--on", "2026-04-01")  # fmt: skip
+    ok("projects", "score", p2, 2.0, "--why", "Testing changes", "--by", "QI", "--on",
+       "2026-03-01")  # fmt: skip
+    ok("projects", "score", p2, 3.0, "--why", "Fewer taxis", "--by", "QI", "--evidence-note",
+       "Taxi invoices are quarterly", "--on", "2026-04-20")  # fmt: skip
     ok("items", "close", ward.improve, "--outcome", "Done", "--by", "QI", "--on", "2026-04-15")
     ok("projects", "update", p2, "--status", "completed", "--by", "QI", "--on", "2026-05-01")
     ok("projects", "update", p3, "--status", "stopped", "--reason", "Ward merged", "--by", "QI",
@@ -240,15 +247,19 @@ def test_scorecard_from_hand_counted_records(session: Session, ward: Ward) -> No
        "--on", "2026-07-10")  # fmt: skip
 
     k = _kpis("2026-06-30")
-    # Completed by the day: P1 (3.5) and P2 (unscored): 1 of 2.
+    # Completed by the day: P1 (3.5) and P2 (3.0, its own latest): 2 of 2.
     modest = k["completed_projects_modest_improvement_pct"]
     assert {key: modest[key] for key in ("value", "target", "numerator", "denominator", "met")} == {
-        "value": 50.0,
+        "value": 100.0,
         "target": 75,
-        "numerator": 1,
+        "numerator": 2,
         "denominator": 2,
-        "met": False,
+        "met": True,
     }
+    # `wardprog projects` shows each project's latest score, item or standalone alike.
+    listed = {r["id"]: r for r in map(json.loads, ok("projects", "--json").stdout.splitlines())}
+    assert (listed[p1]["ihi_score"], listed[p2]["ihi_score"], listed[p3]["ihi_score"]) == (
+        3.5, 3.0, None)  # fmt: skip
     # Started by the day: P1-P4. PPI: P2, P4. Sustainability: P2 (CO2e), P3 (note).
     assert (k["projects_with_ppi_pct"]["numerator"], k["projects_with_ppi_pct"]["denominator"],
             k["projects_with_ppi_pct"]["value"], k["projects_with_ppi_pct"]["met"]) == (
@@ -323,3 +334,58 @@ def test_staff_trained_counts_qsir_courses_and_training_events_once(
     trained = _kpis("2026-06-30")["staff_trained"]
     assert (trained["numerator"], trained["value"]) == (2, 2)  # c completes in August
     assert _kpis("2026-08-31")["staff_trained"]["numerator"] == 3
+
+
+def test_a_score_of_three_or_more_needs_evidence(session: Session, ward: Ward) -> None:
+    """A standalone project with a numeric aim on its own measure (falls a month, 10 -> 5):
+    3.0 is refused with no aim, with no value, with a value only 10% of the way; a note or a
+    value 20% of the way lets it stand. Lower scores never need evidence."""
+    pid = js("projects", "start", "Falls huddle", "--by", "QI", "--ward", ward.code, "--on",
+             "2026-03-01")["details"]["project_id"]  # fmt: skip
+    score = ("projects", "score", pid, 3.0, "--why", "Fewer falls", "--by", "Coach")
+    refused(session, *score, "--on", "2026-03-02", says="it has no numeric aim")
+    # A partial or contradictory aim is refused as a whole.
+    refused(session, "projects", "update", pid, "--aim-measure", "falls a month", "--by", "QI",
+            says="the aim needs a baseline and a target")  # fmt: skip
+    refused(session, "projects", "update", pid, "--aim-measure", "falls a month", "--baseline",
+            10, "--target", 5, "--direction", "increase", "--by", "QI",
+            says="is not an increase")  # fmt: skip
+    ok("projects", "update", pid, "--aim-measure", "falls a month", "--baseline", 10, "--target",
+       5, "--direction", "decrease", "--aim-by", "2026-12-31", "--by", "QI")  # fmt: skip
+    p = project(session, pid)
+    assert (p.aim_measure, p.aim_baseline, p.aim_target, p.aim_direction, p.aim_by) == (
+        "falls a month", 10.0, 5.0, "decrease", date(2026, 12, 31))  # fmt: skip
+    refused(session, *score, "--on", "2026-03-02", says="has no value yet")
+    ok("projects", "measure", pid, 9.5, "--by", "Sister", "--on", "2026-03-31")  # 10% there
+    refused(session, *score, "--on", "2026-04-01",
+            says="(9.5 on 2026-03-31) is 10% of the way")  # fmt: skip
+    # Below 3.0 no evidence is asked for; a note carries a 3.0 the measure cannot show yet.
+    ok("projects", "score", pid, 2.5, "--why", "Huddles daily", "--by", "Coach", "--on",
+       "2026-04-01")  # fmt: skip
+    noted = js(*score, "--evidence-note", "April's falls are not counted yet", "--on",
+               "2026-04-02")  # fmt: skip
+    assert noted["summary"] == f"project {pid} scored 3.0 (modest improvement), on an evidence note"
+    # A later value 20% of the way (10 -> 9) is the evidence; a measurement can be corrected.
+    ok("projects", "measure", pid, 8.5, "--by", "Sister", "--on", "2026-04-30")
+    ok("projects", "measure", pid, 9.0, "--note", "one fall re-coded", "--by", "Sister", "--on",
+       "2026-04-30")  # fmt: skip
+    shown = js("projects", "score", pid, 3.5, "--why", "Falls down", "--by", "Coach", "--on",
+               "2026-05-01")  # fmt: skip
+    assert shown["summary"].endswith("evidence falls a month = 9")
+    session.expire_all()
+    rows = session.exec(
+        select(ImprovementScore).where(ImprovementScore.project_id == pid)
+        .order_by(ImprovementScore.id)  # type: ignore[arg-type]
+    ).all()  # fmt: skip
+    assert [(r.triage_item_id, r.score, r.evidence_value, r.evidence_note) for r in rows] == [
+        (None, 2.5, None, ""),
+        (None, 3.0, None, "April's falls are not counted yet"),
+        (None, 3.5, 9.0, ""),
+    ]
+    assert session.exec(select(func.count()).select_from(ProjectMeasurement)).one() == 2
+    audit = session.exec(select(Action).where(Action.command == "RecordMeasurement")).all()
+    assert [a.outcome.split(": ")[1] for a in audit] == [
+        "falls a month measured 9.5 on 2026-03-31",
+        "falls a month measured 8.5 on 2026-04-30",
+        "falls a month corrected 9 on 2026-04-30",
+    ]

@@ -116,11 +116,15 @@ def score(
     value: Annotated[float, typer.Argument(metavar="SCORE", help="IHI score 0.5..5.0, step 0.5.")],
     why: Annotated[str, typer.Option(help="The evidence for the score.")],
     by: By,
+    evidence_note: Annotated[
+        str,
+        typer.Option(help="For 3.0 or more without the measure 20% of the way: why not."),
+    ] = "",
     on: On = None,
     email: Email = "",
     as_json: Json = False,
 ) -> None:
-    """Record an improvement project's IHI progress score."""
+    """Record an improvement project's IHI progress score (3.0+ needs evidence or a note)."""
     from wardprog.commands import ScoreProject
 
     act(
@@ -131,6 +135,7 @@ def score(
         item_id=item_id,
         score=value,
         why=why,
+        evidence_note=evidence_note,
         on=on or date.today(),
     )
 

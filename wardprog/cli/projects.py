@@ -31,6 +31,7 @@ COLUMNS = (
     "ward_code",
     "item_id",
     "status",
+    "ihi_score",
     "title",
     "lead",
     "qi_coach",
@@ -73,6 +74,22 @@ PpiNote = Annotated[str | None, typer.Option(help="How patients and the public a
 Co2e = Annotated[float | None, typer.Option("--co2e-kg", help="Estimated CO2e saving, kg.")]
 SusNote = Annotated[
     str | None, typer.Option("--sustainability-note", help="The sustainable-healthcare aspect.")
+]
+AimMeasure = Annotated[
+    str | None,
+    typer.Option(
+        "--aim-measure",
+        help="The aim's measure: a ward diagnostic metric key, or the name of its own measure.",
+    ),
+]
+Baseline = Annotated[float | None, typer.Option(help="The aim's measure at the start.")]
+Target = Annotated[float | None, typer.Option(help="Where the aim's measure should get to.")]
+Direction = Annotated[
+    str | None, typer.Option(metavar="increase|decrease", help="Which way is better.")
+]
+AimBy = Annotated[
+    date | None,
+    typer.Option("--aim-by", parser=parse_date, metavar="DATE", help="By when."),
 ]
 Rebase = Annotated[
     bool | None,
@@ -195,6 +212,11 @@ def start(
     ppi_note: PpiNote = None,
     co2e_kg: Co2e = None,
     sustainability_note: SusNote = None,
+    aim_measure: AimMeasure = None,
+    baseline: Baseline = None,
+    target: Target = None,
+    direction: Direction = None,
+    aim_by: AimBy = None,
     rebase: Rebase = None,
     on: On = None,
     email: Email = "",
@@ -223,6 +245,11 @@ def start(
         ppi_note=ppi_note,
         co2e_kg=co2e_kg,
         sustainability_note=sustainability_note,
+        aim_measure=aim_measure,
+        aim_baseline=baseline,
+        aim_target=target,
+        aim_direction=direction,
+        aim_by=aim_by,
         rebase_at_first_adoption=rebase,
         on=on or date.today(),
     )
@@ -246,6 +273,11 @@ def update(
     ppi_note: PpiNote = None,
     co2e_kg: Co2e = None,
     sustainability_note: SusNote = None,
+    aim_measure: AimMeasure = None,
+    baseline: Baseline = None,
+    target: Target = None,
+    direction: Direction = None,
+    aim_by: AimBy = None,
     rebase: Rebase = None,
     status: Annotated[
         str | None,
@@ -282,9 +314,69 @@ def update(
         ppi_note=ppi_note,
         co2e_kg=co2e_kg,
         sustainability_note=sustainability_note,
+        aim_measure=aim_measure,
+        aim_baseline=baseline,
+        aim_target=target,
+        aim_direction=direction,
+        aim_by=aim_by,
         rebase_at_first_adoption=rebase,
         status=status,
         stop_reason=reason,
+        on=on or date.today(),
+    )
+
+
+@projects_app.command("score")
+def score(
+    project_id: ProjectId,
+    value: Annotated[float, typer.Argument(metavar="SCORE", help="IHI score 0.5..5.0, step 0.5.")],
+    why: Annotated[str, typer.Option(help="The evidence for the score.")],
+    by: By,
+    evidence_note: Annotated[
+        str,
+        typer.Option(help="For 3.0 or more without the measure 20% of the way: why not."),
+    ] = "",
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Record a project's IHI progress score (3.0+ needs its measure's evidence or a note)."""
+    from wardprog.commands import ScoreProject
+
+    act(
+        ScoreProject,
+        by=by,
+        email=email,
+        as_json=as_json,
+        project_id=project_id,
+        score=value,
+        why=why,
+        evidence_note=evidence_note,
+        on=on or date.today(),
+    )
+
+
+@projects_app.command("measure")
+def measure(
+    project_id: ProjectId,
+    value: Annotated[float, typer.Argument(metavar="VALUE", help="The measure's value.")],
+    by: By,
+    note: Annotated[str, typer.Option(help="How it was measured, anything unusual.")] = "",
+    on: On = None,
+    email: Email = "",
+    as_json: Json = False,
+) -> None:
+    """Record a value of the project's own measure on --on (evidence for its score)."""
+    from wardprog.commands import RecordMeasurement
+
+    act(
+        RecordMeasurement,
+        by=by,
+        email=email,
+        as_json=as_json,
+        project_id=project_id,
+        value=value,
+        note=note,
         on=on or date.today(),
     )
 

@@ -176,7 +176,10 @@ def _no_evidence(
     series: Series | None,
     score: float,
 ) -> str:
-    head = f"project {project.id}: a score of {score:g} (≥ {EVIDENCE_SCORE:g}) needs evidence"
+    head = (
+        f"project {project.id}: a score of {score:.1f} ({EVIDENCE_SCORE:.1f} or more) "
+        "needs evidence"
+    )
     share = f"{EVIDENCE_SHARE:.0%}"
     if aim is None:
         why = (

@@ -235,7 +235,10 @@ def project_rows(session: Session, status: ProjectStatus | None = None) -> list[
     if status is not None:
         query = query.where(ImprovementProject.status == status)
     projects = session.exec(query).all()
+    from wardprog.services.project_scores import latest_project_scores
+
     wards = {w.id: w.code for w in session.exec(select(Ward)).all()}
+    scores = latest_project_scores(session)
     pdsas = dict(
         session.exec(
             select(PdsaCycle.project_id, func.count()).group_by(col(PdsaCycle.project_id))
@@ -255,6 +258,12 @@ def project_rows(session: Session, status: ProjectStatus | None = None) -> list[
             "ward_code": wards.get(p.ward_id) if p.ward_id else None,
             "title": p.title,
             "aim": p.aim,
+            "aim_measure": p.aim_measure,
+            "aim_baseline": p.aim_baseline,
+            "aim_target": p.aim_target,
+            "aim_direction": p.aim_direction,
+            "aim_by": p.aim_by,
+            "ihi_score": scores[p.id].score if p.id in scores else None,
             "metrics": ",".join(p.metrics),
             "lead": p.lead,
             "qi_coach": p.qi_coach,
