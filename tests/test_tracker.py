@@ -166,3 +166,27 @@ def test_a_csv_return_with_an_unknown_item(
     )
     (outcome,) = collect_returns(session, settings, ward.ctx.ward, MARCH)
     assert outcome.error is None and outcome.recorded[0].command == "CloseItem"
+
+
+def test_a_high_score_on_the_tracker_carries_its_evidence_note(
+    session: Session, ward: Ward, settings: Settings, prefect_harness: None
+) -> None:
+    """A 3.5 with no evidence is refused whole (the reply says why); with the note column
+    filled it is recorded with the note."""
+    path = _returned(session, ward, settings, {
+        ward.improve: ["open", None, None, 3.5, "Falls halved"],
+    })  # fmt: skip
+    assert ward_trackers(MARCH)["rejected"] == 1
+    session.expire_all()
+    assert (
+        session.exec(select(ImprovementScore).where(ImprovementScore.score == 3.5)).first() is None
+    )
+    assert "needs evidence" in _notes(session, "tracker_rejected")[-1].body_text
+    path.unlink(missing_ok=True)
+    _returned(session, ward, settings, {
+        ward.improve: ["open", None, None, 3.5, "Falls halved", "Audit data due in May"],
+    })  # fmt: skip
+    assert ward_trackers(MARCH)["recorded"] == 1
+    session.expire_all()
+    score = session.exec(select(ImprovementScore).where(ImprovementScore.score == 3.5)).one()
+    assert score.evidence_note == "Audit data due in May" and score.project_id is not None

@@ -55,6 +55,9 @@ COLUMNS: tuple[tuple[str, str | None], ...] = (
     ("Date done", None),
     ("New score", None),
     ("Why", None),
+    # For a new score of 3.0 or more when the project's measure is not yet 20% of the way to
+    # its aim: why not. Optional, so trackers sent before it existed still read.
+    ("Evidence note", None),
 )
 HEADINGS = tuple(h for h, _ in COLUMNS)
 REQUIRED = ("Item id", "Status", "What was done", "New score", "Why")
@@ -92,7 +95,7 @@ def build_xlsx(ward_code: str, items: list[dict[str, Any]]) -> bytes:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # staff text is text, never a formula
     for letter, width in zip(
-        "ABCDEFGHIJK", (8, 60, 10, 24, 12, 10, 10, 50, 12, 10, 40), strict=True
+        "ABCDEFGHIJKL", (8, 60, 10, 24, 12, 10, 10, 50, 12, 10, 40, 40), strict=True
     ):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "C2"
@@ -185,6 +188,7 @@ class TrackerRow:
     done_on: date | None
     score: float | None
     why: str
+    evidence_note: str = ""
 
 
 def _raw_rows(path: Path, data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -261,7 +265,8 @@ def read_tracker(path: Path, data: bytes, ward_item_ids: dict[int, str]) -> list
             if not why:
                 problems.append(RowProblem(n, "Why", "a new score needs why (the evidence)"))
         if len(problems) == before and item_id is not None:
-            rows.append(TrackerRow(n, item_id, status, done, done_on, score, why))
+            note = cell(values, "Evidence note")
+            rows.append(TrackerRow(n, item_id, status, done, done_on, score, why, note))
     if problems:
         raise InputFileError(path.name, problems)
     return rows
@@ -278,7 +283,8 @@ def tracker_commands(
         on = r.done_on or as_of
         if r.score is not None:
             out.append((r.row, c.build(c.ScoreProject, actor=actor, source=source, on=on,
-                                       item_id=r.item_id, score=r.score, why=r.why)))  # fmt: skip
+                                       item_id=r.item_id, score=r.score, why=r.why,
+                                       evidence_note=r.evidence_note)))  # fmt: skip
         if r.status == "done":
             out.append((r.row, c.build(c.CloseItem, actor=actor, source=source, on=on,
                                        item_id=r.item_id, outcome=r.done)))  # fmt: skip
