@@ -101,3 +101,32 @@ def test_packs_refreshed_for_wards_with_measured_projects(
     session.expire_all()
     (path,) = refresh_project_packs(session, settings, date(2026, 6, 15))
     assert "Fewer complaints: Formal complaints" in path.read_text()
+
+
+def test_a_ward_metric_aim_is_evidenced_from_the_extracts(
+    session: Session, settings: Settings, ward_code: str
+) -> None:
+    """An aim on a ward diagnostic metric reads the same monthly series as the measure chart:
+    scored on 3 June, the last whole month (May) is the reading, 50% or 10% of the way."""
+    series = metric_series(settings, ward_code, "falls_per_1000_obd", date(2026, 1, 1),
+                           date(2026, 5, 31))  # fmt: skip
+    may = float(series["value"].iloc[-1])
+    assert series["month"].iloc[-1].strftime("%Y-%m") == "2026-05"
+
+    def start(title: str, baseline: float, target: float) -> int:
+        out = json.loads(ok("projects", "start", title, "--ward", ward_code, "--aim-measure",
+                            "falls_per_1000_obd", "--baseline", baseline, "--target", target,
+                            "--direction", "decrease", "--by", "QI", "--on", "2026-01-10",
+                            "--json"))  # fmt: skip
+        return int(out["details"]["project_id"])
+
+    halfway, barely = start("Halfway", may + 1.0, may - 1.0), start("Barely", may + 0.1, may - 0.9)
+    out = json.loads(ok("projects", "score", halfway, 3.0, "--why", "Falls down", "--by", "QI",
+                        "--on", "2026-06-03", "--json"))  # fmt: skip
+    assert out["summary"].endswith(f"evidence falls_per_1000_obd = {may:g}")
+    result = runner.invoke(app, ["projects", "score", str(barely), "3.0", "--why", "Falls down",
+                                 "--by", "QI", "--on", "2026-06-03"])  # fmt: skip
+    assert result.exit_code == 2 and "10% of the way" in result.stderr.replace("\n", " ")
+    # The aim's ward metric is charted in the pack with the project's other measures.
+    chart = json.loads(ok("projects", "--json").splitlines()[0])
+    assert chart["metrics"] == "falls_per_1000_obd"
