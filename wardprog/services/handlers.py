@@ -653,10 +653,13 @@ def start_project(session: Session, settings: Settings, cmd: c.StartProject) -> 
 @handler(c.UpdateProject)
 def update_project(session: Session, settings: Settings, cmd: c.UpdateProject) -> Outcome:
     project = projects.get_project(session, cmd.project_id)
-    changes = _check_project(settings, cmd.changes())
+    # Only what differs from the record is a change (the ward page's form sends it all back).
+    changes = {
+        k: v for k, v in _check_project(settings, cmd.changes()).items() if getattr(project, k) != v
+    }
     if not changes:
         raise projects.ProjectError(f"project {project.id}: nothing to change")
-    projects.apply_changes(project, changes, cmd.on)
+    projects.apply_changes(project, dict(changes), cmd.on)  # it pops status and reason
     project_scores.check_aim(project)
     session.add(project)
     session.flush()

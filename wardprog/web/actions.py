@@ -52,6 +52,7 @@ def register_actions(app: FastAPI) -> None:
             item_id=item_id,
             score=form.get("score", ""),
             why=form.get("why", ""),
+            evidence_note=form.get("evidence_note", ""),
         )
 
     @app.post("/w/{ward_code}/items/{item_id}/pdsa")
@@ -69,6 +70,100 @@ def register_actions(app: FastAPI) -> None:
             happened=form.get("happened", ""),
             learned=form.get("learned", ""),
             decision=form.get("decision") or None,
+        )
+
+    # --- improvement projects: the record, coaching, measures, scores, QI events -----------
+
+    @app.post("/w/{ward_code}/projects/start")
+    async def start_project(request: Request, ward_code: str) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        return _act(
+            request,
+            f"/w/{ward_code}#projects",
+            c.StartProject,
+            actor=actor,
+            ward_code=ward_code,
+            title=form.get("title", ""),
+            **_project_fields(form),
+        )
+
+    @app.post("/w/{ward_code}/projects/{project_id}/update")
+    async def update_project(request: Request, ward_code: str, project_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_project(request, ward_code, project_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#project-{project_id}",
+            c.UpdateProject,
+            actor=actor,
+            project_id=project_id,
+            title=_blank_none(form, "title"),
+            status=_blank_none(form, "status"),
+            stop_reason=_blank_none(form, "stop_reason"),
+            **_project_fields(form),
+        )
+
+    @app.post("/w/{ward_code}/projects/{project_id}/coaching")
+    async def log_coaching(request: Request, ward_code: str, project_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_project(request, ward_code, project_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#project-{project_id}",
+            c.LogCoaching,
+            actor=actor,
+            project_id=project_id,
+            adviser=form.get("adviser", ""),
+            minutes=form.get("minutes", ""),
+            note=form.get("note", ""),
+            on=_blank_none(form, "held_on") or _today(request),
+        )
+
+    @app.post("/w/{ward_code}/projects/{project_id}/measure")
+    async def record_measurement(request: Request, ward_code: str, project_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_project(request, ward_code, project_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#project-{project_id}",
+            c.RecordMeasurement,
+            actor=actor,
+            project_id=project_id,
+            value=form.get("value", ""),
+            note=form.get("note", ""),
+            on=_blank_none(form, "measured_on") or _today(request),
+        )
+
+    @app.post("/w/{ward_code}/projects/{project_id}/score")
+    async def score_standalone(request: Request, ward_code: str, project_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_project(request, ward_code, project_id)
+        return _act(
+            request,
+            f"/w/{ward_code}#project-{project_id}",
+            c.ScoreProject,
+            actor=actor,
+            project_id=project_id,
+            score=form.get("score", ""),
+            why=form.get("why", ""),
+            evidence_note=form.get("evidence_note", ""),
+        )
+
+    @app.post("/w/{ward_code}/qi-events")
+    async def record_qi_event(request: Request, ward_code: str) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        # Only the ward's own staff can be ticked: the form lists them, and no other number
+        # is accepted from this page.
+        _own_staff(request, ward_code, form.getlist("attendees"))
+        return _act(
+            request,
+            f"/w/{ward_code}#qi-events",
+            c.RecordQiEvent,
+            actor=actor,
+            event_kind=form.get("event_kind", ""),
+            topic=form.get("topic", ""),
+            attendees=form.getlist("attendees"),
+            on=_blank_none(form, "held_on") or _today(request),
         )
 
     @app.post("/w/{ward_code}/nominate")
@@ -201,6 +296,54 @@ def _own_item(request: Request, ward_code: str, item_id: int) -> None:
         raise Refused(403, "Not your ward", f"item {item_id} is not one of {ward_code}'s items")
 
 
+# The record's fields as the update and start forms name them (the command's own names).
+PROJECT_FIELDS = (
+    "aim", "aim_measure", "aim_baseline", "aim_target", "aim_direction", "aim_by", "lead",
+    "lead_email", "qi_coach", "qi_coach_email", "sponsor", "strategic_aim", "ppi_level",
+    "ppi_note", "co2e_kg", "sustainability_note",
+)  # fmt: skip
+
+
+def _blank_none(form: Any, name: str) -> str | None:
+    """A field left empty means "not given" (leave the record as it is)."""
+    value = str(form.get(name, "") or "").strip()
+    return value or None
+
+
+def _project_fields(form: Any) -> dict[str, Any]:
+    return {name: _blank_none(form, name) for name in PROJECT_FIELDS}
+
+
+def _own_project(request: Request, ward_code: str, project_id: int) -> None:
+    """A project of another ward (or of none) is refused before any command is built."""
+    from wardprog.models import ImprovementProject
+
+    with Session(request.app.state.engine) as session:
+        found = session.exec(
+            select(ImprovementProject.id)
+            .where(ImprovementProject.id == project_id, ImprovementProject.ward_id == Ward.id)
+            .where(Ward.code == ward_code)
+        ).first()
+    if found is None:
+        raise Refused(403, "Not your ward", f"project {project_id} is not one of {ward_code}'s")
+
+
+def _own_staff(request: Request, ward_code: str, staff_numbers: list[str]) -> None:
+    from wardprog.models import StaffMember
+
+    with Session(request.app.state.engine) as session:
+        own = set(
+            session.exec(
+                select(StaffMember.staff_number)
+                .where(StaffMember.ward_id == Ward.id)
+                .where(Ward.code == ward_code)
+            ).all()
+        )
+    others = sorted(set(staff_numbers) - own)
+    if others:
+        raise Refused(403, "Not your ward", f"not on {ward_code}'s staff: {', '.join(others)}")
+
+
 def _project_of(request: Request, item_id: int) -> int:
     from wardprog.models import ImprovementProject
 
@@ -231,8 +374,9 @@ def _today(request: Request) -> date:
 
 def _act(request: Request, back: str, kind: type[c.Command], **fields: Any) -> Response:
     """Build the command, run it, and say what happened (or what was wrong) on the page."""
+    fields.setdefault("on", _today(request))
     try:
-        command = c.build(kind, source=c.Source(kind="web"), on=_today(request), **fields)
+        command = c.build(kind, source=c.Source(kind="web"), **fields)
         result = handle(request.app.state.engine, command, request.app.state.settings)
     except WardprogError as exc:
         flash(request, str(exc), ok=False)

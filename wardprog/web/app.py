@@ -103,7 +103,15 @@ def create_app(settings: Settings, *, today: date | None = None) -> FastAPI:
             if item.scores
         }
         today = app.state.today or date.today()
-        return _render(request, "ward.html", grant, page=page, charts=charts, today=today)
+        return _render(
+            request,
+            "ward.html",
+            grant,
+            page=page,
+            charts=charts,
+            today=today,
+            strategic_aims=settings.strategic_aims,
+        )
 
     @app.get("/w/{ward_code}/pack", response_class=HTMLResponse)
     def pack(request: Request, ward_code: str) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -11,12 +11,15 @@ from sqlmodel import Session, col, select
 
 from wardprog.errors import NotFoundError
 from wardprog.models import (
+    CoachingSession,
     DiagnosticSnapshot,
     EngagementEvent,
     EventStatus,
     Facilitator,
+    ImprovementProject,
     ImprovementScore,
     NominationStatus,
+    PdsaCycle,
     QsirAttendance,
     QsirCohort,
     QsirNomination,
@@ -92,6 +95,48 @@ class StaffOption:
     band: str
 
 
+@dataclass(frozen=True)
+class ProjectScore:
+    score: float
+    on: date
+    by: str
+    why: str
+    evidence: str  # the measure value or the note a 3.0+ rests on
+
+
+@dataclass
+class ProjectView:
+    """A project on its ward's page: its record (the update form is filled from it) and logs."""
+
+    id: int
+    item_id: int | None
+    title: str
+    status: str
+    stop_reason: str
+    started_on: date
+    aim: str
+    aim_measure: str
+    aim_baseline: float | None
+    aim_target: float | None
+    aim_direction: str
+    aim_by: date | None
+    lead: str
+    lead_email: str
+    qi_coach: str
+    strategic_aim: str
+    ppi_level: str
+    ppi_note: str
+    co2e_kg: float | None
+    sustainability_note: str
+    pdsa_cycles: int
+    coaching_sessions: int
+    scores: list[ProjectScore] = field(default_factory=list)
+
+    @property
+    def latest_score(self) -> float | None:
+        return self.scores[-1].score if self.scores else None
+
+
 @dataclass
 class WardPage:
     code: str
@@ -106,6 +151,7 @@ class WardPage:
     items: dict[TriageCategory, list[ItemView]]
     nominees: list[NomineeView]
     staff: list[StaffOption]
+    projects: list[ProjectView] = field(default_factory=list)
 
 
 def _local(value: datetime | None) -> datetime:
@@ -164,6 +210,7 @@ def ward_page(session: Session, ward_code: str) -> WardPage:
         event=_event(session, ward, wave),
         items=_items(session, ward),
         nominees=_nominees(session, ward),
+        projects=_projects(session, ward),
         staff=[
             StaffOption(s.staff_number, s.name, s.role, s.band)
             for s in session.exec(
@@ -227,6 +274,50 @@ def _items(session: Session, ward: Ward) -> dict[TriageCategory, list[ItemView]]
             )
         )
     return grouped
+
+
+def _projects(session: Session, ward: Ward) -> list[ProjectView]:
+    """The ward's projects (its `improve` items' and any started on the ward), oldest first."""
+    from wardprog.services.project_scores import scores_by_project
+
+    projects = session.exec(
+        select(ImprovementProject)
+        .where(ImprovementProject.ward_id == ward.id)
+        .order_by(col(ImprovementProject.id))
+    ).all()
+    ids = [p.id for p in projects]
+    history = scores_by_project(session)
+    pdsa = Counter(
+        session.exec(select(PdsaCycle.project_id).where(col(PdsaCycle.project_id).in_(ids))).all()
+    )
+    coaching = Counter(
+        session.exec(
+            select(CoachingSession.project_id).where(col(CoachingSession.project_id).in_(ids))
+        ).all()
+    )
+    out = []
+    for p in projects:
+        assert p.id is not None
+        scores = [
+            ProjectScore(
+                s.score,
+                s.scored_on,
+                s.scored_by,
+                s.justification,
+                f"{p.aim_measure} = {s.evidence_value:g}"
+                if s.evidence_value is not None
+                else s.evidence_note,
+            )
+            for s in history.get(p.id, [])
+        ]
+        view = ProjectView(
+            p.id, p.triage_item_id, p.title, p.status.value, p.stop_reason, p.started_on,
+            p.aim, p.aim_measure, p.aim_baseline, p.aim_target, p.aim_direction, p.aim_by,
+            p.lead, p.lead_email, p.qi_coach, p.strategic_aim, p.ppi_level.value,
+            p.ppi_note, p.co2e_kg, p.sustainability_note, pdsa[p.id], coaching[p.id], scores,
+        )  # fmt: skip
+        out.append(view)
+    return out
 
 
 def _nominees(session: Session, ward: Ward) -> list[NomineeView]:
