@@ -215,7 +215,12 @@ def test_mark_a_fix_done_and_score_a_project(web_settings: Settings, wards: dict
     assert done.status_code == 303
     scored = client.post(
         f"/w/NGH-ASH/items/{wards['improve']}/score",
-        data={"csrf": token, "score": "3.0", "why": "Handover audit 80% complete"},
+        data={
+            "csrf": token,
+            "score": "3.0",
+            "why": "Handover audit 80% complete",
+            "evidence_note": "The audit is the measure; no extract counts it",
+        },
     )
     assert scored.status_code == 303
     page = client.get("/w/NGH-ASH").text

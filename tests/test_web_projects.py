@@ -60,8 +60,8 @@ def test_log_a_pdsa_cycle_from_the_ward_page(
         assert (action.source_kind, action.actor_email) == ("web", "ann@trust.example")
 
 
-def _staff(web_settings: Settings, tmp_path: Path) -> list[str]:
-    engine = get_engine(web_settings.database_url)
+def _staff(settings: Settings, tmp_path: Path) -> list[str]:
+    engine = get_engine(settings.database_url)
     with session_scope(engine) as session:
         import_staff(session, write_staff_extract([("NGH-ASH", "Ann Lee")], tmp_path / "s.csv"))
         rows = session.exec(select(StaffMember).order_by(StaffMember.id)).all()  # type: ignore[arg-type]
@@ -131,10 +131,12 @@ def test_project_records_coaching_measures_scores_and_qi_events_from_the_ward_pa
         session.add(other)
         session.flush()
         other_id = other.id
-    assert client.post(f"/w/NGH-ASH/projects/{other_id}/coaching",
-                       data={"csrf": token, "adviser": "x", "minutes": "5"}).status_code == 403  # fmt: skip
-    assert client.post("/w/NGH-ASH/qi-events", data={"csrf": token, "event_kind": "qi_cafe",
-                       "topic": "x", "attendees": ["NOT-HERE"]}).status_code == 403  # fmt: skip
+    foreign = client.post(f"/w/NGH-ASH/projects/{other_id}/coaching",
+                          data={"csrf": token, "adviser": "x", "minutes": "5"})  # fmt: skip
+    assert foreign.status_code == 403
+    stranger = client.post("/w/NGH-ASH/qi-events", data={"csrf": token, "event_kind": "qi_cafe",
+                           "topic": "x", "attendees": ["NOT-HERE"]})  # fmt: skip
+    assert stranger.status_code == 403
 
     with Session(get_engine(web_settings.database_url)) as session:
         p = session.get(ImprovementProject, pid)
