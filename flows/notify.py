@@ -17,12 +17,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from wardprog.config import TIMEZONE
 from wardprog.db import session_scope
 from wardprog.notify.digest import enqueue_improvement_team_digest
 from wardprog.notify.dispatch import dispatch_pending
 
 
-def dispatch_time(as_of: date | None, tz: str = "Europe/London") -> datetime:
+def dispatch_time(as_of: date | None, tz: str = TIMEZONE) -> datetime:
     """The clock a dispatch runs on: now for real runs, the end of ``as_of`` in a replay.
 
     End of day so that everything enqueued on a simulated day goes out that day, and a message

@@ -16,7 +16,6 @@ from dateutil.rrule import rrulestr
 
 from wardprog.rules.working_days import is_working_day, next_working_day
 
-TIMEZONE = "Europe/London"
 LAUNCH_TIME = time(7, 0)
 FIRST_YEAR = 2026
 LAST_YEAR = 2035

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The trust's wall clock: every date and time a person sees (invites, packs, digests, the
+# schedules' cron times) is England's local time. Defined here once; ``Settings.timezone``
+# defaults to it.
+TIMEZONE = "Europe/London"
+LONDON = ZoneInfo(TIMEZONE)
+# The apprise tag (and outbox routing tag) of every message for the improvement team.
+IMPROVEMENT_TEAM_TAG = "improvement-team"
 
 
 class Settings(BaseSettings):
@@ -26,7 +35,7 @@ class Settings(BaseSettings):
     # apprise YAML config with tags; when absent, everything goes to the local outbox.
     notify_config: Path | None = None
     notify_max_attempts: int = 5
-    timezone: str = "Europe/London"
+    timezone: str = TIMEZONE
 
     wards_per_site_per_wave: int = 5
     wave_length_months: int = 3

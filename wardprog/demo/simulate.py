@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from wardprog.config import Settings
+from wardprog.config import LONDON, Settings
 from wardprog.models import EngagementEvent, EventStatus, Site, Stage, Ward, WardEnrolment, Wave
 from wardprog.services.context import StageContext
 
@@ -59,12 +59,11 @@ def return_templates(session: Session, settings: Settings, as_of: date) -> int:
 
 
 def _event_day(event: EngagementEvent) -> date:
-    from zoneinfo import ZoneInfo
 
     from wardprog.rules.slots import to_utc
 
     assert event.starts_at is not None
-    return to_utc(event.starts_at).astimezone(ZoneInfo("Europe/London")).date()
+    return to_utc(event.starts_at).astimezone(LONDON).date()
 
 
 def record_held(ctx: StageContext, event: EngagementEvent) -> None:

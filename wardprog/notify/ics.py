@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
-LONDON = ZoneInfo("Europe/London")
+from wardprog.config import LONDON
+
 PRODID = "-//wardprog//ward improvement programme//EN"
 
 

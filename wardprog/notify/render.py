@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from wardprog.config import LONDON
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -41,12 +43,11 @@ def _ukdate(value: Any) -> str:
 
 
 def _uktime(value: Any) -> str:
-    from zoneinfo import ZoneInfo
 
     if value is None:
         return ""
     if getattr(value, "tzinfo", None) is not None:
-        value = value.astimezone(ZoneInfo("Europe/London"))
+        value = value.astimezone(LONDON)
     return value.strftime("%H:%M")
 
 

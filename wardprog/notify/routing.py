@@ -49,11 +49,10 @@ from apprise.plugins.base import NotifyBase
 from apprise.plugins.email import NotifyEmail
 
 import wardprog.notify.outbox_plugin  # noqa: F401  (registers outbox://)
-from wardprog.config import Settings
+from wardprog.config import IMPROVEMENT_TEAM_TAG, Settings
 from wardprog.errors import ConfigError
 
 DIRECT_TAG = "direct"
-IMPROVEMENT_TEAM_TAG = "improvement-team"
 # apprise gives these meaning ("every destination"); in a ward programme that is a data leak.
 RESERVED_TAGS = frozenset({"all", "always"})
 

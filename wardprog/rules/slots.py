@@ -18,13 +18,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
+from wardprog.config import LONDON
 from wardprog.errors import SchedulingError
-
-LONDON = ZoneInfo("Europe/London")
 
 # The early (07:30-15:30) and late (12:30-20:30) shifts overlap from 12:30 to 15:30: a session at
 # 13:30 reaches both shifts without pulling anyone off the floor at handover or mealtimes.

@@ -35,6 +35,7 @@ rebases from the next monthly point. With dates that are in the data the two agr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -197,34 +198,94 @@ def spc_frame(
     is taken across it (the ranges either side of the gap are left out), it is never a special
     cause and it breaks any run or trend through it. Returns the input columns plus
     :data:`OUTPUT_COLUMNS`, sorted by series then date.
+
+    The package's steps, in its order and by its names: :func:`prepare` (``ptd_spc``'s checks
+    and ``ptd_add_rebase_column``), :func:`spc_standard` (``ptd_spc_standard``: the standard
+    limits), :func:`calculate_point_type` (``ptd_calculate_point_type``), :func:`icons`
+    (``ptd_get_icons`` and ``ptd_calculate_assurance_type``), then :func:`assemble`.
     """
+    prepared = prepare(
+        data,
+        by=by,
+        date_col=date_col,
+        value_col=value_col,
+        improvement=improvement,
+        improvement_col=improvement_col,
+        target=target,
+        target_col=target_col,
+        rebase=rebase,
+    )
+    std = spc_standard(prepared.y, prepared.seg, fix_after_n_points, screen_outliers)
+    sc_code, pt_code = calculate_point_type(prepared.y, prepared.seg, std, prepared.imp_sign)
+    icon_code, assurance_code = icons(
+        prepared.seg, prepared.series, pt_code, prepared.imp_sign, prepared.target, std
+    )
+    return assemble(prepared, std, sc_code, pt_code, icon_code, assurance_code)
+
+
+# -- the package's steps, each over all segments at once -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """``ptd_spc``'s input after its checks and ``ptd_add_rebase_column``: the sorted frame,
+    its values, and per row the improvement sign, target, series and segment."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    imp_sign: np.ndarray
+    target: np.ndarray
+    series: np.ndarray
+    rebase_group: np.ndarray
+    seg: np.ndarray
+
+
+def prepare(
+    data: pd.DataFrame,
+    *,
+    by: Sequence[str],
+    date_col: str,
+    value_col: str,
+    improvement: Improvement | str,
+    improvement_col: str | None,
+    target: float | None,
+    target_col: str | None,
+    rebase: Sequence[date | pd.Timestamp | str],
+) -> Prepared:
+    """Sort by series then date, read the values, directions and targets, and number each
+    row's series and segment (series x rebase group): every rule works within a segment."""
     by = list(by)
     df = data.copy()
     df[date_col] = pd.to_datetime(df[date_col])
     df = df.sort_values([*by, date_col], kind="stable").reset_index(drop=True)
     n = len(df)
     y = pd.to_numeric(df[value_col], errors="raise").to_numpy(dtype=float)
-
     imp_sign = _improvement_signs(df, improvement, improvement_col)
     if target_col is not None:
         tgt = pd.to_numeric(df[target_col], errors="coerce").to_numpy(dtype=float)
     else:
         tgt = np.full(n, np.nan if target is None else float(target))
-
-    # Series ids, then segment ids (series x rebase group): every rule works within a segment.
     if by:
         series = df.groupby(by, sort=False, dropna=False).ngroup().to_numpy()
     else:
         series = np.zeros(n, dtype=int)
-    rebase_group = _add_rebase_column(df[date_col].to_numpy(), series, rebase)
-    seg = _segment_ids(series, rebase_group)
+    rebase_group = add_rebase_column(df[date_col].to_numpy(), series, rebase)
+    return Prepared(df, y, imp_sign, tgt, series, rebase_group, _segment_ids(series, rebase_group))
 
-    std = _spc_standard(y, seg, fix_after_n_points, screen_outliers)
-    sc_code, pt_code = _calculate_point_type(y, seg, std, imp_sign)
-    seg_size = np.bincount(seg)[seg] if n else np.zeros(0, dtype=int)
 
-    out = df
-    out["rebase_group"] = rebase_group
+def assemble(
+    prepared: Prepared,
+    std: dict[str, np.ndarray],
+    sc_code: np.ndarray,
+    pt_code: np.ndarray,
+    icon_code: np.ndarray,
+    assurance_code: np.ndarray,
+) -> pd.DataFrame:
+    """The input columns plus :data:`OUTPUT_COLUMNS`, in the package's column order."""
+    out = prepared.frame
+    seg = prepared.seg
+    seg_size = np.bincount(seg)[seg] if len(seg) else np.zeros(0, dtype=int)
+    out["rebase_group"] = prepared.rebase_group
     for name in ("mean", "lpl", "upl", "nlpl", "nupl"):
         out[name] = std[name]
     out["outside_limits"] = std["outside_limits"]
@@ -236,8 +297,7 @@ def spc_frame(
     out["special_cause"] = sc_code != 0
     out["point_type"] = pd.Categorical.from_codes(pt_code, categories=pd.Index(POINT_TYPES))
     out["short_group_warning"] = seg_size < SHORT_GROUP_THRESHOLD
-    out["target"] = tgt
-    icon_code, assurance_code = _icons(seg, series, pt_code, imp_sign, tgt, std)
+    out["target"] = prepared.target
     out["variation_icon"] = pd.Categorical.from_codes(
         icon_code, categories=pd.Index(VARIATION_ICONS)
     )
@@ -245,9 +305,6 @@ def spc_frame(
         assurance_code, categories=pd.Index([a.value for a in Assurance])
     )
     return out
-
-
-# -- the package's steps, each over all segments at once -----------------------------------------
 
 
 def _improvement_signs(
@@ -267,7 +324,7 @@ def _improvement_signs(
     )
 
 
-def _add_rebase_column(
+def add_rebase_column(
     dates: np.ndarray, series: np.ndarray, rebase: Sequence[date | pd.Timestamp | str]
 ) -> np.ndarray:
     """``ptd_add_rebase_column`` then ``cumsum``: each row's rebase group within its series.
@@ -305,7 +362,7 @@ def rebase_dates_not_in_data(
     return out
 
 
-def _spc_standard(
+def spc_standard(
     y: np.ndarray, seg: np.ndarray, fix_after_n_points: int | None, screen_outliers: bool
 ) -> dict[str, np.ndarray]:
     """``ptd_spc_standard``: mean, moving ranges, limits and each point's place against them."""
@@ -348,7 +405,7 @@ def _spc_standard(
     }
 
 
-def _calculate_point_type(
+def calculate_point_type(
     y: np.ndarray, seg: np.ndarray, std: dict[str, np.ndarray], imp_sign: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``ptd_calculate_point_type``: codes into SPECIAL_CAUSE_TYPES and POINT_TYPES per point."""
@@ -393,7 +450,7 @@ def _calculate_point_type(
     return sc_code, pt_code
 
 
-def _icons(
+def icons(
     seg: np.ndarray,
     series: np.ndarray,
     pt_code: np.ndarray,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from wardprog.config import Settings, get_settings
+from wardprog.config import IMPROVEMENT_TEAM_TAG, Settings, get_settings
 from wardprog.errors import NotFoundError, SchedulingError
 from wardprog.models import Site, Ward, WardEnrolment, Wave
 from wardprog.models.engagement import (
@@ -51,8 +51,6 @@ from wardprog.services.triage_template import (
     template_filename,
 )
 from wardprog.services.venues import site_resources
-
-IMPROVEMENT_TEAM_TAG = "improvement-team"
 
 
 def event_uid(ward_code: str, wave_number: int) -> str:

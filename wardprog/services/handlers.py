@@ -19,13 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from wardprog import commands as c
-from wardprog.config import Settings, get_settings
+from wardprog.config import LONDON, Settings, get_settings
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, NotFoundError
 from wardprog.models import (
@@ -58,7 +57,6 @@ from wardprog.services import (
 from wardprog.services.context import require_id
 
 IHI = triage.IHI_SCORES
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from wardprog.config import Settings
+from wardprog.config import IMPROVEMENT_TEAM_TAG, LONDON, Settings
 from wardprog.errors import ConflictError, NotFoundError, WardprogError
 from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
 from wardprog.notify.outbox import enqueue
@@ -22,7 +21,6 @@ from wardprog.rules.planner import (
 )
 from wardprog.services.context import require_id
 
-LONDON = ZoneInfo("Europe/London")
 DEFAULT_PROGRAMME = "Ward improvement programme"
 
 
@@ -261,7 +259,7 @@ def _announce_wave(session: Session, wave: Wave, as_of: date) -> None:
         session,
         key=f"wave_launch:wave-{wave.number}:team",
         kind="wave_launch",
-        tags=["improvement-team"],
+        tags=[IMPROVEMENT_TEAM_TAG],
         context={**base, "wards": wards},
     )
     for (_, ward, _), info in zip(rows, wards, strict=True):

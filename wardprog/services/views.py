@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from wardprog.config import LONDON
 from wardprog.models import (
     Action,
     EngagementEvent,
@@ -25,8 +25,6 @@ from wardprog.models import (
 )
 from wardprog.rules.slots import to_utc
 from wardprog.services.triage import latest_scores
-
-LONDON = ZoneInfo("Europe/London")
 
 ITEM_FIELDS = (
     "id",

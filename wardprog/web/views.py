@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from wardprog.config import LONDON
 from wardprog.errors import NotFoundError
 from wardprog.models import (
     CoachingSession,
@@ -33,8 +33,6 @@ from wardprog.models import (
     WardEnrolment,
     Wave,
 )
-
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)

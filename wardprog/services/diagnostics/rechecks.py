@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
-from wardprog.config import Settings
+from wardprog.config import IMPROVEMENT_TEAM_TAG, LONDON, Settings
 from wardprog.errors import NotFoundError
 from wardprog.models import (
     DiagnosticSnapshot,
@@ -123,7 +122,7 @@ def engagement_date(session: Session, ward: Ward, enrolment: WardEnrolment | Non
     if when is None:
         return None
     if when.tzinfo is not None:
-        when = when.astimezone(ZoneInfo("Europe/London"))
+        when = when.astimezone(LONDON)
     return when.date()
 
 
@@ -280,7 +279,7 @@ def _send_verdict(
         session,
         key=f"recheck_verdict:{ward.code}:wave-{wave.number if wave else 0}:{result.kind}",
         kind="recheck_verdict",
-        tags=[ward.code, *([site.code] if site else []), "improvement-team"],
+        tags=[ward.code, *([site.code] if site else []), IMPROVEMENT_TEAM_TAG],
         context={
             "ward_name": ward.name,
             "manager_name": ward.manager_name or "Ward manager",

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from wardprog.config import LONDON
 from wardprog.errors import NotFoundError
 from wardprog.models import (
     Course,
@@ -24,9 +24,6 @@ from wardprog.notify.ics import CalendarEvent, build_calendar
 from wardprog.notify.outbox import Attachment, enqueue
 from wardprog.services.qsir.cohorts import cohort_dates
 from wardprog.services.qsir.lifecycle import ACTIVE
-
-LONDON = ZoneInfo("Europe/London")
-
 
 # QSIR teaching days run 09:00-16:30.
 SESSION_START = time(9, 0)
