@@ -182,15 +182,17 @@ def test_score_project(session: Session, ward: Ward) -> None:
         "Falls down 30% on run chart",
         "--by",
         "QI coach",
+        "--evidence-note",
+        "The run chart is the team's own; no aim set yet",
         "--on",
         "2026-04-01",
     )
-    assert "scored 3.0 (modest improvement)" in result.stdout
+    assert "scored 3.0 (modest improvement), on an evidence note" in result.stdout
     session.expire_all()
     latest = session.exec(
         select(ImprovementScore).where(ImprovementScore.scored_on == date(2026, 4, 1))
     ).one()
-    assert (latest.score, latest.scored_by) == (3.0, "QI coach")
+    assert (latest.score, latest.scored_by) == (3.0, "QI coach") and latest.evidence_note
     (action,) = actions(session)
     assert action.command == "ScoreProject" and action.fields["score"] == 3.0
     refused(session, "items", "score", ward.improve, "5.5", "--why", "x", "--by", "A", says="5.5")

@@ -112,3 +112,32 @@ def test_follow_up_flow_sends_each_message_once(
     assert project_follow_up(as_of=date(2026, 5, 21)) == {"prompts": 0, "stale": 0, "packs": 0}
     assert len(notes(session, "project_score_prompt")) == 1
     assert len(notes(session, "project_stale")) == 1
+
+
+def test_a_standalone_projects_own_scores_keep_it_alive(
+    session: Session, ward: Ward, engine: object
+) -> None:
+    """A project outside the programme has its own score history: its score is activity for
+    the stale check, and its monthly prompt shows it; each message still goes once."""
+    out = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 3, 2),  # type: ignore[arg-type]
+                                 title="Theatre waste", lead_email="lead@trust.test"))  # fmt: skip
+    pid = out.details["project_id"]
+    handle(engine, c.build(c.ScoreProject, actor=QI, on=date(2026, 5, 20),  # type: ignore[arg-type]
+                           project_id=pid, score=2.0, why="Changes tested"))  # fmt: skip
+    session.expire_all()
+    assert pid not in {a.project.id for a in stale_projects(session, date(2026, 6, 1))}
+    (prompt,) = [n for n in send_scoring_prompts(session, date(2026, 6, 1))
+                 if n.recipients == ["lead@trust.test"]]  # fmt: skip
+    session.commit()
+    assert "2.0" in prompt.body_text
+    assert [n for n in send_scoring_prompts(session, date(2026, 6, 20))] == []
+    # 90 days after its score, it is stale (once).
+    assert pid not in {a.project.id for a in stale_projects(session, date(2026, 8, 17))}
+    (found,) = [a for a in stale_projects(session, date(2026, 8, 18)) if a.project.id == pid]
+    assert found.last_activity == date(2026, 5, 20)
+    flags = [n for n in send_stale_flags(session, date(2026, 8, 18)) if f"project-{pid}:" in
+             (n.idempotency_key or "")]  # fmt: skip
+    session.commit()
+    assert len(flags) == 1
+    assert [n for n in send_stale_flags(session, date(2026, 8, 25))
+            if f"project-{pid}:" in (n.idempotency_key or "")] == []  # fmt: skip

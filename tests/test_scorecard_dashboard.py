@@ -35,7 +35,7 @@ def _seed(engine: Engine, ward: Ward) -> None:
         handle(engine, c.build(c.LogCoaching, actor=QI, on=on, adviser="Priya", minutes=30,
                                project_id=r.details["project_id"]))  # fmt: skip
     handle(engine, c.build(c.ScoreProject, actor=QI, on=date(2026, 4, 1), item_id=ward.improve,
-                           score=3.5, why="Shift"))  # fmt: skip
+                           score=3.5, why="Shift", evidence_note="Audit is monthly"))  # fmt: skip
     handle(engine, c.build(c.CloseItem, actor=QI, on=date(2026, 4, 20), item_id=ward.improve,
                            outcome="Done"))  # fmt: skip
     for month in range(1, 7):
