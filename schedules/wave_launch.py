@@ -14,6 +14,8 @@ from datetime import date, datetime, time
 
 from dateutil.rrule import rrulestr
 
+# The schedule's zone is the trust's (re-exported for the deployment and its tests).
+from wardprog.config import TIMEZONE as TIMEZONE
 from wardprog.rules.working_days import is_working_day, next_working_day
 
 LAUNCH_TIME = time(7, 0)
