@@ -125,10 +125,19 @@ def import_entries(
     # One flush for the file's items (a batched INSERT), not one per row.
     session.add_all(created)
     session.flush()
+    # Each `improve` item's project first: its starting score is the first of the project's
+    # own score history.
+    projects = {
+        n: ensure_project_for_item(session, item, as_of)
+        for n, item in enumerate(created)
+        if item.category is TriageCategory.improve
+    }
     for n, score in scores.items():
+        project = projects.get(n)
         session.add(
             ImprovementScore(
                 triage_item_id=require_id(created[n]),
+                project_id=project.id if project is not None else None,
                 score=score,
                 scored_by=TRIAGE_SCORER,
                 scored_on=as_of,
@@ -136,9 +145,6 @@ def import_entries(
                 f"{IHI_SCORES[INITIAL_IHI_SCORE].lower()}.",
             )
         )
-    for item in created:
-        if item.category is TriageCategory.improve:
-            ensure_project_for_item(session, item, as_of)
     session.flush()
     if created:
         from wardprog.services.themes import refresh_themes

@@ -26,6 +26,7 @@ from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
 )
 from wardprog.services.programme import on_day
+from wardprog.services.projects import ensure_project_for_item
 from wardprog.services.triage.capture import _item_view, _ward_parts
 
 
@@ -78,6 +79,7 @@ def record_ihi_score(
         return existing
     row = ImprovementScore(
         triage_item_id=item_id,
+        project_id=ensure_project_for_item(session, item, scored_on).id,
         score=score,
         scored_by=scored_by.strip(),
         scored_on=scored_on,
