@@ -65,8 +65,9 @@ def aim_problems(
     elif baseline is not None and target is not None:
         better = target > baseline if direction == "increase" else target < baseline
         if not better:
+            article = "an" if direction == "increase" else "a"
             problems.append(
-                f"a target of {target:g} from a baseline of {baseline:g} is not an "
+                f"a target of {target:g} from a baseline of {baseline:g} is not {article} "
                 f"{direction}: check the direction"
             )
     return problems
