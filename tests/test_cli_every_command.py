@@ -161,6 +161,11 @@ COVERED: dict[str, tuple[str, str]] = {
     ),
     "projects start": ("test_projects.py::test_start_and_update_a_project",) * 2,
     "projects update": ("test_projects.py::test_start_and_update_a_project",) * 2,
+    "projects score": ("test_projects.py::test_a_score_of_three_or_more_needs_evidence",) * 2,
+    "projects measure": (
+        "test_projects.py::test_a_score_of_three_or_more_needs_evidence",
+        "test_projects.py::test_own_measurements_refuse_what_they_cannot_record",
+    ),
     "pdsa add": ("test_projects.py::test_pdsa_and_coaching_logs",) * 2,
     "coaching add": ("test_projects.py::test_pdsa_and_coaching_logs",) * 2,
     "qi-events qi-cafe": (

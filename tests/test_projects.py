@@ -389,3 +389,10 @@ def test_a_score_of_three_or_more_needs_evidence(session: Session, ward: Ward) -
         "falls a month measured 8.5 on 2026-04-30",
         "falls a month corrected 9 on 2026-04-30",
     ]
+
+
+def test_own_measurements_refuse_what_they_cannot_record(session: Session, ward: Ward) -> None:
+    refused(session, "projects", "measure", 999, 3, "--by", "Sister",
+            says="project 999 does not exist")  # fmt: skip
+    result = cli("projects", "measure", 1, "nan", "--by", "Sister")
+    assert result.exit_code == 2 and "finite number" in result.stderr
