@@ -328,8 +328,7 @@ def generate_extracts(
     rn_mean = np.array([p.rn_fill for p in profiles]).repeat(n_m)
     hca_mean = np.array([p.hca_fill for p in profiles]).repeat(n_m)
     rn_fill = np.clip(
-        rng.normal(rn_mean, 0.035, n_w * n_m)
-        * _factor(shifts, "rn_fill", grid_codes, grid_months),
+        rng.normal(rn_mean, 0.035, n_w * n_m) * _factor(shifts, "rn_fill", grid_codes, grid_months),
         0.5,
         1.2,
     )
@@ -366,8 +365,7 @@ def generate_extracts(
             # A vacancy rate is never negative: an over-established ward reports 0%.
             "vacancy_pct": np.round(
                 np.clip(
-                    rng.uniform(*level("vacancy"), n_w).repeat(n_m)
-                    + rng.normal(0, 1.5, n_w * n_m),
+                    rng.uniform(*level("vacancy"), n_w).repeat(n_m) + rng.normal(0, 1.5, n_w * n_m),
                     0,
                     60,
                 ),
@@ -396,16 +394,10 @@ def generate_extracts(
     pu_rate = pu_lo + position * (pu_hi - pu_lo)
     counts = {
         "fall": rng.poisson(
-            obd_flat
-            / 1000
-            * falls_rate
-            * _factor(shifts, "falls", grid_codes, grid_months)
+            obd_flat / 1000 * falls_rate * _factor(shifts, "falls", grid_codes, grid_months)
         ),
         "pressure_ulcer": rng.poisson(
-            obd_flat
-            / 1000
-            * pu_rate
-            * _factor(shifts, "pressure_ulcers", grid_codes, grid_months)
+            obd_flat / 1000 * pu_rate * _factor(shifts, "pressure_ulcers", grid_codes, grid_months)
         ),
         "other": rng.poisson(obd_flat / 1000 * OTHER_INCIDENT_RATE * ward_risk),
     }
@@ -451,7 +443,8 @@ def generate_extracts(
 
     responses = rng.poisson(np.maximum(grid_beds * 1.1, 3))
     p_pos = np.clip(
-        rng.uniform(*level("fft"), n_w).repeat(n_m) * _factor(shifts, "fft", grid_codes, grid_months),
+        rng.uniform(*level("fft"), n_w).repeat(n_m)
+        * _factor(shifts, "fft", grid_codes, grid_months),
         0,
         1,
     )
