@@ -68,9 +68,13 @@ def _chased(session: Session, ward_code: str, wave: int) -> bool:
     )
 
 
-def return_templates(session: Session, settings: Settings, as_of: date) -> int:
+def return_templates(
+    session: Session, settings: Settings, as_of: date, *, late_wards: bool = False
+) -> int:
     """Drop each due ward's returned files into its inbox; returns how many files were written.
 
+    With ``late_wards`` (the demo's replay), the wards :func:`returns_late` picks send nothing
+    until chased; without it (a flow's ``simulate_staff``) every ward returns promptly.
     Deterministic per ward and wave (see the two droppers), so a replay writes the same files.
     """
     from wardprog.demo.staff import drop_nomination_return
@@ -95,7 +99,8 @@ def return_templates(session: Session, settings: Settings, as_of: date) -> int:
         if event.status is not EventStatus.held:
             continue
         if (
-            enrolment.stage in OWES_TRIAGE
+            late_wards
+            and enrolment.stage in OWES_TRIAGE
             and returns_late(ward.code, wave.number)
             and not _chased(session, ward.code, wave.number)
         ):
