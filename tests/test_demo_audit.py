@@ -38,8 +38,8 @@ from wardprog.rules.metrics import ward_month_metrics
 from wardprog.sources.extracts import load_folder
 from wardprog.sources.synthetic import PROFILES, specialty_group
 
-# One demo for the module, on one worker (`--dist loadgroup`), built in the first test's setup:
-# minutes, more on a loaded machine.
+# One demo per worker that runs these tests (one worker under `--dist loadgroup`; `make test`'s
+# worksteal may split them), built in the first test's setup: minutes, more on a loaded machine.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo"), pytest.mark.timeout(1800)]
 
 START, END = date(2026, 1, 2), date(2026, 12, 31)
