@@ -6,9 +6,16 @@ return takes); the QI coach scores improvement projects month by month and close
 ones; the directorate decides change requests after their review date. Every step is a
 command handled by the bus, so the replay proves the commands and leaves an audit trail.
 
-Fixes mostly close within weeks (some slip and go overdue), improvement projects climb the IHI
-scale towards where they will end up, change requests are agreed or left open. Every decision
-is a pure function of the item and the date, so replaying the same dates writes the same rows.
+What happens is what an improvement lead sees on real wards. Fixes mostly close within weeks,
+a tail takes months and some slip and go overdue. Improvement projects follow a path drawn for
+each one (:func:`project_path`): most climb to 3.0 (modest improvement) or better over four to
+twelve months, however high they end up, so early completions are not the easy ones; some
+stall and are scored flat month after month, some slip back down when the people driving them
+move on, and some are stopped with a reason (a trust records a project that went nowhere as
+stopped, never "complete at IHI 1.0"). Change requests are decided early, on their review
+date, late, declined or deferred to a new review, and some are still waiting
+(:func:`change_plan`); agreed ones are put in place weeks later. Every decision is a pure
+function of the item and the date, so replaying the same dates writes the same rows.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import csv
 import hashlib
 import io
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlmodel import Session, col, func, select
@@ -26,6 +34,7 @@ from wardprog.config import Settings, get_settings
 from wardprog.models import (
     ChangeDecision,
     CoachingSession,
+    ProjectStatus,
     QiEvent,
     StaffMember,
     TriageCategory,
@@ -73,8 +82,11 @@ def _act(
 
 def simulate_follow_up(session: Session, as_of: date) -> int:
     """Apply every follow-up step due by ``as_of``; returns how many changes were made."""
+    from wardprog.demo.simulate import reschedule_events
+
     settings = get_settings()
     changes = _slipped_ward(session, settings, as_of)
+    changes += reschedule_events(session, settings, as_of)
     rows = session.exec(
         select(TriageItem, WardEnrolment)
         .where(TriageItem.ward_id == WardEnrolment.ward_id)
@@ -90,11 +102,12 @@ def simulate_follow_up(session: Session, as_of: date) -> int:
             if done_on is not None and done_on <= as_of:
                 fixes_done[item.ward_id].append((item, done_on))
         elif item.category is TriageCategory.improve:
-            changes += _project(session, settings, item, raised, as_of)
+            path = project_path(item)
+            changes += _project(session, settings, item, raised, as_of, path)
             if _roll(item, "quiet") >= QUIET_SHARE:  # a few projects go quiet: stale
-                changes += _improve(session, settings, item, item.id, raised, as_of)
+                changes += _improve(session, settings, item, item.id, raised, as_of, path)
         else:
-            changes += _change(session, settings, item, item.id, as_of)
+            changes += _change(session, settings, item, item.id, raised, as_of)
     for ward_id, done in sorted(fixes_done.items()):
         changes += _return_tracker(session, settings, ward_id, done, as_of)
     changes += _qi_events(session, settings, as_of)
@@ -122,6 +135,8 @@ def _slipped_ward(session: Session, settings: Settings, as_of: date) -> int:
 def _fix_done_on(item: TriageItem, raised: date) -> date | None:
     if _roll(item, "slips") < 0.12:
         return None  # this one slips: it shows up as overdue and gets reminders
+    if _roll(item, "tail") < 0.2:  # waiting on estates or a supplier: two to four months
+        return raised + timedelta(days=42 + int(_roll(item, "days") * 80))
     return raised + timedelta(days=7 + int(_roll(item, "days") * 35))
 
 
@@ -157,48 +172,230 @@ EVIDENCE_NOTE = (
 )
 
 
+# Why a project is stopped, as the QI team records it (one per stopped project).
+STOP_REASONS = (
+    "Project lead left the trust and no one on the ward could take it on",
+    "Ward reconfigured: the bed base changed and the change ideas no longer fit",
+    "Superseded by the trust-wide programme working on the same problem",
+    "Ward under sustained escalation pressure: the team agreed to stop and restart next year",
+    "Baseline data showed the problem was smaller than thought; effort moved to a higher risk",
+)
+WHY_UP = "Monthly review: change ideas tested on more shifts, run chart moving the right way."
+WHY_FLAT = "Monthly review: no change this month; PDSA cycle paused while the ward is short."
+WHY_DOWN = "Score lowered: the changes were not sustained after key staff moved on."
+
+
+@dataclass(frozen=True)
+class ProjectPath:
+    """Where one simulated project goes: a score per monthly review, then how it ends.
+
+    ``scores``: (month after triage, IHI score); ``end``: ``completed`` or ``stopped`` in month
+    ``end_month`` (``None``: still active however long the replay runs).
+    """
+
+    kind: str  # succeeds | stalls | slips | stops
+    scores: list[tuple[int, float]] = field(default_factory=list)
+    end: str | None = None
+    end_month: int | None = None
+    reason: str = ""
+
+
+def _half(score: float) -> float:
+    """Down to the IHI scale's half points, within 0.5-5.0."""
+    return min(5.0, max(0.5, int(score * 2) / 2))
+
+
+def _climb(item: TriageItem, salt: str, top: float, months: int) -> list[float]:
+    """Monthly scores from 0.5 reaching ``top`` in ``months``: faster or slower starts, a
+    flat month here and there, never past ``top``."""
+    shape = 0.6 + _roll(item, f"{salt}-shape") * 1.0
+    scores: list[float] = []
+    for m in range(1, months + 1):
+        target = 0.5 + (top - 0.5) * (m / months) ** shape
+        flat = m < months and scores and _roll(item, f"{salt}-flat{m}") < 0.2
+        scores.append(scores[-1] if flat else max(_half(target), scores[-1] if scores else 0.5))
+    scores[-1] = top
+    return scores
+
+
+def project_path(item: TriageItem) -> ProjectPath:
+    """The path of one improvement project (pure: the same item always takes the same path).
+
+    How long a project takes is drawn apart from how far it gets, so low scorers do not
+    finish first and the 75% (IHI 3.0+) measure is not biased early in a wave.
+    """
+    fate = _roll(item, "fate")
+    months = 4 + int(_roll(item, "months") * 9)  # 4-12 months to finish
+    if fate < 0.60:  # reaches modest improvement or better, then is completed
+        final = (3.0, 3.0, 3.5, 3.5, 3.5, 4.0, 4.0, 4.5)[int(_roll(item, "final") * 8)]
+        scores = _climb(item, "up", final, months)
+        return ProjectPath("succeeds", list(enumerate(scores, 1)), "completed", months + 1)
+    if fate < 0.75:  # stalls: some measurable change, then flat month after month
+        peak = (1.5, 2.0, 2.0, 2.5)[int(_roll(item, "peak") * 4)]
+        rise = 2 + int(_roll(item, "rise") * 3)
+        scores = [*_climb(item, "up", peak, rise), *[peak] * 12]
+        if _roll(item, "stop-stalled") < 0.4:  # the team calls it after 3-5 flat months
+            at = rise + 3 + int(_roll(item, "flat") * 3)
+            reason = STOP_REASONS[int(_roll(item, "why") * len(STOP_REASONS))]
+            return ProjectPath("stalls", list(enumerate(scores[:at], 1)), "stopped", at + 1,
+                               reason)  # fmt: skip
+        return ProjectPath("stalls", list(enumerate(scores, 1)))
+    if fate < 0.87:  # climbs, slips back when its drivers move on; half recover and finish
+        peak = (2.5, 3.0, 3.0, 3.5)[int(_roll(item, "peak") * 4)]
+        rise = 3 + int(_roll(item, "rise") * 4)
+        drop = (0.5, 1.0)[int(_roll(item, "drop") * 2)]
+        low = _half(peak - drop)
+        scores = [*_climb(item, "up", peak, rise), _half(peak - 0.5), low, low]
+        if _roll(item, "recover") < 0.5:  # new people pick it up and take it past 3.0
+            back = max(3.0, peak)
+            scores += [min(back, low + 0.5 * k) for k in range(1, int((back - low) * 2) + 1)]
+            return ProjectPath("slips", list(enumerate(scores, 1)), "completed", len(scores) + 1)
+        return ProjectPath("slips", list(enumerate([*scores, *[low] * 8], 1)))
+    # Stopped early: it never got going (1.0-1.5) before the reason came up.
+    at = 2 + int(_roll(item, "early") * 3)
+    scores = [1.0 if m < 2 else _half(1.0 + 0.5 * int(_roll(item, "e") * 2)) for m in range(at)]
+    reason = STOP_REASONS[int(_roll(item, "why") * len(STOP_REASONS))]
+    return ProjectPath("stops", list(enumerate(scores, 1)), "stopped", at + 1, reason)
+
+
 def _improve(
-    session: Session, settings: Settings, item: TriageItem, item_id: int, raised: date, as_of: date
+    session: Session,
+    settings: Settings,
+    item: TriageItem,
+    item_id: int,
+    raised: date,
+    as_of: date,
+    path: ProjectPath,
 ) -> int:
-    # Where this project will end up on the IHI scale: most reach modest improvement (3.0+).
-    final = 1.0 + 0.5 * int(_roll(item, "final") * 8)  # 1.0 .. 4.5
+    """The QI coach's monthly score along the project's path, then its completion or stop."""
     recorded = {s.scored_on for s in score_history(session, item_id)}
     changes = 0
-    score = 0.5
-    month = 1
-    while score < final:
+    previous = 0.5
+    for month, score in path.scores:
         day = raised + timedelta(days=30 * month)
+        if path.end_month is not None and month >= path.end_month:
+            break
         if day > as_of:
             return changes
-        score = min(final, score + (1.0 if _roll(item, f"m{month}") > 0.6 else 0.5))
         if day not in recorded:
-            why = f"Monthly review: PDSA cycles and run chart reviewed (month {month})."
+            why = WHY_UP if score > previous else WHY_DOWN if score < previous else WHY_FLAT
             # A 3.0+ needs evidence; the demo's projects set no numeric aim, so the coach says
             # why the ward's monthly extract cannot show it yet.
             note = EVIDENCE_NOTE if score >= 3.0 else ""
             _act(session, settings, c.ScoreProject, COACH, item_id=item_id, score=score, on=day,
-                 why=why, evidence_note=note)  # fmt: skip
+                 why=f"{why} (month {month})", evidence_note=note)  # fmt: skip
             changes += 1
-        month += 1
-    finish = raised + timedelta(days=30 * month)
-    if finish <= as_of and _roll(item, "closes") < 0.8:
+        previous = score
+    if path.end is None or path.end_month is None:
+        return changes
+    finish = raised + timedelta(days=30 * path.end_month)
+    if finish > as_of:
+        return changes
+    if path.end == "completed":
         _act(session, settings, c.CloseItem, COACH, item_id=item_id, on=finish,
-             outcome=f"Project completed at IHI {final:.1f}.")  # fmt: skip
-        changes += 1
-    return changes
+             outcome=f"Project completed at IHI {previous:.1f}: the change is in place and "
+             "measured.")  # fmt: skip
+        return changes + 1
+    project = project_for_item(session, item)
+    if project is not None and project.id is not None:
+        _act(session, settings, c.UpdateProject, QI_TEAM, project_id=project.id, on=finish,
+             status=ProjectStatus.stopped, stop_reason=path.reason)  # fmt: skip
+    _act(session, settings, c.CloseItem, COACH, item_id=item_id, on=finish,
+         outcome=f"Project stopped at IHI {previous:.1f}: {path.reason}.")  # fmt: skip
+    return changes + 2
+
+
+# --- change requests: decided early, on time, late, declined, deferred, or still waiting ------
+
+APPROVE_NOTES = (
+    "Agreed at the directorate meeting; funded from the nursing budget.",
+    "Agreed by the divisional board.",
+    "Agreed: the matron found the money in this year's equipment budget.",
+)
+DECLINE_NOTES = (
+    "Not affordable this financial year; the ward's bid goes into next year's business planning",
+    "A trust-wide solution is already being procured",
+    "Estates cannot do structural work in this building before the refurbishment",
+)
+DEFER_NOTES = (
+    "Waiting for the business case to go to the next capital panel.",
+    "Linked to the nursing workforce review: revisit when it reports.",
+)
+
+
+@dataclass(frozen=True)
+class ChangeStep:
+    decision: ChangeDecision
+    on: date
+    note: str
+    review: date | None = None
+
+
+def change_plan(item: TriageItem, raised: date, review: date) -> ChangeStep | None:
+    """The first decision on a change request, or ``None`` while it is still waiting.
+
+    ``review`` is the review date the request was given when it was raised.
+    """
+    fate, r = _roll(item, "decide"), _roll(item, "when")
+    earliest = raised + timedelta(days=7)
+    approve = APPROVE_NOTES[int(_roll(item, "note") * len(APPROVE_NOTES))]
+    if fate < 0.18:  # agreed before its review date: an easy yes
+        on = max(earliest, review - timedelta(days=5 + int(r * 20)))
+        return ChangeStep(ChangeDecision.approve, on, approve)
+    if fate < 0.40:  # agreed at the review (a third on the day) or after it, when the panel met
+        late = 0 if r < 0.3 else int(r * 45)
+        return ChangeStep(ChangeDecision.approve, review + timedelta(days=late), approve)
+    if fate < 0.55:
+        note = DECLINE_NOTES[int(_roll(item, "no") * len(DECLINE_NOTES))]
+        on = max(earliest, review + timedelta(days=int(r * 30) - 10))
+        return ChangeStep(ChangeDecision.decline, on, note)
+    if fate < 0.72:
+        on = review + timedelta(days=int(r * 10))
+        again = on + timedelta(days=42 + int(_roll(item, "again") * 49))
+        note = DEFER_NOTES[int(_roll(item, "why") * len(DEFER_NOTES))]
+        return ChangeStep(ChangeDecision.defer, on, note, again)
+    return None  # still waiting for a decision (and climbing the escalation ladder)
+
+
+def after_deferral(item: TriageItem, review: date) -> ChangeStep | None:
+    """What the deferred request gets at its new review: agreed, declined, or nothing yet."""
+    r = _roll(item, "second")
+    on = review + timedelta(days=int(_roll(item, "second-when") * 20))
+    if r < 0.5:
+        return ChangeStep(ChangeDecision.approve, on, "Agreed at the review after the deferral.")
+    if r < 0.75:
+        return ChangeStep(ChangeDecision.decline, on, DECLINE_NOTES[0])
+    return None
 
 
 def _change(
-    session: Session, settings: Settings, item: TriageItem, item_id: int, as_of: date
-) -> int:
-    if item.review_date is None or item.review_date > as_of or _roll(item, "agreed") < 0.5:
-        return 0
+    session: Session, settings: Settings, item: TriageItem, item_id: int, raised: date,
+    as_of: date,
+) -> int:  # fmt: skip
     owner = item.owner or DIRECTORATE
+    if item.decision is None:
+        if item.review_date is None:
+            return 0
+        step = change_plan(item, raised, item.review_date)
+    elif item.decision is ChangeDecision.defer and item.review_date is not None:
+        step = after_deferral(item, item.review_date)
+    elif item.decision is ChangeDecision.approve and item.decided_on is not None:
+        # Agreed requests are put in place weeks later; a fifth are still being put in place.
+        if _roll(item, "in-place") < 0.2:
+            return 0
+        done = item.decided_on + timedelta(days=14 + int(_roll(item, "impl") * 75))
+        if done > as_of:
+            return 0
+        _act(session, settings, c.CloseItem, owner, item_id=item_id, on=done,
+             outcome="Agreed by the directorate and put in place.")  # fmt: skip
+        return 1
+    else:
+        return 0
+    if step is None or step.on > as_of:
+        return 0
     _act(session, settings, c.DecideChange, DIRECTORATE, item_id=item_id,
-         decision=ChangeDecision.approve, owner=owner, note="Agreed at the directorate meeting.",
-         on=item.review_date)  # fmt: skip
-    _act(session, settings, c.CloseItem, owner, item_id=item_id, on=item.review_date,
-         outcome="Agreed by the directorate and put in place.")  # fmt: skip
+         decision=step.decision, owner=owner, note=step.note, on=step.on,
+         review=step.review)  # fmt: skip
     return 1
 
 
@@ -206,7 +403,12 @@ def _change(
 
 
 def _project(
-    session: Session, settings: Settings, item: TriageItem, raised: date, as_of: date
+    session: Session,
+    settings: Settings,
+    item: TriageItem,
+    raised: date,
+    as_of: date,
+    path: ProjectPath,
 ) -> int:
     project = project_for_item(session, item)
     if project is None or project.id is None:
@@ -249,7 +451,7 @@ def _project(
     done = len(pdsa_cycles(session, project.id))
     for n in range(done + 1, 4):
         day = raised + timedelta(days=20 + 30 * (n - 1))
-        if day > as_of:
+        if day > as_of or (path.end_month is not None and day >= _end_day(raised, path)):
             break
         decision = "adopt" if n == 2 and _roll(item, "adopt") < 0.7 else "adapt"
         _act(session, settings, c.AddPdsa, item.owner or "Ward manager", project_id=project.id,
@@ -258,6 +460,11 @@ def _project(
              decision=decision, on=day)  # fmt: skip
         changes += 1
     return changes
+
+
+def _end_day(raised: date, path: ProjectPath) -> date:
+    assert path.end_month is not None
+    return raised + timedelta(days=30 * path.end_month)
 
 
 def _has_coaching(session: Session, project_id: int) -> bool:

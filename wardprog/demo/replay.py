@@ -57,7 +57,7 @@ def staff_return_templates(as_of: date) -> int:
 
     settings, engine = runtime()
     with session_scope(engine) as session:
-        return return_templates(session, settings, as_of)
+        return return_templates(session, settings, as_of, late_wards=True)
 
 
 @task(task_run_name="ward staff follow up {as_of}", persist_result=False)

@@ -44,6 +44,7 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
         wards = [(w.code, s.code, w.beds) for w, s in rows]
         managers = [(w.code, w.manager_name) for w, _ in rows]
         specialties = [(s.code, w.specialty) for w, s in rows]
+        ward_specialties = [(w.code, w.specialty) for w, _ in rows]
     # The demo trust's named owners; a benchmark register gets owners made for its wards.
     owners = None
     if register is not None:
@@ -65,6 +66,7 @@ def prepare_demo(settings: Settings, start: date, end: date, register: Path | No
         end - relativedelta(years=3),
         end,
         effects=KnownEffects(DEMO_EFFECTS, effect_starts),
+        specialties={code: specialty for code, specialty in ward_specialties},
     )
 
 

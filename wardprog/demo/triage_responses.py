@@ -1,65 +1,78 @@
 """Simulated ward staff filling in the triage template after their engagement event.
 
-The issues are the kind wards really raise (equipment, discharge delays, staffing, IT), in staff
-language, with a mix of fix / improve / change and some raised anonymously. Each ward gets its
-own deterministic selection so the demo replays identically.
+The issues come from a bank of staff issue texts (``demo_data/issues.csv``), written as ward
+nurses write them and tagged with the specialties they belong to (``any``, or specialty groups
+from :data:`wardprog.sources.synthetic.PROFILES`: no hoists on a paediatric ward, no theatre
+lists in maternity), how often wards raise them (``weight``: trust-wide problems such as
+computers on wheels, bank fill and pharmacy waits come up on many wards, so the programme's
+trust-wide themes are real) and how staff tend to sort them (``fix``/``improve``/``change``
+weights: the same broken printer is a fix on one ward and a change request on another).
+
+Each ward has its own lean too (some wards sort nearly everything themselves, some escalate), so
+wards raise different mixes. Every draw is seeded by ward and wave, so the demo replays
+identically.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import random
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from openpyxl import load_workbook
+from sqlmodel import select
 
+from wardprog.models import Ward
 from wardprog.services.context import StageContext
 from wardprog.services.triage import triage_inbox
 from wardprog.services.triage_template import SHEET, build_xlsx
+from wardprog.sources.synthetic import specialty_group
 
-# (issue, category, suggested owner or None, notes)
-ISSUE_BANK: tuple[tuple[str, str, str | None, str], ...] = (
-    ("Drug fridge temperature log is not filled in at weekends", "fix", None, ""),
-    ("Commode cleaning checklist is out of date and nobody knows who signs it", "fix", None, ""),
-    (
-        "Sluice room door does not close properly",
-        "fix",
-        "Ward sister (days)",
-        "Reported to estates twice",
-    ),
-    ("No agreed place for patient property bags on admission", "fix", None, ""),
-    ("Handover sheet still lists patients who have been discharged", "fix", "Ward clerk", ""),
-    ("Notice board has an old rota and out-of-date policies", "fix", None, ""),
-    ("Spare pulse oximeter probes are locked away at night", "fix", "Nurse in charge (nights)", ""),
-    ("Resus trolley checks are missed when the ward is busy", "fix", "Practice educator", ""),
-    (
-        "Most discharges happen after 4pm, so admissions wait in ED for our beds",
-        "improve",
-        "Discharge coordinator",
-        "Could try criteria-led discharge",
-    ),
-    ("Falls at night are rising, especially in the side rooms", "improve", None, ""),
-    ("Medication rounds are interrupted constantly", "improve", None, "Red tabards idea"),
-    ("Pressure area risk assessments are not repeated after 72 hours", "improve", None, ""),
-    ("Patients do not know their expected date of discharge", "improve", None, ""),
-    ("Fluid balance charts are rarely complete", "improve", "Practice educator", ""),
-    ("One hoist for 28 beds means long waits to get patients up", "change", None, ""),
-    ("Ward clerk cover ends at 3pm; evenings have no one on reception", "change", "Matron", ""),
-    ("Pharmacy take-home medicines take over four hours to arrive", "change", None, ""),
-    ("The rota relies on bank and agency staff most nights", "change", "Matron", ""),
-    ("Only two computers on wheels for the whole ward", "change", None, "Affects ward rounds"),
-    ("No physiotherapy cover at weekends, so patients lose mobility", "change", None, ""),
-)
+CATEGORIES = ("fix", "improve", "change")
+# A ward returns six to nine issues (what one engagement event's wall of sticky notes becomes).
+ISSUES_PER_WARD = (6, 9)
 
-# Staff put the same problem in their own words: the trust-wide theme groups them as one.
-OWN_WORDS: dict[str, tuple[str, ...]] = {
-    "One hoist for 28 beds means long waits to get patients up": (
-        "One hoist for 28 beds means long waits to get patients up",
-        "Only one hoist for 28 beds",
-        "Hoist shortage - one hoist between 28 beds",
-        "We only have one hoist on the ward so patients wait to get up",
-    ),
-}
+
+@dataclass(frozen=True)
+class BankIssue:
+    """One issue text from the bank: where it is raised, how often, how staff sort it."""
+
+    issue: str
+    specialties: frozenset[str]  # empty: any specialty
+    weights: tuple[float, float, float]  # fix, improve, change
+    weight: float
+    owner: str | None
+    notes: str
+
+    def fits(self, group: str | None) -> bool:
+        return not self.specialties or group in self.specialties
+
+
+def issue_bank_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "demo_data" / "issues.csv"
+
+
+@cache
+def issue_bank(path: Path | None = None) -> tuple[BankIssue, ...]:
+    """The bank as shipped (``demo_data/issues.csv``), read once."""
+    with (path or issue_bank_path()).open(newline="", encoding="utf-8") as handle:
+        return tuple(
+            BankIssue(
+                issue=row["issue"].strip(),
+                specialties=frozenset(
+                    s.strip() for s in row["specialties"].split(";") if s.strip() != "any"
+                ),
+                weights=(float(row["fix"]), float(row["improve"]), float(row["change"])),
+                weight=float(row["weight"]),
+                owner=row["owner"].strip() or None,
+                notes=row["notes"].strip(),
+            )
+            for row in csv.DictReader(handle)
+        )
+
 
 RAISED_BY: tuple[str | None, ...] = (
     None,
@@ -75,27 +88,79 @@ RAISED_BY: tuple[str | None, ...] = (
 )
 
 
+def choose_issues(
+    ward_code: str,
+    specialty: str | None,
+    wave: int,
+    seed: int = 0,
+    place: tuple[int, int] = (0, 1),
+) -> list[tuple[BankIssue, str]]:
+    """The issues one ward raises at its event, each with the category its staff gave it.
+
+    Staff talk first about what is particular to their kind of ward: the bank's issues tagged
+    with the ward's specialty group are shuffled once per group and dealt across that group's
+    wards (``place``: this ward's position among them and how many there are), so between them
+    the trust's wards raise all of them. The rest of the list is drawn by weight from everything
+    that fits, so trust-wide problems come up again and again. Every ward raises at least one
+    fix, one improvement and one change. Pure and deterministic.
+    """
+    rng = random.Random(f"{ward_code}:wave-{wave}:{seed}")
+    group = specialty_group(specialty)
+    fitting = [i for i in issue_bank() if i.fits(group)]
+    deck = [i for i in fitting if i.specialties]
+    random.Random(f"deck:{group}:{seed}").shuffle(deck)
+    # Issues only this kind of ward has are dealt first (a critical care unit's blood gas
+    # analyser before the pressure mattresses it shares with the medical wards).
+    deck.sort(key=lambda i: len(i.specialties))
+    position, of = place
+    own = deck[position::of] if of > 0 else []
+    count = rng.randint(*ISSUES_PER_WARD)
+    # The ward's own issues, then a weighted draw without replacement (Efraimidis-Spirakis).
+    picked = own[: count - 3]
+    rest = [i for i in fitting if i not in picked]
+    ranked = sorted(rest, key=lambda i: rng.random() ** (1 / i.weight), reverse=True)
+    picked += ranked[: count - len(picked)]
+    # The ward's own lean: how readily its staff sort a problem themselves or escalate it.
+    lean = [rng.uniform(0.5, 1.5) for _ in CATEGORIES]
+    chosen: list[tuple[BankIssue, str]] = []
+    for issue in picked:
+        weights = [w * k for w, k in zip(issue.weights, lean, strict=True)]
+        chosen.append((issue, rng.choices(CATEGORIES, weights=weights)[0]))
+    for category in CATEGORIES:
+        if any(c == category for _, c in chosen):
+            continue
+        # Swap an issue of a category the ward raised twice for one it would sort this way.
+        taken = {i.issue for i, _ in chosen}
+        spare = next(
+            i for i in ranked if i.issue not in taken and i.weights[CATEGORIES.index(category)]
+        )
+        counts = {c: sum(1 for _, k in chosen if k == c) for c in CATEGORIES}
+        drop = next(n for n in range(len(chosen) - 1, -1, -1) if counts[chosen[n][1]] > 1)
+        chosen[drop] = (spare, category)
+    return chosen
+
+
+def place_in_group(ward: Ward, wards: list[Ward]) -> tuple[int, int]:
+    """This ward's position among the register's wards of its specialty group, and their count."""
+    group = specialty_group(ward.specialty)
+    same = sorted(w.code for w in wards if specialty_group(w.specialty) == group)
+    return same.index(ward.code) if ward.code in same else 0, max(len(same), 1)
+
+
 def drop_filled_template(ctx: StageContext, seed: int = 0) -> Path:
     """Write a filled triage template into the ward's inbox, as ward staff would return it.
 
     Deterministic per ward, wave and ``seed``; calling again rewrites the same rows.
     """
-    rng = random.Random(f"{ctx.ward.code}:wave-{ctx.wave.number}:{seed}")
-    by_category = {c: [i for i in ISSUE_BANK if i[1] == c] for c in ("fix", "improve", "change")}
-    # Every ward raises something in each category, plus a few more from anywhere.
-    chosen = [rng.choice(items) for items in by_category.values()]
-    rest = [i for i in ISSUE_BANK if i not in chosen]
-    chosen += rng.sample(rest, rng.randint(3, 6))
-    rng.shuffle(chosen)
-
+    rng = random.Random(f"{ctx.ward.code}:wave-{ctx.wave.number}:{seed}:typing")
+    place = place_in_group(ctx.ward, list(ctx.session.exec(select(Ward)).all()))
+    chosen = choose_issues(ctx.ward.code, ctx.ward.specialty, ctx.wave.number, seed, place)
     wb = load_workbook(io.BytesIO(build_xlsx(ctx.ward.code, ctx.ward.name, ctx.wave.number)))
     ws = wb[SHEET]
-    for issue, category, owner, notes in chosen:
+    for issue, category in chosen:
         # Staff type categories however they like; the reader accepts any case.
         typed = category.capitalize() if rng.random() < 0.3 else category
-        if issue in OWN_WORDS:
-            issue = rng.choice(OWN_WORDS[issue])
-        ws.append([issue, rng.choice(RAISED_BY), typed, owner, notes or None])
+        ws.append([issue.issue, rng.choice(RAISED_BY), typed, issue.owner, issue.notes or None])
     inbox = triage_inbox(ctx.settings, ctx.ward.code)
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / f"triage-{ctx.ward.code}-wave{ctx.wave.number}-returned.xlsx"

@@ -113,7 +113,14 @@ def generate_register_extracts(
     session: Session, out_dir: Path, start: date, end: date, seed: int = 7
 ) -> list[Path]:
     """Synthetic extracts for every ward in the register (the demo's helper, no CLI needed)."""
-    rows = session.exec(select(Ward.code, Site.code, Ward.beds).join(Site)).all()
+    rows = session.exec(select(Ward.code, Site.code, Ward.beds, Ward.specialty).join(Site)).all()
     if not rows:
         raise DiagnosticError("the ward register is empty: load wards before generating extracts")
-    return generate_extracts([(w, s, b) for w, s, b in rows], out_dir, start, end, seed)
+    return generate_extracts(
+        [(w, s, b) for w, s, b, _ in rows],
+        out_dir,
+        start,
+        end,
+        seed,
+        specialties={w: spec for w, _, _, spec in rows},
+    )
