@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from flows.common import (
     artifact_key,
     dated_run_name,
+    on_its_day,
     resolve_as_of,
     retry_transient,
     runtime,
@@ -359,6 +360,7 @@ def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
     log_prints=True,
     task_runner=ward_task_runner(),
 )
+@on_its_day
 def launch_wave(
     as_of: date | None = None,
     programme: str = DEFAULT_PROGRAMME,
@@ -385,6 +387,7 @@ def launch_wave(
     log_prints=True,
     task_runner=ward_task_runner(),
 )
+@on_its_day
 def advance_wards(
     as_of: date | None = None,
     programme: str = DEFAULT_PROGRAMME,

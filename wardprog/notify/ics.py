@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
+from wardprog import clock
+
 LONDON = ZoneInfo("Europe/London")
 PRODID = "-//wardprog//ward improvement programme//EN"
 
@@ -47,7 +49,7 @@ def build_calendar(events: Sequence[CalendarEvent], method: str = "REQUEST") -> 
         item.add("summary", ev.summary)
         item.add("dtstart", ev.starts_at.astimezone(LONDON))
         item.add("dtend", ev.ends_at.astimezone(LONDON))
-        item.add("dtstamp", (ev.stamp or datetime.now(UTC)).astimezone(UTC))
+        item.add("dtstamp", (ev.stamp or clock.now()).astimezone(UTC))
         item.add("sequence", ev.sequence)
         item.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         if ev.location:
