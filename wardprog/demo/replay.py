@@ -34,7 +34,7 @@ from wardprog.config import get_settings
 from wardprog.db import session_scope
 from wardprog.rules.working_days import next_working_day, quarter_launch_dates
 from wardprog.services.programme import DEFAULT_PROGRAMME
-from wardprog.status import stage_counts, ward_statuses
+from wardprog.queries import stage_counts, ward_statuses
 
 # Engagement events fall 2-6 weeks into a wave; a week later staff have returned templates.
 FOLLOW_UP = timedelta(weeks=7)
