@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
+from wardprog import clock
 from wardprog.clock import DEFAULT_TZ
 from wardprog.config import Settings
 from wardprog.models import (
@@ -304,6 +305,31 @@ def open_wave_ids(session: Session, programme_id: int) -> list[int]:
     ]
 
 
+def wave_ward_rows(session: Session, wave_id: int) -> list[dict[str, Any]]:
+    """A wave's wards as its Prefect artifact shows them: stage, each stage ticked, pack."""
+    from wardprog.services.enrolment import WORK_STAGES, is_past
+    from wardprog.services.programme import wave_wards
+
+    packs: dict[int | None, str | None] = dict(
+        session.exec(
+            select(DiagnosticSnapshot.ward_id, DiagnosticSnapshot.pack_path).where(
+                DiagnosticSnapshot.wave_id == wave_id, DiagnosticSnapshot.kind == "baseline"
+            )
+        ).all()
+    )
+    return [
+        {
+            "ward": w.code,
+            "name": w.name,
+            "site": s.code,
+            "stage": e.stage.value,
+            **{st.value: "✔" if is_past(e.stage, st) else "" for st in WORK_STAGES},
+            "pack": packs.get(w.id) or "",
+        }
+        for e, w, s in wave_wards(session, wave_id)
+    ]
+
+
 # --- triage ------------------------------------------------------------------------------------
 
 
@@ -475,6 +501,23 @@ def default_as_of(session: Session, settings: Settings, today: date) -> tuple[da
         if latest is not None:
             return latest, "the latest date in this demo database"
     return today, "today"
+
+
+def report_date(session: Session, settings: Settings, as_of: date | None) -> tuple[date, str]:
+    """The date a report reads, and how to name it ("31 December 2026 (the latest ...)").
+
+    Given ``as_of`` (``--as-of``): that day. Otherwise today on the engine's clock, or for the
+    demo's replayed database the latest date its data knows (:func:`default_as_of`).
+    """
+    if as_of is not None:
+        return as_of, long_date(as_of)
+    day, why = default_as_of(session, settings, clock.today(settings.timezone))
+    return day, f"{long_date(day)} ({why})"
+
+
+def long_date(day: date) -> str:
+    """``1 March 2026``: how the reports name a day."""
+    return f"{day.day} {day:%B %Y}"
 
 
 def table_counts(session: Session) -> dict[str, int]:

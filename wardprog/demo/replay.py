@@ -32,9 +32,9 @@ from flows.triage import overdue_reminders
 from wardprog import clock
 from wardprog.config import get_settings
 from wardprog.db import session_scope
+from wardprog.queries import stage_counts, ward_statuses
 from wardprog.rules.working_days import next_working_day, quarter_launch_dates
 from wardprog.services.programme import DEFAULT_PROGRAMME
-from wardprog.queries import stage_counts, ward_statuses
 
 # Engagement events fall 2-6 weeks into a wave; a week later staff have returned templates.
 FOLLOW_UP = timedelta(weeks=7)
