@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import select
 
 from tests.utils.factories import make_context
+from wardprog import clock
 from wardprog.models import (
     ImprovementScore,
     NominationStatus,
@@ -33,6 +34,12 @@ AS_OF = date(2026, 6, 1)
 
 
 def _seed(session, settings):  # type: ignore[no-untyped-def]
+    # Written on the programme's clock in January, as a run on that day would date them.
+    with clock.simulated(clock.day_start(date(2026, 1, 5))):
+        _seed_rows(session, settings)
+
+
+def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
     ctx = make_context(session, settings, as_of=date(2026, 1, 5))
     ctx.enrolment.stage = Stage.complete
     wave, ward = ctx.wave, ctx.ward
@@ -72,7 +79,13 @@ def _seed(session, settings):  # type: ignore[no-untyped-def]
     session.add(staff)
     session.flush()
     session.add(
-        QsirNomination(staff_id=staff.id, ward_id=ward.id, status=NominationStatus.completed)  # type: ignore[arg-type]
+        # Trained when the completion rule was met, as `wardprog status` counts it.
+        QsirNomination(
+            staff_id=staff.id,  # type: ignore[arg-type]
+            ward_id=ward.id,  # type: ignore[arg-type]
+            status=NominationStatus.completed,
+            completed_on=date(2026, 5, 1),
+        )
     )
     session.commit()
 

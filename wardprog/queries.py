@@ -123,7 +123,11 @@ def stage_as_of(enrolment: WardEnrolment, end: datetime | None) -> Stage:
         return enrolment.stage
     reached = Stage.enrolled
     for stage, column in STAGE_COLUMNS:
-        if not _by(getattr(enrolment, column), end):
+        when = getattr(enrolment, column)
+        # A stage the row says is done but carries no date (written before stages were dated,
+        # or by hand) counts as done since the ward was enrolled: nothing says otherwise.
+        undated = when is None and STAGE_ORDER.index(enrolment.stage) >= STAGE_ORDER.index(stage)
+        if not (undated or _by(when, end)):
             break
         reached = stage
     return reached
@@ -172,7 +176,8 @@ def ward_statuses(
                 _day(events.get((enr.ward_id, enr.wave_id)), tz),
             )
         )
-    out += [_deferred_status(session, d, end, tz) for d in later.values()]
+    if as_of is not None:
+        out += [_deferred_status(session, d, as_of) for d in later.values()]
     return sorted(out, key=lambda s: (s.wave_number, s.site_code, s.ward_code))
 
 
@@ -220,9 +225,7 @@ def _deferred_later(
     return out
 
 
-def _deferred_status(
-    session: Session, deferral: WardDeferral, end: datetime | None, tz: str
-) -> WardStatus:
+def _deferred_status(session: Session, deferral: WardDeferral, as_of: date) -> WardStatus:
     """A deferred ward as it stood in the wave it later left: enrolled, its pack if pulled.
 
     The enrolment row goes when a ward is deferred; its baseline snapshot (kept as history)
@@ -233,21 +236,22 @@ def _deferred_status(
     ).one()
     wave = session.get(Wave, deferral.from_wave_id)
     assert wave is not None
-    pack = session.exec(
-        select(DiagnosticSnapshot.created_at).where(
+    packs = session.exec(
+        select(DiagnosticSnapshot.as_of).where(
             DiagnosticSnapshot.ward_id == ward.id,
             DiagnosticSnapshot.wave_id == wave.id,
             DiagnosticSnapshot.kind == "baseline",
+            col(DiagnosticSnapshot.as_of) <= as_of,
         )
-    ).first()
-    ready = pack if pack is not None and _by(pack, end) else None
+    ).all()
+    ready = min(packs, default=None)
     return WardStatus(
         wave.number,
         site.code,
         ward.code,
         ward.name,
         Stage.diagnostic if ready else Stage.enrolled,
-        _day(ready, tz),
+        ready,
         None,
         None,
         None,
@@ -276,8 +280,10 @@ def wave_rows(session: Session, as_of: date | None = None, tz: str = DEFAULT_TZ)
             if wave.status == WaveStatus.planned:
                 continue
             status = wave.status
-        elif not _by(wave.launched_at, end):
-            continue
+        elif wave.status == WaveStatus.planned or (
+            wave.launched_at is not None and not _by(wave.launched_at, end)
+        ):
+            continue  # not launched then (a launched wave without a date: launched throughout)
         else:
             status = WaveStatus.complete if _by(wave.completed_at, end) else WaveStatus.launched
         out.append(
@@ -362,8 +368,12 @@ def items_as_of(
     for item, code in rows:
         if end is not None and not _by(item.created_at, end):
             continue
-        # An item closed and later reopened has no closed_at: open throughout.
-        is_open = item.status == TriageStatus.open if end is None else not _by(item.closed_at, end)
+        # An item closed and later reopened has no closed_at: open throughout. One closed with
+        # no date (written by hand) counts as closed since it was raised.
+        if end is None or item.closed_at is None:
+            is_open = item.status == TriageStatus.open
+        else:
+            is_open = not _by(item.closed_at, end)
         out.append(ItemThen(item, code, is_open))
     return out
 
@@ -418,7 +428,8 @@ def _notification_status(note: Notification, end: datetime | None) -> Notificati
     if not _by(note.created_at, end):
         return None
     if note.status == NotificationStatus.sent:
-        return NotificationStatus.sent if _by(note.sent_at, end) else NotificationStatus.pending
+        sent = note.sent_at is None or _by(note.sent_at, end)  # undated: sent when written
+        return NotificationStatus.sent if sent else NotificationStatus.pending
     if note.status == NotificationStatus.dead:
         # No column says when it died: its last delivery attempt did.
         tried = [str(d["at"]) for d in note.deliveries if d.get("at")]

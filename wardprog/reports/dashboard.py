@@ -28,7 +28,6 @@ from wardprog.models import (
     Ward,
 )
 from wardprog.queries import (
-    cutoff,
     items_as_of,
     overdue_by_ward,
     overdue_items,
@@ -37,7 +36,6 @@ from wardprog.queries import (
 )
 from wardprog.reports.icons import icon_svg, signal_icon
 from wardprog.rules.metrics import METRICS_BY_KEY
-from wardprog.rules.slots import to_utc
 
 IHI_MODEST_IMPROVEMENT = 3.0
 IHI_TARGET_SHARE = 0.75
@@ -78,7 +76,6 @@ class DashboardData:
 def dashboard_data(session: Session, settings: Settings, as_of: date) -> DashboardData:
     """Every figure as the programme stood on ``as_of``, read from ``wardprog.queries``."""
     tz = settings.timezone
-    end = cutoff(as_of, tz)
     statuses = ward_statuses(session, as_of, tz)
     stages = [s.value for s in STAGE_ORDER]
     wave_counts: dict[int, Counter[str]] = defaultdict(Counter)
@@ -124,7 +121,7 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
     for snap in session.exec(
         select(DiagnosticSnapshot).where(DiagnosticSnapshot.kind == "baseline")
     ).all():
-        if to_utc(snap.created_at) >= end:  # pulled after as_of
+        if snap.as_of > as_of:  # pulled after the day the dashboard reads
             continue
         ward = wards.get(snap.ward_id)
         if ward is None:
