@@ -237,7 +237,7 @@ def _deferred_status(session: Session, deferral: WardDeferral, as_of: date) -> W
     wave = session.get(Wave, deferral.from_wave_id)
     assert wave is not None
     packs = session.exec(
-        select(DiagnosticSnapshot.as_of).where(
+        select(col(DiagnosticSnapshot.as_of)).where(
             DiagnosticSnapshot.ward_id == ward.id,
             DiagnosticSnapshot.wave_id == wave.id,
             DiagnosticSnapshot.kind == "baseline",

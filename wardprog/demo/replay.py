@@ -98,9 +98,12 @@ def replay_tick(as_of: date, action: str, programme: str = DEFAULT_PROGRAMME) ->
     dispatch_notifications(as_of=as_of)
 
 
-@flow(name="run-programme", flow_run_name="programme {start} to {end}", log_prints=True)
-def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
-    """The demo's year: on each tick, staff returns, the day's flows, staff follow-up."""
+def replay_days(start: date, end: date, programme: str = DEFAULT_PROGRAMME) -> Iterator[date]:
+    """Replay the calendar, yielding each tick's date once its day is done.
+
+    What a caller sees between two yields is the database as it stood at the end of that day:
+    a test can record it there and compare `status --as-of` that day once the year is over.
+    """
     logger = get_run_logger()
     board_days = month_end_runs(start, end)  # each month's board report, as the month ends
     for as_of, action in programme_ticks(start, end):
@@ -111,9 +114,17 @@ def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) ->
         # what they write is dated that day too (also on the replayed day that is today).
         with clock.simulated(clock.day_start(as_of, get_settings().timezone)):
             replay_tick(as_of, action, programme)
+        yield as_of
     for day in board_days:
         board_report(as_of=day)
     dispatch_notifications(as_of=board_days[-1] if board_days else end)
+
+
+@flow(name="run-programme", flow_run_name="programme {start} to {end}", log_prints=True)
+def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
+    """The demo's year: on each tick, staff returns, the day's flows, staff follow-up."""
+    for _ in replay_days(start, end, programme):
+        pass
 
     _, engine = runtime()
     with Session(engine) as session:
