@@ -23,7 +23,7 @@ from wardprog import clock, queries
 from wardprog.cli import app
 from wardprog.config import Settings, get_settings
 from wardprog.db import get_engine
-from wardprog.demo.replay import replay_days
+from wardprog.demo.replay import in_process_runs, replay_days
 from wardprog.demo.runner import prepare_demo, write_register
 from wardprog.models import (
     ImprovementScore,
@@ -116,12 +116,14 @@ def _replay_recording(start: date, end: date, day: date) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a replay of two waves: minutes on a loaded two-core machine
 def test_status_as_of_a_replayed_day_is_what_the_day_recorded(
     fresh_settings: Settings, prefect_harness: None, tmp_path
 ) -> None:
     register = write_register(tmp_path / "wards.csv", wards_per_site=6)
     prepare_demo(fresh_settings, START, END, register)
-    recorded = _replay_recording(START, END, RECORDED)
+    with in_process_runs():  # no heartbeats, as the demo runs it
+        recorded = _replay_recording(START, END, RECORDED)
     assert recorded["stages"]["complete"] == 15 and recorded["not_yet_enrolled"] == 3
 
     then = _status_json(RECORDED)

@@ -515,10 +515,11 @@ def default_as_of(session: Session, settings: Settings, today: date) -> tuple[da
 
 
 def report_date(session: Session, settings: Settings, as_of: date | None) -> tuple[date, str]:
-    """The date a report reads, and how to name it ("31 December 2026 (the latest ...)").
+    """The date a report reads, and how to name it: "30 June 2026" when given, else e.g.
+    "31 December 2026 (the latest date in this demo database)" or "2 December 2026 (today)".
 
-    Given ``as_of`` (``--as-of``): that day. Otherwise today on the engine's clock, or for the
-    demo's replayed database the latest date its data knows (:func:`default_as_of`).
+    Without ``as_of``: today on the engine's clock, or for the demo's replayed database the
+    latest date its data knows (:func:`default_as_of`).
     """
     if as_of is not None:
         return as_of, long_date(as_of)

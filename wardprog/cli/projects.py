@@ -428,7 +428,9 @@ def kpis(
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in rows]))
         return
-    table = Table(title=f"QI scorecard to {said}")
+    # The ISO date first (scripts read the title); a defaulted date says why it was chosen.
+    why = said.partition(" (")[2].rstrip(")")
+    table = Table(title=f"QI scorecard to {day.isoformat()}" + (f" ({why})" if why else ""))
     for name in ("KPI", "value", "target", "numerator", "denominator", "met"):
         table.add_column(name)
     for r in rows:

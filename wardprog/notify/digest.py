@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from wardprog import queries
 from wardprog.config import Settings
@@ -65,6 +65,7 @@ def build_digest_context(
     dead = session.exec(
         select(Notification)
         .where(Notification.status == NotificationStatus.dead)
+        .where(col(Notification.created_at) < period_end)
         .order_by(Notification.id)  # type: ignore[arg-type]
         .limit(MAX_LISTED)
     ).all()
