@@ -178,3 +178,18 @@ def test_dashboard_renders_in_headless_chromium(session, settings, tmp_path):
     )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_overdue_items_listed_per_ward_with_a_link_to_its_own_list(session, settings):
+    from wardprog.reports.dashboard import render_dashboard
+
+    _seed(session, settings)
+    data = dashboard_data(session, settings, AS_OF)
+    code = data.overdue[0]["ward"]
+    assert [(w["ward"], w["count"]) for w in data.overdue_wards] == [(code, 1)]
+    html = render_dashboard(data)
+    # Every overdue item is on the page (nothing hidden behind "... and N more").
+    assert f'href="#overdue-{code}"' in html and f'id="overdue-{code}"' in html
+    served = settings.model_copy(update={"web_url": "https://wards.trust.example"})
+    links = render_dashboard(dashboard_data(session, served, AS_OF))
+    assert f'href="https://wards.trust.example/w/{code}">ward page' in links
