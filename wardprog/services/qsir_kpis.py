@@ -10,7 +10,7 @@ programme board asks.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -84,6 +84,9 @@ def training_kpis(
         .order_by(col(QsirCohort.start_date))
     ).all()
 
+    # The first moment after ``as_of`` in the trust's zone: what happened by then counts.
+    end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=ZoneInfo(tz))
+
     def trained(n: QsirNomination) -> bool:
         return (
             n.status == NominationStatus.completed
@@ -99,6 +102,11 @@ def training_kpis(
         # completion dated after ``as_of`` (a replay looking back) was still in training then.
         if trained(n):
             return "trained"
+        if n.status_changed_at is not None and to_utc(n.status_changed_at) >= end:
+            # Moved after ``as_of`` (deferred, withdrawn, waitlisted...): then still booked
+            # if a seat had been taken, else waiting for a cohort.
+            booked = n.booked_on is not None and n.booked_on <= as_of
+            return "in_training" if booked else "awaiting_allocation"
         if n.status in active or n.status == NominationStatus.completed:
             # Booked after ``as_of``: still waiting for a cohort then.
             booked_later = n.booked_on is not None and n.booked_on > as_of
@@ -181,9 +189,8 @@ def training_kpis(
 
 
 def _nominated_on(n: QsirNomination, tz: str) -> date:
-    """The day a nomination was made: its own date, else the day its row was written."""
-    if n.nominated_on is not None:
-        return n.nominated_on
+    """The day the programme knew of a nomination: the day its row was written (on the engine's
+    clock), not the date on the form, so a report on a day shows what was recorded by then."""
     return to_utc(n.created_at).astimezone(ZoneInfo(tz)).date()
 
 
