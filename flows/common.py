@@ -60,10 +60,10 @@ def resolve_as_of(as_of: date | None) -> date:
     return as_of or clock.today(get_settings().timezone)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+FlowFn = TypeVar("FlowFn", bound=Callable[..., Any])
 
 
-def on_its_day(fn: F) -> F:
+def on_its_day(fn: FlowFn) -> FlowFn:
     """Run a flow taking ``as_of`` on the engine's clock set to that day (``wardprog.clock``).
 
     Put it under ``@flow``: everything the run writes (``created_at``, notifications, stage
@@ -78,7 +78,7 @@ def on_its_day(fn: F) -> F:
         with clock.running_on(as_of, get_settings().timezone):
             return fn(*args, **kwargs)
 
-    return cast(F, wrapper)
+    return cast(FlowFn, wrapper)
 
 
 def dated_run_name(template: str) -> Callable[[], str]:
