@@ -21,7 +21,8 @@ def report(as_of: AsOf = None) -> None:
     with Session(get_engine()) as session:
         as_of, said = report_date(session, settings, as_of)
         path = write_dashboard(session, settings, as_of)
-    console.print(f"dashboard as of {said}: {path}")
+    console.print(f"The programme as of {said}.")
+    console.print(f"dashboard: {path}")
 
 
 def status(as_of: AsOf = None, as_json: AsJson = False) -> None:
