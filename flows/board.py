@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, on_its_day, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import WardprogError
 from wardprog.notify.outbox import Attachment, enqueue
@@ -73,6 +73,7 @@ def send_board_report_task(month: str, context: dict[str, Any], html: str, pdf: 
 
 
 @flow(name="board-report", flow_run_name=dated_run_name("board report {as_of}"))
+@on_its_day
 def board_report(as_of: date | None = None) -> dict[str, Any]:
     """The board report for the last complete month before ``as_of`` (default today)."""
     day = resolve_as_of(as_of)

@@ -11,7 +11,7 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.common import resolve_as_of, runtime
+from flows.common import on_its_day, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.services.chasing import chase_returns as chase
 
@@ -24,6 +24,7 @@ def chase_task(as_of: date) -> list[dict[str, Any]]:
 
 
 @flow(name="chase-returns", flow_run_name="chase returns {as_of}", log_prints=True)
+@on_its_day
 def chase_returns(as_of: date | None = None) -> dict[str, Any]:
     """Daily: chase triage templates and nomination forms not back after the event."""
     chased = chase_task(resolve_as_of(as_of))

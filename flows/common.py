@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Callable
 from datetime import date
@@ -11,6 +13,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from wardprog import clock
 from wardprog.config import Settings, get_settings
 from wardprog.db import get_engine
 from wardprog.errors import WardprogError
@@ -54,7 +57,28 @@ def artifact_key(*parts: object) -> str:
 
 def resolve_as_of(as_of: date | None) -> date:
     """Deployments run on the real clock; replays pass the simulated date."""
-    return as_of or date.today()
+    return as_of or clock.today(get_settings().timezone)
+
+
+FlowFn = TypeVar("FlowFn", bound=Callable[..., Any])
+
+
+def on_its_day(fn: FlowFn) -> FlowFn:
+    """Run a flow taking ``as_of`` on the engine's clock set to that day (``wardprog.clock``).
+
+    Put it under ``@flow``: everything the run writes (``created_at``, notifications, stage
+    dates) is then dated on the day it works on, whether a replay or a back-dated re-run calls
+    it; a scheduled run (no ``as_of``) stays on the wall clock.
+    """
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_of = signature.bind(*args, **kwargs).arguments.get("as_of")
+        with clock.running_on(as_of, get_settings().timezone):
+            return fn(*args, **kwargs)
+
+    return cast(FlowFn, wrapper)
 
 
 def dated_run_name(template: str) -> Callable[[], str]:

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, runtime, ward_task_runner
+from flows.common import artifact_key, dated_run_name, on_its_day, runtime, ward_task_runner
 from wardprog.db import session_scope
 from wardprog.services.diagnostics import due_rechecks, pack_summary, run_recheck
 
@@ -74,6 +74,7 @@ def recheck_ward_task(ward_code: str, as_of: date) -> dict[str, Any]:
 
 
 @flow(name="recheck-ward", flow_run_name=dated_run_name("re-check {ward_code} as of {as_of}"))
+@on_its_day
 def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
     """One ward's re-check on its own (the team asking for it); the daily run uses the task."""
     return recheck_ward_task(ward_code, as_of)
@@ -84,6 +85,7 @@ def recheck_ward(ward_code: str, as_of: date) -> dict[str, Any]:
     flow_run_name=dated_run_name("re-checks due as of {as_of}"),
     task_runner=ward_task_runner(),
 )
+@on_its_day
 def recheck_due_wards(as_of: date) -> list[dict[str, Any]]:
     """Every ward whose 3- or 6-month re-check has fallen due and is not yet done."""
     return run_due_rechecks(as_of)

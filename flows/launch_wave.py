@@ -28,14 +28,16 @@ from sqlmodel import Session, col, select
 from flows.common import (
     artifact_key,
     dated_run_name,
+    on_its_day,
     resolve_as_of,
     retry_transient,
     runtime,
     ward_task_runner,
 )
 from flows.diagnostics import publish_pack_artifacts
+from wardprog import queries
 from wardprog.db import session_scope
-from wardprog.models import DiagnosticSnapshot, Stage, WardEnrolment, Wave, WaveStatus
+from wardprog.models import Stage, WardEnrolment, Wave
 from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
@@ -80,37 +82,13 @@ def _open_wave_ids(programme_name: str) -> list[int]:
     _, engine = runtime()
     with Session(engine) as session:
         programme = get_programme(session, programme_name)
-        return [
-            w.id  # type: ignore[misc]
-            for w in session.exec(
-                select(Wave)
-                .where(Wave.programme_id == programme.id, Wave.status == WaveStatus.launched)
-                .order_by(col(Wave.number))
-            ).all()
-        ]
+        return queries.open_wave_ids(session, programme.id)  # type: ignore[arg-type]
 
 
 def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
     _, engine = runtime()
     with Session(engine) as session:
-        packs: dict[int | None, str | None] = dict(
-            session.exec(
-                select(DiagnosticSnapshot.ward_id, DiagnosticSnapshot.pack_path).where(
-                    DiagnosticSnapshot.wave_id == wave_id, DiagnosticSnapshot.kind == "baseline"
-                )
-            ).all()
-        )
-        return [
-            {
-                "ward": w.code,
-                "name": w.name,
-                "site": s.code,
-                "stage": e.stage.value,
-                **{st.value: "✔" if is_past(e.stage, st) else "" for st in WORK_STAGES},
-                "pack": packs.get(w.id) or "",
-            }
-            for e, w, s in wave_wards(session, wave_id)
-        ]
+        return queries.wave_ward_rows(session, wave_id)
 
 
 # Stages whose per-ward work is independent of the other wards of the wave run concurrently.
@@ -359,6 +337,7 @@ def _publish_wave_artifacts(wave_id: int, number: int, as_of: date) -> None:
     log_prints=True,
     task_runner=ward_task_runner(),
 )
+@on_its_day
 def launch_wave(
     as_of: date | None = None,
     programme: str = DEFAULT_PROGRAMME,
@@ -385,6 +364,7 @@ def launch_wave(
     log_prints=True,
     task_runner=ward_task_runner(),
 )
+@on_its_day
 def advance_wards(
     as_of: date | None = None,
     programme: str = DEFAULT_PROGRAMME,

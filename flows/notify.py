@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, on_its_day, resolve_as_of, runtime
+from wardprog import clock
 from wardprog.config import TIMEZONE
 from wardprog.db import session_scope
 from wardprog.notify.digest import enqueue_improvement_team_digest
@@ -29,9 +30,10 @@ def dispatch_time(as_of: date | None, tz: str = TIMEZONE) -> datetime:
     End of day so that everything enqueued on a simulated day goes out that day, and a message
     backing off goes on a later day's run, as it would in production.
     """
-    real_now = datetime.now(UTC)
-    if as_of is None or as_of == real_now.astimezone(ZoneInfo(tz)).date():
-        return real_now
+    # A simulated clock (a replay's tick) always sends at its day's end, never at 09:00 of it.
+    current = clock.now()
+    if as_of is None or (not clock.is_simulated() and as_of == clock.today(tz)):
+        return current
     return datetime.combine(as_of, time(23, 59, 59), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
@@ -60,6 +62,7 @@ def deliver_pending(now: datetime, limit: int) -> dict[str, Any]:
 
 
 @flow(name="dispatch-notifications", flow_run_name=dated_run_name("dispatch notifications {as_of}"))
+@on_its_day
 def dispatch_notifications(as_of: date | None = None, limit: int = 1000) -> dict[str, Any]:
     """Deliver up to ``limit`` due outbox messages; safe to run as often as you like."""
     settings, _ = runtime()
@@ -77,6 +80,7 @@ def enqueue_digest(as_of: date) -> dict[str, Any]:
 @flow(
     name="improvement-team-digest", flow_run_name=dated_run_name("improvement team digest {as_of}")
 )
+@on_its_day
 def improvement_team_digest(as_of: date | None = None) -> dict[str, Any]:
     """Enqueue the day's digest (once per day however often it runs); dispatch sends it."""
     return enqueue_digest(resolve_as_of(as_of))

@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
-from flows.common import artifact_key, resolve_as_of, runtime
+from flows.common import artifact_key, on_its_day, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.services.project_charts import refresh_project_packs
 from wardprog.services.project_followup import send_scoring_prompts, send_stale_flags
@@ -33,6 +33,7 @@ def refresh_packs_task(as_of: date) -> list[str]:
 
 
 @flow(name="project-follow-up", flow_run_name="project follow-up {as_of}", log_prints=True)
+@on_its_day
 def project_follow_up(as_of: date | None = None) -> dict[str, Any]:
     """Monthly scoring prompts (and packs with project charts), stale flags; safe daily."""
     as_of = resolve_as_of(as_of)

@@ -25,6 +25,7 @@ from flows.common import (
     artifact_key,
     dated_run_name,
     form_until_accepted,
+    on_its_day,
     resolve_as_of,
     retry_transient,
     runtime,
@@ -97,6 +98,7 @@ def _publish(result: dict[str, Any]) -> None:
 @flow(
     name="qsir-nominate-ward", flow_run_name=dated_run_name("qsir nominations {ward_code} {as_of}")
 )
+@on_its_day
 def nominate_ward(
     ward_code: str,
     as_of: date,
@@ -165,6 +167,7 @@ def reminders_task(as_of: date) -> int:
 
 
 @flow(name="qsir-reminders", flow_run_name=dated_run_name("qsir reminders {as_of}"))
+@on_its_day
 def qsir_reminders(as_of: date | None = None) -> int:
     """Enqueue reminders for teaching days in the next few days; returns how many are new."""
     return reminders_task(resolve_as_of(as_of))
@@ -188,6 +191,7 @@ def completions_task(as_of: date) -> dict[str, Any]:
 
 
 @flow(name="qsir-record-completions", flow_run_name=dated_run_name("qsir completions {as_of}"))
+@on_its_day
 def record_completions(as_of: date | None = None) -> dict[str, Any]:
     """Apply the completion rule, seat the waitlist in new cohorts and publish training KPIs."""
     day = resolve_as_of(as_of)

@@ -12,7 +12,7 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import resolve_as_of, ward_task_runner
+from flows.common import on_its_day, resolve_as_of, ward_task_runner
 from flows.diagnostics import run_due_rechecks
 
 
@@ -22,6 +22,7 @@ from flows.diagnostics import run_due_rechecks
     log_prints=True,
     task_runner=ward_task_runner(),
 )
+@on_its_day
 def recheck_due(as_of: date | None = None) -> dict[str, Any]:
     """Daily: run every re-check that has fallen due (none twice), each ward a task."""
     results = run_due_rechecks(resolve_as_of(as_of))

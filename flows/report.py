@@ -8,7 +8,14 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, retry_transient, runtime
+from flows.common import (
+    artifact_key,
+    dated_run_name,
+    on_its_day,
+    resolve_as_of,
+    retry_transient,
+    runtime,
+)
 from wardprog.reports.dashboard import dashboard_data, render_dashboard
 
 
@@ -37,5 +44,6 @@ def write_dashboard_task(as_of: date) -> str:
 
 
 @flow(name="programme-report", flow_run_name=dated_run_name("programme report {as_of}"))
+@on_its_day
 def programme_report(as_of: date | None = None) -> str:
     return write_dashboard_task(resolve_as_of(as_of))

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, runtime
+from flows.common import artifact_key, dated_run_name, on_its_day, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.services.tracker import (
     collect_returns,
@@ -46,6 +46,7 @@ def collect_task(ward_code: str, as_of: date) -> dict[str, Any]:
 
 
 @flow(name="ward-trackers", flow_run_name=dated_run_name("ward trackers {as_of}"), log_prints=True)
+@on_its_day
 def ward_trackers(as_of: date | None = None) -> dict[str, Any]:
     """Send this month's trackers (once) and record every returned one."""
     as_of = resolve_as_of(as_of)

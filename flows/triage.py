@@ -24,6 +24,7 @@ from flows.common import (
     artifact_key,
     dated_run_name,
     form_until_accepted,
+    on_its_day,
     resolve_as_of,
     retry_transient,
     runtime,
@@ -155,6 +156,7 @@ def _form_description(ward_code: str, problems: str = "") -> str:
     flow_run_name=dated_run_name("capture triage {ward_code} {as_of}"),
     log_prints=True,
 )
+@on_its_day
 def capture_triage(
     ward_code: str,
     as_of: date,
@@ -229,6 +231,7 @@ def overdue_reminders_task(as_of: date) -> list[dict[str, Any]]:
     flow_run_name=dated_run_name("overdue triage reminders {as_of}"),
     log_prints=True,
 )
+@on_its_day
 def overdue_reminders(as_of: date | None = None) -> dict[str, Any]:
     """Daily: remind owners of overdue fix items and change reviews, at most weekly per item."""
     as_of = resolve_as_of(as_of)

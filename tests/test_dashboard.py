@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import select
 
 from tests.utils.factories import make_context
+from wardprog import clock
 from wardprog.models import (
     ImprovementScore,
     NominationStatus,
@@ -33,6 +34,12 @@ AS_OF = date(2026, 6, 1)
 
 
 def _seed(session, settings):  # type: ignore[no-untyped-def]
+    # Written on the programme's clock in January, as a run on that day would date them.
+    with clock.simulated(clock.day_start(date(2026, 1, 5))):
+        _seed_rows(session, settings)
+
+
+def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
     ctx = make_context(session, settings, as_of=date(2026, 1, 5))
     ctx.enrolment.stage = Stage.complete
     wave, ward = ctx.wave, ctx.ward
@@ -72,7 +79,13 @@ def _seed(session, settings):  # type: ignore[no-untyped-def]
     session.add(staff)
     session.flush()
     session.add(
-        QsirNomination(staff_id=staff.id, ward_id=ward.id, status=NominationStatus.completed)  # type: ignore[arg-type]
+        # Trained when the completion rule was met, as `wardprog status` counts it.
+        QsirNomination(
+            staff_id=staff.id,  # type: ignore[arg-type]
+            ward_id=ward.id,  # type: ignore[arg-type]
+            status=NominationStatus.completed,
+            completed_on=date(2026, 5, 1),
+        )
     )
     session.commit()
 
@@ -165,3 +178,18 @@ def test_dashboard_renders_in_headless_chromium(session, settings, tmp_path):
     )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_overdue_items_listed_per_ward_with_a_link_to_its_own_list(session, settings):
+    from wardprog.reports.dashboard import render_dashboard
+
+    _seed(session, settings)
+    data = dashboard_data(session, settings, AS_OF)
+    code = data.overdue[0]["ward"]
+    assert [(w["ward"], w["count"]) for w in data.overdue_wards] == [(code, 1)]
+    html = render_dashboard(data)
+    # Every overdue item is on the page (nothing hidden behind "... and N more").
+    assert f'href="#overdue-{code}"' in html and f'id="overdue-{code}"' in html
+    served = settings.model_copy(update={"web_url": "https://wards.trust.example"})
+    links = render_dashboard(dashboard_data(session, served, AS_OF))
+    assert f'href="https://wards.trust.example/w/{code}">ward page' in links

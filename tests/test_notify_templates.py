@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from tests.utils.factories import make_enrolment, make_site, make_ward, make_wave
+from wardprog import clock
 from wardprog.config import Settings
 from wardprog.models import (
     Notification,
@@ -58,6 +59,13 @@ def test_improvement_team_copy_lists_every_ward_by_site() -> None:
 
 
 def test_digest_counts_stages_and_lists_overdue(session: Session, settings: Settings) -> None:
+    # The rows are dated in March, on the programme's clock, before the digest's day.
+    with clock.simulated(clock.day_start(date(2026, 3, 20))):
+        _digest_rows(session)
+    _check_digest(session, settings)
+
+
+def _digest_rows(session: Session) -> None:
     site = make_site(session, code="N", name="North")
     done_wave = make_wave(session, quarter_start=date(2026, 1, 5), quarter_end=date(2026, 3, 31))
     late = make_ward(session, site, code="W-N01", name="Oak <Ward>")
@@ -96,6 +104,8 @@ def test_digest_counts_stages_and_lists_overdue(session: Session, settings: Sett
     )
     session.flush()
 
+
+def _check_digest(session: Session, settings: Settings) -> None:
     ctx = build_digest_context(session, settings, date(2026, 4, 10))
 
     stages = {s["stage"]: s["wards"] for s in ctx["stages"]}

@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlmodel import col, func, select
 
 from tests.utils.factories import make_context, make_site, make_ward, make_wave
+from wardprog import clock
 from wardprog.demo.staff import drop_nomination_return, simulate_attendance, write_staff_extract
 from wardprog.models import (
     NominationStatus,
@@ -26,6 +27,13 @@ from wardprog.services.qsir_kpis import kpi_table, training_kpis
 from wardprog.services.staff_register import import_staff
 
 AS_OF = date(2026, 2, 16)
+
+
+@pytest.fixture(autouse=True)
+def _on_the_programme_clock():  # type: ignore[no-untyped-def]
+    """What these tests write is dated on AS_OF, as the day's run would date it."""
+    with clock.simulated(clock.day_start(AS_OF)):
+        yield
 
 
 @pytest.fixture

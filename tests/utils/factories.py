@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from wardprog import clock
 from wardprog.config import Settings
 from wardprog.demo.team import register_demo_team
 from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
@@ -63,6 +64,9 @@ def make_wave(
         quarter_start=quarter_start,
         quarter_end=quarter_end,
         status=WaveStatus.launched,
+        # Launched on its first day, as the quarterly run would date it (wardprog.clock): the
+        # as-of reads (queries) see its wards from then on.
+        launched_at=clock.day_start(quarter_start),
     )
     session.add(wave)
     session.flush()

@@ -511,14 +511,18 @@ def kpis(
     from wardprog.cli.common import console
     from wardprog.config import get_settings
     from wardprog.db import get_engine
+    from wardprog.queries import report_date
     from wardprog.services.scorecard import scorecard
 
     with Session(get_engine()) as session:
-        rows = scorecard(session, get_settings(), as_of or date.today())
+        day, said = report_date(session, get_settings(), as_of)
+        rows = scorecard(session, get_settings(), day)
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in rows]))
         return
-    table = Table(title=f"QI scorecard to {(as_of or date.today()).isoformat()}")
+    # The ISO date first (scripts read the title); a defaulted date says why it was chosen.
+    why = said.partition(" (")[2].rstrip(")")
+    table = Table(title=f"QI scorecard to {day.isoformat()}" + (f" ({why})" if why else ""))
     for name in ("KPI", "value", "target", "numerator", "denominator", "met"):
         table.add_column(name)
     for r in rows:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import typer
 from rich.table import Table
 
@@ -16,11 +14,14 @@ def report(as_of: AsOf = None) -> None:
 
     from wardprog.config import get_settings
     from wardprog.db import get_engine
+    from wardprog.queries import report_date
     from wardprog.reports.dashboard import write_dashboard
 
     settings = get_settings()
     with Session(get_engine()) as session:
-        path = write_dashboard(session, settings, as_of or date.today())
+        as_of, said = report_date(session, settings, as_of)
+        path = write_dashboard(session, settings, as_of)
+    console.print(f"The programme as of {said}.")
     console.print(f"dashboard: {path}")
 
 
@@ -31,63 +32,34 @@ def status(as_of: AsOf = None, as_json: AsJson = False) -> None:
     from wardprog.config import get_settings
     from wardprog.db import get_engine
     from wardprog.models import Stage
-    from wardprog.services.qsir_kpis import kpi_table, training_kpis
-    from wardprog.status import (
-        STATUS_DATES,
-        notification_counts,
-        stage_counts,
-        triage_counts,
-        unenrolled_wards,
-        ward_statuses,
-    )
+    from wardprog.queries import STATUS_DATES, programme_status, report_date
+    from wardprog.services.qsir_kpis import kpi_table
 
-    as_of = as_of or date.today()
     with Session(get_engine()) as session:
-        statuses = ward_statuses(session)
-        waiting = unenrolled_wards(session)
-        triage = triage_counts(session)
-        notes = notification_counts(session)
-        kpis = training_kpis(session, as_of, get_settings().qsir_target_trained)
-    counts = stage_counts(statuses)
+        as_of, said = report_date(session, get_settings(), as_of)
+        figures = programme_status(session, get_settings(), as_of)
     if as_json:
-        print_json(
-            {
-                "as_of": as_of,
-                "wards": [
-                    {
-                        "wave": s.wave_number,
-                        "site": s.site_code,
-                        "ward": s.ward_code,
-                        "stage": s.stage.value,
-                        **s.dates(),
-                    }
-                    for s in statuses
-                ],
-                "stages": {k.value: v for k, v in counts.items()},
-                "not_yet_enrolled": waiting,
-                "triage": triage,
-                "qsir": kpis,
-                "notifications": notes,
-            }
-        )
+        print_json(figures)
         return
+    wards, counts, waiting = figures["wards"], figures["stages"], figures["not_yet_enrolled"]
+    triage, kpis, notes = figures["triage"], figures["qsir"], figures["notifications"]
 
-    table = Table(title=f"Wards by wave and stage (dates: when each step happened; as of {as_of})")
+    table = Table(title=f"Wards by wave and stage (dates: when each step happened; as of {said})")
     for col in ("wave", "site", "ward", "stage", *STATUS_DATES.values()):
         table.add_column(col)
-    for s in statuses:
-        colour = "green" if s.stage is Stage.complete else "yellow"
+    for w in wards:
+        colour = "green" if w["stage"] == Stage.complete.value else "yellow"
         table.add_row(
-            str(s.wave_number),
-            s.site_code,
-            s.ward_code,
-            f"[{colour}]{s.stage.value}[/{colour}]",
-            *(str(d or "") for d in s.dates().values()),
+            str(w["wave"]),
+            w["site"],
+            w["ward"],
+            f"[{colour}]{w['stage']}[/{colour}]",
+            *(str(w[label] or "") for label in STATUS_DATES.values()),
         )
     console.print(table)
     console.print(
         "Stages: "
-        + ", ".join(f"{k.value} {v}" for k, v in counts.items() if v)
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
         + f"; not yet enrolled {waiting}"
     )
     if triage:

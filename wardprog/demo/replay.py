@@ -29,10 +29,12 @@ from flows.projects import project_follow_up
 from flows.qsir import qsir_reminders, record_completions
 from flows.rechecks import recheck_due
 from flows.triage import overdue_reminders
+from wardprog import clock
+from wardprog.config import get_settings
 from wardprog.db import session_scope
+from wardprog.queries import stage_counts, ward_statuses
 from wardprog.rules.working_days import next_working_day, quarter_launch_dates
 from wardprog.services.programme import DEFAULT_PROGRAMME
-from wardprog.status import stage_counts, ward_statuses
 
 # Engagement events fall 2-6 weeks into a wave; a week later staff have returned templates.
 FOLLOW_UP = timedelta(weeks=7)
@@ -78,32 +80,51 @@ def staff_follow_up(as_of: date) -> dict[str, int]:
     }
 
 
-@flow(name="run-programme", flow_run_name="programme {start} to {end}", log_prints=True)
-def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
-    """The demo's year: on each tick, staff returns, the day's flows, staff follow-up."""
+def replay_tick(as_of: date, action: str, programme: str = DEFAULT_PROGRAMME) -> None:
+    """One simulated day: staff return templates, the day's flows, staff follow up."""
+    staff_return_templates(as_of)
+    if action == "launch":
+        launch_wave(as_of=as_of, programme=programme)
+    else:
+        advance_wards(as_of=as_of, programme=programme)
+    staff_follow_up(as_of)
+    overdue_reminders(as_of=as_of)
+    project_follow_up(as_of=as_of)
+    chase_returns(as_of=as_of)
+    recheck_due(as_of=as_of)  # the recheck-due deployment's flow
+    qsir_reminders(as_of=as_of)
+    record_completions(as_of=as_of)
+    improvement_team_digest(as_of=as_of)
+    dispatch_notifications(as_of=as_of)
+
+
+def replay_days(start: date, end: date, programme: str = DEFAULT_PROGRAMME) -> Iterator[date]:
+    """Replay the calendar, yielding each tick's date once its day is done.
+
+    What a caller sees between two yields is the database as it stood at the end of that day:
+    a test can record it there and compare `status --as-of` that day once the year is over.
+    """
     logger = get_run_logger()
     board_days = month_end_runs(start, end)  # each month's board report, as the month ends
     for as_of, action in programme_ticks(start, end):
         while board_days and board_days[0] <= as_of:
             board_report(as_of=board_days.pop(0))
         logger.info("%s: %s", as_of, action)
-        staff_return_templates(as_of)
-        if action == "launch":
-            launch_wave(as_of=as_of, programme=programme)
-        else:
-            advance_wards(as_of=as_of, programme=programme)
-        staff_follow_up(as_of)
-        overdue_reminders(as_of=as_of)
-        project_follow_up(as_of=as_of)
-        chase_returns(as_of=as_of)
-        recheck_due(as_of=as_of)  # the recheck-due deployment's flow
-        qsir_reminders(as_of=as_of)
-        record_completions(as_of=as_of)
-        improvement_team_digest(as_of=as_of)
-        dispatch_notifications(as_of=as_of)
+        # The whole tick on the day's clock: the staff between runs as much as the flows, so
+        # what they write is dated that day too (also on the replayed day that is today).
+        with clock.simulated(clock.day_start(as_of, get_settings().timezone)):
+            replay_tick(as_of, action, programme)
+        yield as_of
     for day in board_days:
         board_report(as_of=day)
     dispatch_notifications(as_of=board_days[-1] if board_days else end)
+
+
+@flow(name="run-programme", flow_run_name="programme {start} to {end}", log_prints=True)
+def run_programme(start: date, end: date, programme: str = DEFAULT_PROGRAMME) -> dict[str, Any]:
+    """The demo's year: on each tick, staff returns, the day's flows, staff follow-up."""
+    for _ in replay_days(start, end, programme):
+        pass
 
     _, engine = runtime()
     with Session(engine) as session:

@@ -8,6 +8,7 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 from sqlmodel import select
 
+from wardprog import clock
 from wardprog.config import Settings
 from wardprog.db import get_engine, session_scope
 from wardprog.demo.team import import_demo_owners, register_demo_team, write_owners_for
@@ -26,11 +27,17 @@ from wardprog.services.register import (
 
 def prepare_demo(settings: Settings, start: date, end: date, register: Path | None = None) -> None:
     """Schema, register, staff extract and diagnostic extracts; every step idempotent."""
+    upgrade(settings.database_url)
+    # The demo trust is set up on the replay's first day, on the engine's clock like the rest.
+    with clock.simulated(clock.day_start(start, settings.timezone)):
+        _prepare(settings, start, end, register)
+
+
+def _prepare(settings: Settings, start: date, end: date, register: Path | None) -> None:
     from wardprog.demo.staff import write_staff_extract
     from wardprog.services.staff_register import import_staff
     from wardprog.sources.synthetic import DEMO_EFFECTS, KnownEffects, generate_extracts
 
-    upgrade(settings.database_url)
     engine = get_engine(settings.database_url)
     with session_scope(engine) as session:
         # Before anything is written: a real deployment's database is refused here.

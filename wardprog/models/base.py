@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field
 
+from wardprog import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now on the engine's clock (``wardprog.clock``): a replay's rows are dated on its day."""
+    return clock.now()
 
 
 def created_at_field() -> Any:
+    """When the row was written, on the engine's one clock (never the wall clock directly)."""
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

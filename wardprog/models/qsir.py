@@ -6,10 +6,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from wardprog.models.base import created_at_field, json_field
+from wardprog import clock
+from wardprog.models.base import created_at_field, json_field, tz_datetime_field
 
 
 class Course(StrEnum):
@@ -75,6 +76,18 @@ class QsirNomination(SQLModel, table=True):
     source: str = Field(default="", max_length=500)
     extra: dict[str, Any] = json_field()
     created_at: datetime = created_at_field()
+    # When ``status`` last changed, on the engine's clock (set by the listener below): a
+    # nominee deferred or withdrawn after a date was still in training on it (queries).
+    status_changed_at: datetime | None = tz_datetime_field()
+
+
+@event.listens_for(QsirNomination.status, "set")
+def _status_changed(
+    target: QsirNomination, value: NominationStatus, old: object, _initiator: object
+) -> None:
+    # Every transition, wherever it is made (services, handlers, the demo), is dated once.
+    if value != old:
+        target.status_changed_at = clock.now()
 
 
 class QsirAttendance(SQLModel, table=True):

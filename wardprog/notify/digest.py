@@ -11,8 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from wardprog import queries
 from wardprog.config import Settings
 from wardprog.models import (
     STAGE_ORDER,
@@ -20,12 +21,7 @@ from wardprog.models import (
     NotificationStatus,
     Site,
     Stage,
-    TriageCategory,
-    TriageItem,
-    TriageStatus,
     Ward,
-    WardEnrolment,
-    Wave,
 )
 from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
@@ -48,18 +44,11 @@ def build_digest_context(
     period_end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=tz)
     period_start = period_end - timedelta(days=period_days)
 
-    stage_counts = dict(
-        session.exec(
-            select(WardEnrolment.stage, func.count()).group_by(WardEnrolment.stage)  # type: ignore[call-overload]
-        ).all()
-    )
-    stages = [{"stage": s.value, "wards": int(stage_counts.get(s, 0))} for s in STAGE_ORDER]
-
-    status_counts = dict(
-        session.exec(
-            select(Notification.status, func.count()).group_by(Notification.status)  # type: ignore[call-overload]
-        ).all()
-    )
+    # The same figures `wardprog status --as-of` and the dashboard show for the day.
+    statuses = queries.ward_statuses(session, as_of, settings.timezone)
+    counts = queries.stage_counts(statuses)
+    stages = [{"stage": s.value, "wards": counts[s]} for s in STAGE_ORDER]
+    status_counts = queries.notification_counts(session, as_of, settings.timezone)
     sent_in_period = session.exec(
         select(func.count())
         .select_from(Notification)
@@ -68,14 +57,15 @@ def build_digest_context(
         .where(Notification.sent_at < period_end)  # type: ignore[operator]
     ).one()
     notifications = {
-        "pending": int(status_counts.get(NotificationStatus.pending, 0)),
-        "sent": int(status_counts.get(NotificationStatus.sent, 0)),
-        "dead": int(status_counts.get(NotificationStatus.dead, 0)),
+        "pending": status_counts.get(NotificationStatus.pending.value, 0),
+        "sent": status_counts.get(NotificationStatus.sent.value, 0),
+        "dead": status_counts.get(NotificationStatus.dead.value, 0),
         "sent_in_period": int(sent_in_period),
     }
     dead = session.exec(
         select(Notification)
         .where(Notification.status == NotificationStatus.dead)
+        .where(col(Notification.created_at) < period_end)
         .order_by(Notification.id)  # type: ignore[arg-type]
         .limit(MAX_LISTED)
     ).all()
@@ -90,49 +80,39 @@ def build_digest_context(
     ]
 
     # A ward is overdue when its wave's quarter has ended and it has not finished all stages.
-    late = session.exec(
-        select(Ward, Site, Wave, WardEnrolment)
-        .where(WardEnrolment.ward_id == Ward.id, Ward.site_id == Site.id)
-        .where(WardEnrolment.wave_id == Wave.id)
-        .where(Wave.quarter_end < as_of)
-        .where(WardEnrolment.stage != Stage.complete)
-        .order_by(Wave.number, Ward.code)  # type: ignore[arg-type]
-    ).all()
+    quarters = {w["wave"]: w["quarter_end"] for w in queries.wave_rows(session, as_of)}
+    names = {w.code: (w.name, site) for w, site in session.exec(
+        select(Ward, Site.name).where(Ward.site_id == Site.id))}  # fmt: skip
     overdue_wards = [
         {
-            "code": ward.code,
-            "name": ward.name,
-            "site": site.name,
-            "wave_number": wave.number,
-            "stage": enrolment.stage.value
-            if isinstance(enrolment.stage, Stage)
-            else str(enrolment.stage),
-            "quarter_end": wave.quarter_end,
+            "code": st.ward_code,
+            "name": names[st.ward_code][0],
+            "site": names[st.ward_code][1],
+            "wave_number": st.wave_number,
+            "stage": st.stage.value,
+            "quarter_end": quarters[st.wave_number],
         }
-        for ward, site, wave, enrolment in late
+        for st in statuses
+        if st.stage is not Stage.complete
+        and st.wave_number in quarters
+        and quarters[st.wave_number] < as_of
     ]
 
     # Fix items past their due date, change items past their review date, still open.
-    items = session.exec(
-        select(TriageItem, Ward)
-        .where(TriageItem.ward_id == Ward.id)
-        .where(TriageItem.status == TriageStatus.open)
-        .order_by(Ward.code, TriageItem.id)  # type: ignore[arg-type]
-    ).all()
-    overdue_actions = []
-    for item, ward in items:
-        due = item.review_date if item.category == TriageCategory.change else item.due_date
-        if due is not None and due < as_of:
-            overdue_actions.append(
-                {
-                    "ward_code": ward.code,
-                    "issue": item.issue,
-                    "category": str(item.category),
-                    "owner": item.owner,
-                    "due": due,
-                    "days_overdue": (as_of - due).days,
-                }
-            )
+    overdue_actions = sorted(
+        (
+            {
+                "ward_code": o["ward"],
+                "issue": o["issue"],
+                "category": o["category"],
+                "owner": o["owner"],
+                "due": o["due"],
+                "days_overdue": o["days_overdue"],
+            }
+            for o in queries.overdue_items(session, as_of, settings.timezone)
+        ),
+        key=lambda o: o["ward_code"],
+    )
 
     return {
         "as_of": as_of,

@@ -54,6 +54,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from wardprog import clock
 from wardprog.config import Settings
 from wardprog.models import Notification, NotificationStatus
 from wardprog.notify.outbox_plugin import OutboxMessage, sending
@@ -196,10 +197,10 @@ def dispatch_pending(
 
     Commits its own short transactions (claim, one per delivery, finish) so a crash loses
     nothing; pass an engine or a zero-argument session factory, never a session in use.
-    ``now`` defaults to the real clock; replays pass the simulated time.
+    ``now`` defaults to the engine's clock (``wardprog.clock``); replays pass their time.
     """
     factory = _session_factory(session_factory_or_engine)
-    now = _as_utc(now or datetime.now(UTC))
+    now = _as_utc(now or clock.now())
     router = router or load_router(settings)
     # Unique per run, so two dispatchers in one process (threads) are told apart too.
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-100:]

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
+from wardprog import clock
 from wardprog.config import LONDON
 
 PRODID = "-//wardprog//ward improvement programme//EN"
@@ -47,7 +48,7 @@ def build_calendar(events: Sequence[CalendarEvent], method: str = "REQUEST") -> 
         item.add("summary", ev.summary)
         item.add("dtstart", ev.starts_at.astimezone(LONDON))
         item.add("dtend", ev.ends_at.astimezone(LONDON))
-        item.add("dtstamp", (ev.stamp or datetime.now(UTC)).astimezone(UTC))
+        item.add("dtstamp", (ev.stamp or clock.now()).astimezone(UTC))
         item.add("sequence", ev.sequence)
         item.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         if ev.location:

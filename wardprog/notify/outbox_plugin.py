@@ -25,7 +25,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -36,6 +35,8 @@ from apprise import NotifyFormat, NotifyType
 from apprise.conversion import convert_between
 from apprise.manager_plugins import NotificationManager
 from apprise.plugins.base import NotifyBase
+
+from wardprog import clock
 
 SCHEMA = "outbox"
 FROM_ADDRESS = "Ward improvement programme <wardprog@outbox.invalid>"
@@ -134,7 +135,8 @@ class NotifyOutbox(NotifyBase):  # type: ignore[misc]
             else:
                 text, html = body, ""
             folder = self.outbox_dir / "_adhoc"
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            # The wall clock only names the file: a frozen simulated clock would reuse a name.
+            stamp = clock.wall_now().strftime("%Y%m%dT%H%M%S%f")
             name = f"{stamp}-{uuid.uuid4().hex[:8]}"
             msg_id = message_id(name)
 
@@ -148,7 +150,7 @@ class NotifyOutbox(NotifyBase):  # type: ignore[misc]
             if current.tags:
                 mail["X-Wardprog-Tags"] = ", ".join(current.tags)
         mail["Message-ID"] = msg_id
-        mail["Date"] = format_datetime(datetime.now(UTC))
+        mail["Date"] = format_datetime(clock.now())
         mail.set_content(text or " ")
         if html:
             mail.add_alternative(html, subtype="html")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlmodel import Session, col, select
@@ -22,17 +23,19 @@ from wardprog.models import (
     STAGE_ORDER,
     DiagnosticSnapshot,
     ImprovementScore,
-    NominationStatus,
-    QsirNomination,
     Site,
     TriageCategory,
-    TriageItem,
-    TriageStatus,
     Ward,
+)
+from wardprog.queries import (
+    items_as_of,
+    overdue_by_ward,
+    overdue_items,
+    training,
+    ward_statuses,
 )
 from wardprog.reports.icons import icon_svg, signal_icon
 from wardprog.rules.metrics import METRICS_BY_KEY
-from wardprog.status import ward_statuses
 
 IHI_MODEST_IMPROVEMENT = 3.0
 IHI_TARGET_SHARE = 0.75
@@ -47,6 +50,8 @@ class DashboardData:
     triage: list[dict[str, Any]]
     fixes_closed_pct: float | None
     overdue: list[dict[str, Any]]
+    # Per ward: overdue items, the oldest due date, and a link to the ward's own list.
+    overdue_wards: list[dict[str, Any]]
     ihi_histogram: list[dict[str, Any]]
     projects_completed: int
     projects_at_target: int
@@ -69,7 +74,9 @@ class DashboardData:
 
 
 def dashboard_data(session: Session, settings: Settings, as_of: date) -> DashboardData:
-    statuses = ward_statuses(session)
+    """Every figure as the programme stood on ``as_of``, read from ``wardprog.queries``."""
+    tz = settings.timezone
+    statuses = ward_statuses(session, as_of, tz)
     stages = [s.value for s in STAGE_ORDER]
     wave_counts: dict[int, Counter[str]] = defaultdict(Counter)
     site_counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -77,58 +84,46 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         wave_counts[s.wave_number][s.stage.value] += 1
         site_counts[s.site_code][s.stage.value] += 1
 
-    items = session.exec(select(TriageItem)).all()
+    items = items_as_of(session, as_of, tz)
     triage = []
     for category in TriageCategory:
-        mine = [i for i in items if i.category == category]
-        closed = sum(1 for i in mine if i.status == TriageStatus.closed)
+        mine = [i for i in items if i.item.category == category]
+        closed = sum(1 for i in mine if not i.open)
         triage.append({"category": category.value, "total": len(mine), "closed": closed})
-    fix_items = [i for i in items if i.category == TriageCategory.fix]
-    fixes_closed = sum(1 for i in fix_items if i.status == TriageStatus.closed)
+    fix_items = [i for i in items if i.item.category == TriageCategory.fix]
+    fixes_closed = sum(1 for i in fix_items if not i.open)
     fixes_pct = 100.0 * fixes_closed / len(fix_items) if fix_items else None
 
-    wards = {w.id: w for w in session.exec(select(Ward)).all()}
-    overdue = [
-        {
-            "ward": wards[i.ward_id].code,
-            "category": i.category.value,
-            "issue": i.issue,
-            "owner": i.owner,
-            "due": i.due_date or i.review_date,
-        }
-        for i in items
-        if i.status == TriageStatus.open and (i.due_date or i.review_date or as_of) < as_of
-    ]
-    overdue.sort(key=lambda o: (o["due"], o["ward"]))
+    overdue = overdue_items(session, as_of, tz)
+    links = ward_links(session, settings)
+    overdue_wards = [row | {"link": links.get(row["ward"], "")} for row in overdue_by_ward(overdue)]
 
     latest: dict[int, float] = {}
     for score in session.exec(
-        select(ImprovementScore).order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
+        select(ImprovementScore)
+        .where(col(ImprovementScore.scored_on) <= as_of)
+        .order_by(col(ImprovementScore.scored_on), col(ImprovementScore.id))
     ).all():
         if score.triage_item_id is not None:  # projects outside the programme: the scorecard
             latest[score.triage_item_id] = score.score
-    improve_ids = {i.id for i in items if i.category == TriageCategory.improve}
-    scores = [latest[i] for i in improve_ids if i in latest]
+    improve = [i for i in items if i.item.category == TriageCategory.improve]
+    scores = [latest[i.item.id] for i in improve if i.item.id in latest]
     histogram = Counter(scores)
-    completed = [
-        latest[i.id]
-        for i in items
-        if i.category == TriageCategory.improve
-        and i.status == TriageStatus.closed
-        and i.id in latest
-    ]
+    completed = [latest[i.item.id] for i in improve if not i.open and i.item.id in latest]
 
-    nominations = session.exec(select(QsirNomination)).all()
-    trained = sum(1 for n in nominations if n.status == NominationStatus.completed)
-    booked = sum(
-        1 for n in nominations if n.status in (NominationStatus.booked, NominationStatus.attending)
-    )
+    # The same QSIR figures `wardprog status` prints (queries.training).
+    qsir = training(session, settings, as_of)
+    trained = qsir["trained"]
+    booked = qsir["buckets"]["in_training"]
+    wards = {w.id: w for w in session.exec(select(Ward)).all()}
 
     sites = {s.id: s.code for s in session.exec(select(Site)).all()}
     signals: list[dict[str, Any]] = []
     for snap in session.exec(
         select(DiagnosticSnapshot).where(DiagnosticSnapshot.kind == "baseline")
     ).all():
+        if snap.as_of > as_of:  # pulled after the day the dashboard reads
+            continue
         ward = wards.get(snap.ward_id)
         if ward is None:
             continue
@@ -156,6 +151,7 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         triage=triage,
         fixes_closed_pct=fixes_pct,
         overdue=overdue,
+        overdue_wards=overdue_wards,
         ihi_histogram=[
             {"score": s, "count": histogram.get(s, 0)} for s in [x / 2 for x in range(1, 11)]
         ],
@@ -169,6 +165,31 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         themes=_themes(session),
         rechecks=_rechecks(session),
     )
+
+
+def ward_links(session: Session, settings: Settings) -> dict[str, str]:
+    """Where a ward's own list lives: its ward page when ward pages are served (``web_url``
+    configured), else its latest diagnostic pack, relative to the dashboard so the folder can
+    be copied whole. The page asks the reader to sign in; the link carries no token."""
+    if "web_url" in settings.model_fields_set:
+        base = settings.web_url.rstrip("/")
+        return {code: f"{base}/w/{quote(code)}" for code in session.exec(select(Ward.code)).all()}
+    out: dict[str, str] = {}
+    for code, pack in session.exec(
+        select(Ward.code, DiagnosticSnapshot.pack_path)
+        .where(DiagnosticSnapshot.ward_id == Ward.id, DiagnosticSnapshot.kind == "baseline")
+        .order_by(col(DiagnosticSnapshot.id))
+    ).all():
+        if pack:
+            out[code] = _relative(Path(pack), settings.output_dir)
+    return out
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_uri()
 
 
 def scorecard_rows(session: Session, settings: Settings, as_of: date) -> list[dict[str, Any]]:

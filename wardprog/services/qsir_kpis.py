@@ -10,8 +10,9 @@ programme board asks.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Group
 from rich.table import Table
@@ -27,6 +28,7 @@ from wardprog.models import (
     Wave,
 )
 from wardprog.rules import cohorts as rules
+from wardprog.rules.slots import to_utc
 
 DEFAULT_TARGET = 100
 # Until enough people have finished to measure it, assume nine in ten complete: the odd nominee
@@ -47,16 +49,25 @@ QSIR_BUCKETS: dict[str, str] = {
 
 
 def training_kpis(
-    session: Session, as_of: date, target: int = DEFAULT_TARGET, capacity: int | None = None
+    session: Session,
+    as_of: date,
+    target: int = DEFAULT_TARGET,
+    capacity: int | None = None,
+    tz: str = "Europe/London",
 ) -> dict[str, Any]:
     """Trained to date vs ``target``, by site and by wave, plus a forecast date for the target.
 
     ``capacity`` is the seats per future cohort (default: the latest cohort's capacity, else 24).
     Returns plain JSON-friendly values (dates as ISO strings) for the CLI, artifacts and reports.
+    Counts the nominees made by ``as_of``, each where they were then (``wardprog.queries``).
     """
-    nominations = session.exec(
-        select(QsirNomination).where(QsirNomination.course == Course.practitioner)
-    ).all()
+    nominations = [
+        n
+        for n in session.exec(
+            select(QsirNomination).where(QsirNomination.course == Course.practitioner)
+        ).all()
+        if _nominated_on(n, tz) <= as_of
+    ]
     fundamentals_done = session.exec(
         select(QsirNomination.id).where(
             QsirNomination.course == Course.fundamentals,
@@ -73,6 +84,9 @@ def training_kpis(
         .order_by(col(QsirCohort.start_date))
     ).all()
 
+    # The first moment after ``as_of`` in the trust's zone: what happened by then counts.
+    end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=ZoneInfo(tz))
+
     def trained(n: QsirNomination) -> bool:
         return (
             n.status == NominationStatus.completed
@@ -82,15 +96,21 @@ def training_kpis(
 
     active = (NominationStatus.booked, NominationStatus.attending)
     done = sorted((n for n in nominations if trained(n)), key=lambda n: n.completed_on or as_of)
-    status_counts = Counter(n.status.value for n in nominations)
 
     def bucket(n: QsirNomination) -> str:
         # Every nominee in exactly one bucket, so the buckets add up to the nominations. A
         # completion dated after ``as_of`` (a replay looking back) was still in training then.
         if trained(n):
             return "trained"
+        if n.status_changed_at is not None and to_utc(n.status_changed_at) >= end:
+            # Moved after ``as_of`` (deferred, withdrawn, waitlisted...): then still booked
+            # if a seat had been taken, else waiting for a cohort.
+            booked = n.booked_on is not None and n.booked_on <= as_of
+            return "in_training" if booked else "awaiting_allocation"
         if n.status in active or n.status == NominationStatus.completed:
-            return "in_training"
+            # Booked after ``as_of``: still waiting for a cohort then.
+            booked_later = n.booked_on is not None and n.booked_on > as_of
+            return "awaiting_allocation" if booked_later else "in_training"
         if n.status == NominationStatus.nominated:
             return "awaiting_allocation"
         return n.status.value  # waitlisted, deferred, withdrawn
@@ -151,11 +171,12 @@ def training_kpis(
         "trained": len(done),
         "remaining": max(0, target - len(done)),
         "percent_of_target": round(100 * len(done) / target, 1) if target else 100.0,
-        "in_training": sum(n.status in active for n in nominations),
-        "waitlisted": status_counts.get(NominationStatus.waitlisted.value, 0),
-        "awaiting_allocation": status_counts.get(NominationStatus.nominated.value, 0),
-        "deferred": status_counts.get(NominationStatus.deferred.value, 0),
-        "withdrawn": status_counts.get(NominationStatus.withdrawn.value, 0),
+        # The buckets again, so a reader of either gets the same figure for the same date.
+        "in_training": buckets.get("in_training", 0),
+        "waitlisted": buckets.get("waitlisted", 0),
+        "awaiting_allocation": buckets.get("awaiting_allocation", 0),
+        "deferred": buckets.get("deferred", 0),
+        "withdrawn": buckets.get("withdrawn", 0),
         "fundamentals_trained": len(fundamentals_done),
         "by_site": list(by_site.values()),
         "by_wave": [by_wave[k] for k in sorted(by_wave, key=lambda k: (k is None, k or 0))],
@@ -165,6 +186,12 @@ def training_kpis(
         "forecast_target_date": forecast.isoformat() if forecast else None,
         "forecast_basis": basis,
     }
+
+
+def _nominated_on(n: QsirNomination, tz: str) -> date:
+    """The day the programme knew of a nomination: the day its row was written (on the engine's
+    clock), not the date on the form, so a report on a day shows what was recorded by then."""
+    return to_utc(n.created_at).astimezone(ZoneInfo(tz)).date()
 
 
 def _forecast(

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlmodel import Session, select
 
+from wardprog import clock
 from wardprog.config import Settings
 from wardprog.errors import ConfigError, WardprogError
 from wardprog.models import WebAccess
@@ -88,7 +89,7 @@ def revoke_links(session: Session, email: str, now: datetime | None = None) -> i
     if row is None:
         row = WebAccess(email=email)
     row.key_version += 1
-    row.revoked_at = now or datetime.now(UTC)
+    row.revoked_at = now or clock.now()
     session.add(row)
     session.flush()
     return row.key_version
@@ -109,7 +110,7 @@ def issue(
 ) -> tuple[str, Grant]:
     """A fresh token for ``email`` and ``scope``, valid for ``web_link_days``."""
     email = email.strip().lower()
-    expires = (now or datetime.now(UTC)) + timedelta(days=settings.web_link_days)
+    expires = (now or clock.now()) + timedelta(days=settings.web_link_days)
     grant = Grant(email, name, scope, expires.replace(microsecond=0), key_version(session, email))
     return sign(settings, grant), grant
 
@@ -132,7 +133,7 @@ def check(session: Session, settings: Settings, token: str, now: datetime | None
 
 def check_grant(session: Session, grant: Grant, now: datetime | None = None) -> Grant:
     """Expiry and revocation, checked on the token's first use and on every later request."""
-    if (now or datetime.now(UTC)) >= grant.expires:
+    if (now or clock.now()) >= grant.expires:
         raise LinkError(f"this link expired on {grant.expires:%d %B %Y}")
     if grant.key_version != key_version(session, grant.email):
         raise LinkError("this link has been withdrawn")

@@ -14,6 +14,7 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
+from wardprog import clock
 from wardprog.config import Settings
 from wardprog.errors import InputFileError, WardprogError
 from wardprog.models import (
@@ -83,11 +84,12 @@ def refuse_impossible(settings: Settings, extracts: Extracts, ward_code: str, as
     """Raise :class:`ExtractsRefused` if the ward's rows hold anything that cannot be true.
 
     Months "in the future" are judged against the later of ``as_of`` and today: a replay on a
-    simulated clock reads extracts that run to the end of the replay.
+    simulated clock reads extracts that run to the end of the replay. The wall clock on purpose:
+    only a month after the real today cannot have happened yet.
     """
     findings = extracts.impossible_for(
         ward_code,
-        as_of=max(as_of, date.today()),
+        as_of=max(as_of, clock.wall_now().date()),
         max_actual_to_planned=settings.extract_max_actual_to_planned,
     )
     if findings:
