@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -65,3 +66,19 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# Keys of the transaction-scoped locks that serialise one kind of write across processes.
+THEME_NUMBERING_LOCK = 0x7761_7264_7468  # "wardth": numbering new trust-wide themes
+
+
+def serialise(session: Session, lock_key: int) -> None:
+    """Hold a PostgreSQL advisory lock on ``lock_key`` until this transaction ends.
+
+    For writes that read-then-number (theme T53, T54...): wards triaged at once, by threads or
+    by workers, would otherwise pick the same next number. SQLite needs nothing: it allows one
+    writer at a time already.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.exec(sa_text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=lock_key))  # type: ignore[call-overload]

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
+from wardprog.db import THEME_NUMBERING_LOCK, serialise
 from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import (
     EscalationOwner,
@@ -50,6 +51,9 @@ def _live(session: Session) -> list[Theme]:
 
 def refresh_themes(session: Session, settings: Settings, as_of: date) -> list[Theme]:
     """Place new items; escalate themes that reached the threshold. Returns themes escalated."""
+    # Wards triaged at the same time (thread pool, site batches) each number new themes from
+    # the highest key: one at a time, or two would both take T53.
+    serialise(session, THEME_NUMBERING_LOCK)
     pending = session.exec(
         select(TriageItem).where(col(TriageItem.theme_id).is_(None)).order_by(col(TriageItem.id))
     ).all()
@@ -179,6 +183,7 @@ def split_theme(session: Session, key: str, item_ids: list[int]) -> Theme:
     if remaining is None:
         raise ThemeError(f"that would leave theme {source.key} empty; merge instead")
     first = min((i for i in items if i is not None), key=lambda i: i.id or 0)
+    serialise(session, THEME_NUMBERING_LOCK)
     theme = Theme(key=f"T{_next_number(session)}", title=first.issue[:2000])
     session.add(theme)
     session.flush()
