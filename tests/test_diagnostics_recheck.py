@@ -190,3 +190,8 @@ def test_verdicts_go_to_the_ward_and_team_once_and_on_the_dashboard(
     assert "17 February 2026" in note.body_text
     html = write_dashboard(session, settings, date(2026, 5, 19)).read_text()
     assert 'data-ward="RC-W01"' in html and "2026-02-17" in html
+    # Read as of a day before the re-check, the dashboard has no verdict for the ward yet.
+    from wardprog.services.diagnostics import latest_rechecks
+
+    assert [r["ward_code"] for r in latest_rechecks(session)] == ["RC-W01"]
+    assert latest_rechecks(session, date(2026, 5, 17)) == []

@@ -134,3 +134,32 @@ def test_merge_and_split_by_command_and_the_cli_lists_themes(
         app, ["themes", "split", keys_a, "--item", str(lost.id), "--by", "QI lead"]
     )
     assert refused.exit_code == 2 and "error:" in refused.stderr, refused.output
+
+
+def test_themes_read_as_of_a_day_show_only_what_was_raised_and_escalated_by_then(
+    session: Session, settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from wardprog import clock
+
+    settings = settings.model_copy(update={"theme_escalate_wards": 3})
+    later = AS_OF + timedelta(days=30)
+    site = make_site(session)
+    wave = make_wave(session, quarter_start=AS_OF)
+    for day, issues in ((AS_OF, HOIST[:2]), (later, HOIST[2:3])):
+        with clock.running_on(day):
+            for issue in issues:
+                ctx = make_context(session, settings, as_of=day, site=site, wave=wave,
+                                   ward=make_ward(session, site))  # fmt: skip
+                inbox = triage_inbox(settings, ctx.ward.code)
+                inbox.mkdir(parents=True, exist_ok=True)
+                (inbox / "r.csv").write_text(f'Issue,Category\n"{issue}",change\n')
+                assert run_triage_stage(ctx).done
+    (now,) = theme_rows(session, min_wards=2)
+    assert now["ward_count"] == 3 and now["status"] == "escalated"
+    assert now["escalated_on"] == later.isoformat()
+    (then,) = theme_rows(session, min_wards=2, as_of=AS_OF)
+    assert then["ward_count"] == 2 and then["items"] == 2
+    assert then["status"] == "open" and then["escalated_on"] is None
+    assert theme_rows(session, min_wards=2, as_of=AS_OF - timedelta(days=1)) == []

@@ -162,8 +162,8 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
         booked=booked,
         signals=signals,
         scorecard=scorecard_rows(session, settings, as_of),
-        themes=_themes(session),
-        rechecks=_rechecks(session),
+        themes=_themes(session, as_of),
+        rechecks=_rechecks(session, as_of),
     )
 
 
@@ -208,16 +208,16 @@ def scorecard_rows(session: Session, settings: Settings, as_of: date) -> list[di
     ]
 
 
-def _rechecks(session: Session) -> list[dict[str, Any]]:
+def _rechecks(session: Session, as_of: date) -> list[dict[str, Any]]:
     from wardprog.services.diagnostics import latest_rechecks
 
-    return latest_rechecks(session)
+    return latest_rechecks(session, as_of)
 
 
-def _themes(session: Session) -> list[dict[str, Any]]:
+def _themes(session: Session, as_of: date) -> list[dict[str, Any]]:
     from wardprog.services.themes import theme_rows
 
-    return theme_rows(session, min_wards=2)[:15]
+    return theme_rows(session, min_wards=2, as_of=as_of)[:15]
 
 
 def _env() -> Environment:

@@ -25,6 +25,7 @@ from wardprog.models import (
     Theme,
     ThemeStatus,
     TriageItem,
+    TriageStatus,
     Ward,
 )
 from wardprog.notify.outbox import enqueue
@@ -195,8 +196,17 @@ def split_theme(session: Session, key: str, item_ids: list[int]) -> Theme:
     return theme
 
 
-def theme_rows(session: Session, min_wards: int = 1) -> list[dict[str, Any]]:
-    """Each live theme with its wards, sites, categories and status, most wards first."""
+def theme_rows(
+    session: Session, min_wards: int = 1, as_of: date | None = None
+) -> list[dict[str, Any]]:
+    """Each live theme with its wards, sites, categories and status, most wards first.
+
+    With ``as_of``, as the themes stood at the end of that day: only items raised by then (so
+    only themes that had any), open as they were then, escalated only if escalated by then.
+    """
+    from wardprog.queries import items_as_of
+
+    then = {i.item.id: i.open for i in items_as_of(session, as_of)} if as_of else None
     rows = session.exec(
         select(TriageItem, Ward, Site).where(
             TriageItem.ward_id == Ward.id,
@@ -204,27 +214,35 @@ def theme_rows(session: Session, min_wards: int = 1) -> list[dict[str, Any]]:
             col(TriageItem.theme_id).is_not(None),
         )
     ).all()
-    grouped: dict[int, list[tuple[TriageItem, Ward, Site]]] = defaultdict(list)
+    grouped: dict[int, list[tuple[TriageItem, Ward, Site, bool]]] = defaultdict(list)
     for item, ward, site in rows:
-        grouped[item.theme_id].append((item, ward, site))  # type: ignore[index]
+        if then is not None and item.id not in then:
+            continue  # raised after the day read
+        is_open = then[item.id] if then is not None else item.status == TriageStatus.open
+        grouped[item.theme_id].append((item, ward, site, is_open))  # type: ignore[index]
     out = []
     for theme in _live(session):
         members = grouped.get(theme.id or -1, [])
-        wards = sorted({w.code for _, w, _ in members})
+        wards = sorted({w.code for _, w, _, _ in members})
         if len(wards) < min_wards:
             continue
+        on = theme.escalated_on
+        escalated_on = on if on is not None and (as_of is None or on <= as_of) else None
         out.append(
             {
                 "theme": theme.key,
                 "title": theme.title,
                 "wards": wards,
                 "ward_count": len(wards),
-                "sites": sorted({s.code for _, _, s in members}),
-                "categories": sorted({i.category.value for i, _, _ in members}),
+                "sites": sorted({s.code for _, _, s, _ in members}),
+                "categories": sorted({i.category.value for i, _, _, _ in members}),
                 "items": len(members),
-                "open_items": sum(1 for i, _, _ in members if i.status.value == "open"),
-                "status": theme.status,
-                "escalated_on": theme.escalated_on.isoformat() if theme.escalated_on else None,
+                "open_items": sum(1 for *_, is_open in members if is_open),
+                # Escalated after the day read: it was still open then.
+                "status": ThemeStatus.open
+                if theme.status == ThemeStatus.escalated and escalated_on is None
+                else theme.status,
+                "escalated_on": escalated_on.isoformat() if escalated_on else None,
             }
         )
     return sorted(out, key=lambda r: (-r["ward_count"], r["theme"]))

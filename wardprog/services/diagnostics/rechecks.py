@@ -295,13 +295,20 @@ def _send_verdict(
     )
 
 
-def latest_rechecks(session: Session) -> list[dict[str, Any]]:
-    """Each ward's latest re-check verdicts (for the dashboard), by ward code."""
-    rows = session.exec(
+def latest_rechecks(session: Session, as_of: date | None = None) -> list[dict[str, Any]]:
+    """Each ward's latest re-check verdicts (for the dashboard), by ward code.
+
+    With ``as_of``: the latest re-check taken by that day.
+    """
+    query = (
         select(DiagnosticSnapshot, Ward)
         .where(DiagnosticSnapshot.ward_id == Ward.id)
         .where(col(DiagnosticSnapshot.kind).in_(list(RECHECK_KINDS.values())))
-        .order_by(col(Ward.code), col(DiagnosticSnapshot.as_of), col(DiagnosticSnapshot.id))
+    )
+    if as_of is not None:
+        query = query.where(col(DiagnosticSnapshot.as_of) <= as_of)
+    rows = session.exec(
+        query.order_by(col(Ward.code), col(DiagnosticSnapshot.as_of), col(DiagnosticSnapshot.id))
     ).all()
     latest: dict[str, dict[str, Any]] = {}
     for snap, ward in rows:
