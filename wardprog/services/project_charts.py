@@ -44,22 +44,73 @@ def metric_series(
     """The ward's monthly values of ``metric`` (columns month, value), oldest first."""
     extracts = load_extracts(settings)
     long = ward_month_metrics(extracts.for_wards([ward_code]).tables, start, end)
-    rows = long.loc[long["metric"] == metric, ["month", "value"]]
+    return _series_from(long, ward_code, metric, start, end)
+
+
+def _series_from(
+    long: pd.DataFrame, ward_code: str, metric: str, start: date, end: date
+) -> pd.DataFrame:
+    """One ward-metric's months from ``start`` to ``end`` out of a wider long metrics frame.
+
+    Each ward-month value depends on that ward's rows for that month alone, so filtering a frame
+    computed for more wards and months gives exactly what a call for this one range would.
+    """
+    lo = pd.Timestamp(start).to_period("M").to_timestamp()
+    hi = pd.Timestamp(end).to_period("M").to_timestamp()
+    rows = long.loc[
+        (long["ward_code"] == ward_code)
+        & (long["metric"] == metric)
+        & (long["month"] >= lo)
+        & (long["month"] <= hi),
+        ["month", "value"],
+    ]
     return rows.sort_values("month").reset_index(drop=True)
 
 
+def _chart_range(project: ImprovementProject, as_of: date) -> tuple[date, date]:
+    """A year of history before the project began, up to the last full month."""
+    start = min(baseline_period(project.started_on, 12)[0], project.started_on.replace(day=1))
+    return start, as_of.replace(day=1) - relativedelta(days=1)
+
+
+def _projects_long(
+    settings: Settings, ward_codes: list[str], projects: list[ImprovementProject], as_of: date
+) -> pd.DataFrame | None:
+    """The ward-month metrics of these wards over every chart's range, computed in one pass.
+
+    Charting project by project recomputed every metric of the ward for each measure (about
+    0.2 s each, hundreds per refresh); one vectorised call for all wards costs about one of them.
+    """
+    ranges = [_chart_range(p, as_of) for p in projects if p.started_on <= as_of and p.metrics]
+    if not ranges or not ward_codes:
+        return None
+    start, end = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    return ward_month_metrics(load_extracts(settings).for_wards(ward_codes).tables, start, end)
+
+
 def measure_chart(
-    session: Session, settings: Settings, project: ImprovementProject, metric: str, as_of: date
+    session: Session,
+    settings: Settings,
+    project: ImprovementProject,
+    metric: str,
+    as_of: date,
+    long: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """One chart dict (the pack's metric shape) plus its PDSA marks and rebase date."""
+    """One chart dict (the pack's metric shape) plus its PDSA marks and rebase date.
+
+    ``long``: the ward-month metrics already computed for this ward over at least the chart's
+    range (see :func:`_projects_long`); without it the ward's metrics are computed here.
+    """
     ward = session.get(Ward, project.ward_id) if project.ward_id else None
     if ward is None:
         raise NotFoundError(f"project {project.id} has no ward: its measures need ward data")
     definition = METRICS_BY_KEY[metric]
-    # A year of history before the project began, up to the last full month.
-    start = min(baseline_period(project.started_on, 12)[0], project.started_on.replace(day=1))
-    end = as_of.replace(day=1) - relativedelta(days=1)
-    series = metric_series(settings, ward.code, metric, start, end)
+    start, end = _chart_range(project, as_of)
+    series = (
+        metric_series(settings, ward.code, metric, start, end)
+        if long is None
+        else _series_from(long, ward.code, metric, start, end)
+    )
     cycles = pdsa_cycles(session, project.id)  # type: ignore[arg-type]
     rebase_at = first_adoption(project, cycles) if project.rebase_at_first_adoption else None
     rebase = [rebase_at.replace(day=1)] if rebase_at else []
@@ -121,23 +172,39 @@ def measure_chart(
 
 
 def ward_project_charts(
-    session: Session, settings: Settings, ward: Ward, as_of: date
+    session: Session,
+    settings: Settings,
+    ward: Ward,
+    as_of: date,
+    long: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Every measure chart of the ward's projects (active and completed), project by project."""
-    projects = session.exec(
-        select(ImprovementProject)
-        .where(ImprovementProject.ward_id == ward.id)
-        .order_by(col(ImprovementProject.id))
-    ).all()
+    projects = list(
+        session.exec(
+            select(ImprovementProject)
+            .where(ImprovementProject.ward_id == ward.id)
+            .order_by(col(ImprovementProject.id))
+        ).all()
+    )
+    if long is None:
+        long = _projects_long(settings, [ward.code], projects, as_of)
+    elif not long.empty:
+        long = long.loc[long["ward_code"] == ward.code]  # slice once, not per chart
     return [
-        measure_chart(session, settings, p, metric, as_of)
+        measure_chart(session, settings, p, metric, as_of, long)
         for p in projects
         if p.started_on <= as_of
         for metric in p.metrics
     ]
 
 
-def write_ward_pack(session: Session, settings: Settings, ward_code: str, as_of: date) -> Path:
+def write_ward_pack(
+    session: Session,
+    settings: Settings,
+    ward_code: str,
+    as_of: date,
+    long: pd.DataFrame | None = None,
+) -> Path:
     """Re-render the ward's diagnostic pack (its latest snapshot) with its projects' charts."""
     ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
     if ward is None:
@@ -154,7 +221,7 @@ def write_ward_pack(session: Session, settings: Settings, ward_code: str, as_of:
     wave = session.get(Wave, snap.wave_id) if snap.wave_id else None
     context = _pack_context(ward, site, wave.number if wave else None, snap)
     context["projects"] = [
-        c | {"svg": pdsa_svg(c)} for c in ward_project_charts(session, settings, ward, as_of)
+        c | {"svg": pdsa_svg(c)} for c in ward_project_charts(session, settings, ward, as_of, long)
     ]
     path = Path(snap.pack_path) if snap.pack_path else pack_path_for(settings, ward.code)
     return write_pack(path, render_pack(context))
@@ -162,15 +229,18 @@ def write_ward_pack(session: Session, settings: Settings, ward_code: str, as_of:
 
 def refresh_project_packs(session: Session, settings: Settings, as_of: date) -> list[Path]:
     """Re-render the pack of every ward with a measured project (and a snapshot to start from)."""
+    projects = list(session.exec(select(ImprovementProject)).all())
     ward_ids = {
-        p.ward_id
-        for p in session.exec(select(ImprovementProject)).all()
-        if p.ward_id is not None and p.metrics and p.started_on <= as_of
+        p.ward_id for p in projects if p.ward_id is not None and p.metrics and p.started_on <= as_of
     }
     with_snapshot = set(session.exec(select(DiagnosticSnapshot.ward_id)).all())
     wards = session.exec(select(Ward).order_by(col(Ward.code))).all()
-    return [
-        write_ward_pack(session, settings, w.code, as_of)
-        for w in wards
-        if w.id in ward_ids and w.id in with_snapshot
-    ]
+    chosen = [w for w in wards if w.id in ward_ids and w.id in with_snapshot]
+    # Every chosen ward's metrics in one vectorised pass, sliced per chart below.
+    long = _projects_long(
+        settings,
+        [w.code for w in chosen],
+        [p for p in projects if p.ward_id in {w.id for w in chosen}],
+        as_of,
+    )
+    return [write_ward_pack(session, settings, w.code, as_of, long) for w in chosen]
