@@ -130,3 +130,37 @@ def test_a_ward_metric_aim_is_evidenced_from_the_extracts(
     # The aim's ward metric is charted in the pack with the project's other measures.
     chart = json.loads(ok("projects", "--json").splitlines()[0])
     assert chart["metrics"] == "falls_per_1000_obd"
+
+
+def test_one_metrics_pass_per_refresh_gives_each_chart_its_own_series(
+    session: Session, settings: Settings, ward_code: str
+) -> None:
+    """Projects with different start dates (so different chart ranges) and metrics: the charts
+    sliced from the refresh's single metrics pass equal each chart computed on its own."""
+    from sqlmodel import col, select
+
+    from wardprog.models import ImprovementProject, Ward
+    from wardprog.services.project_charts import (
+        measure_chart,
+        refresh_project_packs,
+        ward_project_charts,
+        write_ward_pack,
+    )
+
+    ok("projects", "start", "Fewer falls", "--ward", ward_code, "--metric", "falls_per_1000_obd",
+       "--rebase", "--by", "QI", "--on", "2026-01-10")  # fmt: skip
+    ok("projects", "start", "Fewer complaints", "--ward", ward_code, "--metric", "complaints",
+       "--by", "QI", "--on", "2026-04-20")  # fmt: skip
+    session.expire_all()
+    as_of = date(2026, 6, 15)
+    ward = session.exec(select(Ward).where(Ward.code == ward_code)).one()
+    projects = session.exec(select(ImprovementProject).order_by(col(ImprovementProject.id))).all()
+    one_by_one = [
+        measure_chart(session, settings, p, metric, as_of) for p in projects for metric in p.metrics
+    ]
+    assert len(one_by_one) == 2 and one_by_one[0]["points"][0]["month"] == "2025-01"
+    assert one_by_one[1]["points"][0]["month"] == "2025-04"
+    assert ward_project_charts(session, settings, ward, as_of) == one_by_one
+    (path,) = refresh_project_packs(session, settings, as_of)
+    refreshed = path.read_bytes()
+    assert write_ward_pack(session, settings, ward_code, as_of).read_bytes() == refreshed
