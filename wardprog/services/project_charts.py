@@ -243,4 +243,10 @@ def refresh_project_packs(session: Session, settings: Settings, as_of: date) -> 
         [p for p in projects if p.ward_id in {w.id for w in chosen}],
         as_of,
     )
-    return [write_ward_pack(session, settings, w.code, as_of, long) for w in chosen]
+    if long is None:
+        return [write_ward_pack(session, settings, w.code, as_of) for w in chosen]
+    by_ward = {str(c): f for c, f in long.groupby("ward_code", sort=False, observed=True)}
+    return [
+        write_ward_pack(session, settings, w.code, as_of, by_ward.get(w.code, long.iloc[0:0]))
+        for w in chosen
+    ]
