@@ -41,6 +41,7 @@ def test_link_then_one_score_counts_for_both(session: Session, ward: Ward) -> No
 
     scored = runner.invoke(
         app, ["items", "score", str(ward.improve), "3.0", "--why", "Run chart shift",
+              "--evidence-note", "The ward's daily audit shows it; the extract lags",
               "--by", "QI coach", "--on", date(2026, 5, 1).isoformat()],
     )  # fmt: skip
     assert scored.exit_code == 0, scored.output
