@@ -26,12 +26,13 @@ from typing import Any
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
 from wardprog.errors import WardprogError
 from wardprog.models import Site, TriageCategory, TriageItem, TriageStatus, Ward
+from wardprog.reports import template_env
 from wardprog.reports.dashboard import (
     IHI_MODEST_IMPROVEMENT,
     IHI_TARGET_SHARE,
@@ -249,13 +250,7 @@ def _fmt(value: float | None, decimals: int = 1, sign: bool = False) -> str:
 
 
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("wardprog.reports", "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_env()
     env.filters["num"] = _fmt
     env.globals.update(
         mdc_icon=icon_svg,
