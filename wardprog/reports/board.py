@@ -241,6 +241,19 @@ def board_data(session: Session, settings: Settings, as_of: date) -> BoardData:
 # -- rendering ----------------------------------------------------------------------------------
 
 
+# Headless Chromium on a locked-down trust server: no sandbox (it runs as a service user), no
+# GPU, and nothing that reaches the network behind our back.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def _fmt(value: float | None, decimals: int = 1, sign: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -342,13 +355,7 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> P
             subprocess.run(
                 [
                     binary,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
+                    *CHROMIUM_FLAGS,
                     "--no-pdf-header-footer",
                     f"--user-data-dir={profile}",
                     f"--print-to-pdf={tmp}",

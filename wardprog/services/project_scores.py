@@ -35,7 +35,7 @@ from wardprog.rules.aims import (
     needs_evidence,
 )
 from wardprog.rules.metrics import METRICS_BY_KEY
-from wardprog.rules.triage import check_ihi_score
+from wardprog.rules.triage import check_score_entry
 from wardprog.services.project_charts import metric_series
 from wardprog.services.projects import ProjectError, ensure_project_for_item
 
@@ -216,13 +216,9 @@ def record_score(
     The same score by the same person on the same day again returns the existing row.
     """
     try:
-        score = check_ihi_score(score)
+        score = check_score_entry(score, scored_by, justification)
     except ValueError as exc:
         raise ProjectError(str(exc)) from exc
-    if not scored_by.strip():
-        raise ProjectError("An IHI score needs the name of who scored it")
-    if not justification.strip():
-        raise ProjectError("An IHI score needs a justification (what evidence supports it)")
     existing = session.exec(
         select(ImprovementScore).where(
             ImprovementScore.project_id == project.id,

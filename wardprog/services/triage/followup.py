@@ -18,7 +18,7 @@ from wardprog.models.triage import (
 )
 from wardprog.notify.outbox import enqueue
 from wardprog.rules.triage import (
-    check_ihi_score,
+    check_score_entry,
     iso_week,
     overdue_since,
 )
@@ -60,13 +60,9 @@ def record_ihi_score(
             "carry an IHI score"
         )
     try:
-        score = check_ihi_score(score)
+        score = check_score_entry(score, scored_by, justification)
     except ValueError as exc:
         raise TriageError(str(exc)) from exc
-    if not scored_by.strip():
-        raise TriageError("An IHI score needs the name of who scored it")
-    if not justification.strip():
-        raise TriageError("An IHI score needs a justification (what evidence supports it)")
     existing = session.exec(
         select(ImprovementScore).where(
             ImprovementScore.triage_item_id == item_id,
