@@ -6,12 +6,13 @@ point, its limits, its rebase group and why it is special cause, and the last ro
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from wardprog.services.diagnostics import _num
 
 
-def chart_point(month: str, row: dict[str, Any]) -> dict[str, Any]:
+def chart_point(month: str, row: Mapping[Hashable, Any]) -> dict[str, Any]:
     """One ``spc`` row as a chart point (numbers rounded, NaN as None)."""
     return {
         "month": month,
