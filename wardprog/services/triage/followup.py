@@ -26,7 +26,7 @@ from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
 )
 from wardprog.services.programme import on_day
-from wardprog.services.projects import ensure_project_for_item
+from wardprog.services.projects import ensure_project_for_item, score_given_already
 from wardprog.services.triage.capture import _item_view, _ward_parts
 
 
@@ -63,14 +63,9 @@ def record_ihi_score(
         score = check_score_entry(score, scored_by, justification)
     except ValueError as exc:
         raise TriageError(str(exc)) from exc
-    existing = session.exec(
-        select(ImprovementScore).where(
-            ImprovementScore.triage_item_id == item_id,
-            ImprovementScore.scored_on == scored_on,
-            ImprovementScore.scored_by == scored_by.strip(),
-            ImprovementScore.score == score,
-        )
-    ).first()
+    existing = score_given_already(
+        session, scored_on, scored_by, score, of=ImprovementScore.triage_item_id == item_id
+    )
     if existing is not None:
         return existing
     row = ImprovementScore(
