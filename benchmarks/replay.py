@@ -38,7 +38,13 @@ def point_at(workdir: Path) -> None:
     """WARDPROG_* and PREFECT_HOME under ``workdir``; must run before Prefect is imported."""
     os.environ["PREFECT_HOME"] = str(workdir / "prefect")
     (workdir / "prefect").mkdir(parents=True, exist_ok=True)
-    os.environ["WARDPROG_DATABASE_URL"] = f"sqlite:///{workdir / 'wardprog.db'}"
+    use_workdir(workdir, "wardprog.db")
+    os.environ.pop("WARDPROG_NOTIFY_CONFIG", None)
+
+
+def use_workdir(workdir: Path, db_file: str) -> None:
+    """WARDPROG_*: a SQLite database and the var, out, extracts and inbox folders in ``workdir``."""
+    os.environ["WARDPROG_DATABASE_URL"] = f"sqlite:///{workdir / db_file}"
     for key, sub in (
         ("VAR_DIR", "var"),
         ("OUTPUT_DIR", "out"),
@@ -46,7 +52,6 @@ def point_at(workdir: Path) -> None:
         ("INBOX_DIR", "inbox"),
     ):
         os.environ[f"WARDPROG_{key}"] = str(workdir / sub)
-    os.environ.pop("WARDPROG_NOTIFY_CONFIG", None)
 
 
 def bare_flow_seconds(tasks: int = 200) -> tuple[float, float]:

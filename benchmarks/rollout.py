@@ -22,14 +22,9 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 def run(n_wards: int, workdir: Path) -> tuple[float, float, int]:
     per_site = n_wards // 3
-    os.environ["WARDPROG_DATABASE_URL"] = f"sqlite:///{workdir / 'bench.db'}"
-    for key, sub in (
-        ("VAR_DIR", "var"),
-        ("OUTPUT_DIR", "out"),
-        ("EXTRACTS_DIR", "extracts"),
-        ("INBOX_DIR", "inbox"),
-    ):
-        os.environ[f"WARDPROG_{key}"] = str(workdir / sub)
+    from replay import use_workdir  # this folder is on sys.path when a benchmark runs
+
+    use_workdir(workdir, "bench.db")
     from wardprog import config
 
     config.get_settings.cache_clear()

@@ -91,6 +91,18 @@ def _act(kind: type[c.Command], by: str, email: str, on: date | None, **fields: 
     return result.as_json()
 
 
+def _act_with(kind: type[c.Command], parameters: dict[str, Any]) -> dict:
+    """``_act`` for a flow whose parameters are the command's own fields, by the same names.
+
+    Prefect builds each deployment's Run form from its flow's signature, so a flow lists its
+    fields itself; passing them on is written once, here (``parameters`` is the flow's
+    ``locals()`` taken before anything else is bound).
+    """
+    fields = dict(parameters)
+    by, email, on = fields.pop("by"), fields.pop("email"), fields.pop("on")
+    return _act(kind, by, email, on, **fields)
+
+
 @flow(name="close-item", flow_run_name=_name("close · {ward} item {item_id}", item=True))
 def close_item(
     item_id: ItemId, outcome: Text, by: Who, email: Email = "", on: date | None = None
@@ -377,15 +389,7 @@ def start_project(
     on: date | None = None,
 ) -> dict:
     """A QI project started outside the ward programme (`improve` items get one themselves)."""
-    return _act(
-        c.StartProject, by, email, on, title=title, ward_code=ward_code, aim=aim,
-        metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
-        qi_coach=qi_coach, qi_coach_email=qi_coach_email, strategic_aim=strategic_aim,
-        ppi_level=ppi_level, ppi_note=ppi_note,
-        co2e_kg=co2e_kg, sustainability_note=sustainability_note, aim_measure=aim_measure,
-        aim_baseline=aim_baseline, aim_target=aim_target, aim_direction=aim_direction,
-        aim_by=aim_by,
-    )  # fmt: skip
+    return _act_with(c.StartProject, locals())
 
 
 @flow(name="update-project", flow_run_name=_name("update project {project_id}"))
@@ -418,17 +422,7 @@ def update_project(
     on: date | None = None,
 ) -> dict:
     """Change a project's record; only the fields given change (stopping needs a reason)."""
-    return _act(
-        c.UpdateProject, by, email, on, project_id=project_id, title=title, aim=aim,
-        metrics=metrics, team=team, sponsor=sponsor, lead=lead, lead_email=lead_email,
-        qi_coach=qi_coach, qi_coach_email=qi_coach_email, strategic_aim=strategic_aim,
-        ppi_level=ppi_level, ppi_note=ppi_note,
-        co2e_kg=co2e_kg, sustainability_note=sustainability_note, aim_measure=aim_measure,
-        aim_baseline=aim_baseline, aim_target=aim_target, aim_direction=aim_direction,
-        aim_by=aim_by,
-        rebase_at_first_adoption=rebase_at_first_adoption, status=status,
-        stop_reason=stop_reason,
-    )  # fmt: skip
+    return _act_with(c.UpdateProject, locals())
 
 
 @flow(name="score-project", flow_run_name=_name("score {score} · project {project_id}"))

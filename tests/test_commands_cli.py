@@ -30,6 +30,7 @@ from wardprog.models import (
     TriageStatus,
     WardEngagementPreference,
 )
+from wardprog.services.views import ITEM_FIELDS
 
 runner = CliRunner()
 
@@ -302,19 +303,7 @@ def test_items_json_and_filters(session: Session, ward: Ward) -> None:
     ok("items", "score", ward.improve, "1.5", "--why", "Team formed", "--by", "QI coach")
     rows = lines(ok("items", "--json"))
     assert len(rows) == 3
-    assert {
-        "id",
-        "ward_code",
-        "wave",
-        "category",
-        "issue",
-        "owner",
-        "status",
-        "due_date",
-        "review_date",
-        "latest_score",
-        "decision",
-    } <= set(rows[0])
+    assert set(ITEM_FIELDS) <= set(rows[0])
     improve = next(r for r in rows if r["id"] == ward.improve)
     assert improve["latest_score"] == 1.5 and improve["ward_code"] == ward.code
     assert improve["wave"] == 1

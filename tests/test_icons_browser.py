@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from tests.utils.evaluation_trust import AS_OF, seed_trust, write_extracts
 from wardprog.models import DiagnosticSnapshot, Site, Ward, WardEnrolment
-from wardprog.reports.board import write_board_html
+from wardprog.reports.board import CHROMIUM_FLAGS, write_board_html
 from wardprog.reports.dashboard import write_dashboard
 from wardprog.reports.diagnostic_pack import render_pack, write_pack
 from wardprog.reports.icons import MEANINGS, icon_svg
@@ -52,13 +52,7 @@ def _chrome(binary: str, profile: Path, *args: str) -> str:
     return subprocess.run(
         [
             binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             *args,
         ],

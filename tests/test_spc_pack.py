@@ -8,23 +8,14 @@ import pandas as pd
 
 from wardprog.reports.diagnostic_pack import spc_svg
 from wardprog.rules.spc import spc
-from wardprog.services.diagnostics import _num
+from wardprog.services.spc_points import chart_point
 
 
 def _metric(values: list[float | None]) -> dict[str, object]:
     months = pd.date_range("2024-01-01", periods=len(values), freq="MS")
     chart = spc(months, [float("nan") if v is None else v for v in values])
     points = [
-        {
-            "month": m.strftime("%Y-%m"),
-            "value": _num(r["value"]),
-            "mean": _num(r["mean"]),
-            "lpl": _num(r["lpl"]),
-            "upl": _num(r["upl"]),
-            "rebase_group": int(r["rebase_group"]),
-            "point_type": str(r["point_type"]),
-            "rule": str(r["special_cause_type"]),
-        }
+        chart_point(m.strftime("%Y-%m"), r)
         for m, r in zip(months, chart.to_dict("records"), strict=True)
     ]
     return {"label": "Falls", "target": None, "points": points}

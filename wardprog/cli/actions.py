@@ -57,17 +57,34 @@ On = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")]
+# An IHI progress score, the same for an item's project and a project of its own.
+ScoreValue = Annotated[float, typer.Argument(metavar="SCORE", help="IHI score 0.5..5.0, step 0.5.")]
+ScoreWhy = Annotated[str, typer.Option(help="The evidence for the score.")]
+EvidenceNote = Annotated[
+    str,
+    typer.Option(help="For 3.0 or more without the measure 20% of the way: why not."),
+]
 
 
 def act(
-    kind: type[Command], *, by: str | None, email: str = "", as_json: bool = False, **fields: Any
+    kind: type[Command],
+    by: str | None,
+    email: str,
+    on: date | None,
+    as_json: bool,
+    /,
+    **fields: Any,
 ) -> None:
-    """Build ``kind`` from the options, handle it, print what was recorded (or exit 2)."""
+    """Build ``kind`` from the options, handle it, print what was recorded (or exit 2).
+
+    Every action command takes ``--by``, ``--email``, ``--on`` and ``--json``: they come first,
+    in that order, and ``on`` left out means today.
+    """
     from wardprog.commands import build
     from wardprog.db import get_engine
     from wardprog.services.handlers import handle
 
-    fields.setdefault("on", date.today())
+    fields["on"] = on or date.today()
     try:
         command = build(
             kind,

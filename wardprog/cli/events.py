@@ -66,17 +66,7 @@ def reschedule(
     """Move a ward's event (the same rules as scheduling: working day, no clash)."""
     from wardprog.commands import RescheduleEvent
 
-    act(
-        RescheduleEvent,
-        by=by,
-        email=email,
-        as_json=as_json,
-        ward_code=ward,
-        wave=wave,
-        to=to,
-        reason=reason,
-        on=on or date.today(),
-    )
+    act(RescheduleEvent, by, email, on, as_json, ward_code=ward, wave=wave, to=to, reason=reason)
 
 
 @events_app.command("held")
@@ -104,16 +94,16 @@ def held(
 
     act(
         RecordEventHeld,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         ward_code=ward,
         wave=wave,
         held_on=held_on,
         attendees=attendees,
         names=name or None,
         facilitator=facilitator,
-        on=on or date.today(),
     )
 
 
@@ -129,8 +119,7 @@ def defer(
     """Move an enrolled ward, not yet engaged, to the next wave (its event is cancelled)."""
     from wardprog.commands import DeferWard
 
-    act(DeferWard, by=by, email=email, as_json=as_json, ward_code=ward, reason=reason,
-        on=on or date.today())  # fmt: skip
+    act(DeferWard, by, email, on, as_json, ward_code=ward, reason=reason)
 
 
 @events_app.command("cancel")
@@ -146,16 +135,7 @@ def cancel(
     """Cancel a ward's event (METHOD:CANCEL to everyone invited)."""
     from wardprog.commands import CancelEvent
 
-    act(
-        CancelEvent,
-        by=by,
-        email=email,
-        as_json=as_json,
-        ward_code=ward,
-        wave=wave,
-        reason=reason,
-        on=on or date.today(),
-    )
+    act(CancelEvent, by, email, on, as_json, ward_code=ward, wave=wave, reason=reason)
 
 
 def _list(text: str | None) -> list[str] | None:
@@ -183,14 +163,14 @@ def preferences(
     starts_list = _list(starts)
     act(
         SetEngagementPreferences,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         ward_code=ward,
         starts=starts_list,
         avoid=_list(avoid),
         expected_attendees=attendees,
-        on=on or date.today(),
     )
 
 

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from wardprog.cli.actions import By, Email, Json, On, act, parse_date, print_rows
+from wardprog.cli.actions import (
+    By,
+    Email,
+    EvidenceNote,
+    Json,
+    On,
+    ScoreValue,
+    ScoreWhy,
+    act,
+    parse_date,
+    print_rows,
+)
 from wardprog.cli.common import LazyChoice
 
 items_app = typer.Typer(
@@ -76,15 +87,7 @@ def close(
     """Close an item: the ward hears "you said, we did"."""
     from wardprog.commands import CloseItem
 
-    act(
-        CloseItem,
-        by=by,
-        email=email,
-        as_json=as_json,
-        item_id=item_id,
-        outcome=outcome,
-        on=on or date.today(),
-    )
+    act(CloseItem, by, email, on, as_json, item_id=item_id, outcome=outcome)
 
 
 @items_app.command("reopen")
@@ -99,27 +102,16 @@ def reopen(
     """Reopen a closed item."""
     from wardprog.commands import ReopenItem
 
-    act(
-        ReopenItem,
-        by=by,
-        email=email,
-        as_json=as_json,
-        item_id=item_id,
-        reason=reason,
-        on=on or date.today(),
-    )
+    act(ReopenItem, by, email, on, as_json, item_id=item_id, reason=reason)
 
 
 @items_app.command("score")
 def score(
     item_id: ItemId,
-    value: Annotated[float, typer.Argument(metavar="SCORE", help="IHI score 0.5..5.0, step 0.5.")],
-    why: Annotated[str, typer.Option(help="The evidence for the score.")],
+    value: ScoreValue,
+    why: ScoreWhy,
     by: By,
-    evidence_note: Annotated[
-        str,
-        typer.Option(help="For 3.0 or more without the measure 20% of the way: why not."),
-    ] = "",
+    evidence_note: EvidenceNote = "",
     on: On = None,
     email: Email = "",
     as_json: Json = False,
@@ -129,14 +121,14 @@ def score(
 
     act(
         ScoreProject,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         item_id=item_id,
         score=value,
         why=why,
         evidence_note=evidence_note,
-        on=on or date.today(),
     )
 
 
@@ -167,15 +159,15 @@ def decide(
 
     act(
         DecideChange,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         item_id=item_id,
         decision=decision,
         owner=owner,
         note=note,
         review=review,
-        on=on or date.today(),
     )
 
 

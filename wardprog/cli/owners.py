@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -50,7 +49,7 @@ def import_owners(
     email[, title]); all rows or none."""
     from wardprog.commands import ImportOwners
 
-    act(ImportOwners, by=by, email=email, as_json=as_json, path=path, on=on or date.today())
+    act(ImportOwners, by, email, on, as_json, path=path)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from wardprog.cli.actions import By, Email, Json, On, act, parse_date, print_rows
+from wardprog.cli.actions import (
+    By,
+    Email,
+    EvidenceNote,
+    Json,
+    On,
+    ScoreValue,
+    ScoreWhy,
+    act,
+    parse_date,
+    print_rows,
+)
 from wardprog.cli.common import LazyChoice
 
 if TYPE_CHECKING:
@@ -194,6 +205,26 @@ def pack(
     typer.echo(str(path))
 
 
+# The record's options as `start` and `update` name them, against the command's own field names.
+RECORD_FIELDS = {
+    "aim": "aim", "metric": "metrics", "team": "team", "sponsor": "sponsor", "lead": "lead",
+    "lead_email": "lead_email", "coach": "qi_coach", "coach_email": "qi_coach_email",
+    "strategic_aim": "strategic_aim", "ppi": "ppi_level", "ppi_note": "ppi_note",
+    "co2e_kg": "co2e_kg", "sustainability_note": "sustainability_note",
+    "aim_measure": "aim_measure", "baseline": "aim_baseline", "target": "aim_target",
+    "direction": "aim_direction", "aim_by": "aim_by", "rebase": "rebase_at_first_adoption",
+}  # fmt: skip
+
+
+def _record(options: dict[str, Any]) -> dict[str, Any]:
+    """The project-record options of a `start` or `update` call, under the command's names.
+
+    Typer reads each command's options from its own signature, so the two signatures list the
+    record's options each; the translation to the command is written once, here.
+    """
+    return {field: options[option] for option, field in RECORD_FIELDS.items()}
+
+
 @projects_app.command("start")
 def start(
     title: Annotated[str, typer.Argument(help="The project's title.")],
@@ -223,35 +254,18 @@ def start(
     as_json: Json = False,
 ) -> None:
     """Start a project outside the ward programme (`improve` items have one already)."""
+    record = _record(locals())
     from wardprog.commands import StartProject
 
     act(
         StartProject,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         title=title,
         ward_code=ward,
-        aim=aim,
-        metrics=metric,
-        team=team,
-        sponsor=sponsor,
-        lead=lead,
-        lead_email=lead_email,
-        qi_coach=coach,
-        qi_coach_email=coach_email,
-        strategic_aim=strategic_aim,
-        ppi_level=ppi,
-        ppi_note=ppi_note,
-        co2e_kg=co2e_kg,
-        sustainability_note=sustainability_note,
-        aim_measure=aim_measure,
-        aim_baseline=baseline,
-        aim_target=target,
-        aim_direction=direction,
-        aim_by=aim_by,
-        rebase_at_first_adoption=rebase,
-        on=on or date.today(),
+        **record,
     )
 
 
@@ -292,50 +306,30 @@ def update(
     as_json: Json = False,
 ) -> None:
     """Change a project's record (only the options given)."""
+    record = _record(locals())
     from wardprog.commands import UpdateProject
 
     act(
         UpdateProject,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         project_id=project_id,
         title=title,
-        aim=aim,
-        metrics=metric,
-        team=team,
-        sponsor=sponsor,
-        lead=lead,
-        lead_email=lead_email,
-        qi_coach=coach,
-        qi_coach_email=coach_email,
-        strategic_aim=strategic_aim,
-        ppi_level=ppi,
-        ppi_note=ppi_note,
-        co2e_kg=co2e_kg,
-        sustainability_note=sustainability_note,
-        aim_measure=aim_measure,
-        aim_baseline=baseline,
-        aim_target=target,
-        aim_direction=direction,
-        aim_by=aim_by,
-        rebase_at_first_adoption=rebase,
+        **record,
         status=status,
         stop_reason=reason,
-        on=on or date.today(),
     )
 
 
 @projects_app.command("score")
 def score(
     project_id: ProjectId,
-    value: Annotated[float, typer.Argument(metavar="SCORE", help="IHI score 0.5..5.0, step 0.5.")],
-    why: Annotated[str, typer.Option(help="The evidence for the score.")],
+    value: ScoreValue,
+    why: ScoreWhy,
     by: By,
-    evidence_note: Annotated[
-        str,
-        typer.Option(help="For 3.0 or more without the measure 20% of the way: why not."),
-    ] = "",
+    evidence_note: EvidenceNote = "",
     on: On = None,
     email: Email = "",
     as_json: Json = False,
@@ -345,14 +339,14 @@ def score(
 
     act(
         ScoreProject,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         project_id=project_id,
         score=value,
         why=why,
         evidence_note=evidence_note,
-        on=on or date.today(),
     )
 
 
@@ -369,16 +363,7 @@ def measure(
     """Record a value of the project's own measure on --on (evidence for its score)."""
     from wardprog.commands import RecordMeasurement
 
-    act(
-        RecordMeasurement,
-        by=by,
-        email=email,
-        as_json=as_json,
-        project_id=project_id,
-        value=value,
-        note=note,
-        on=on or date.today(),
-    )
+    act(RecordMeasurement, by, email, on, as_json, project_id=project_id, value=value, note=note)
 
 
 @pdsa_app.command("add")
@@ -411,9 +396,10 @@ def pdsa_add(
 
     act(
         AddPdsa,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         project_id=project_id,
         plan=plan,
         prediction=prediction,
@@ -421,7 +407,6 @@ def pdsa_add(
         learned=learned,
         decision=decision,
         started_on=started,
-        on=on or date.today(),
     )
 
 
@@ -441,14 +426,14 @@ def coaching_add(
 
     act(
         LogCoaching,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         project_id=project_id,
         adviser=adviser,
         minutes=minutes,
         note=note,
-        on=on or date.today(),
     )
 
 
@@ -458,13 +443,13 @@ def _event(kind: QiEventKind, topic: str, attendee: list[str] | None, by: str, o
 
     act(
         RecordQiEvent,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         event_kind=kind,
         topic=topic,
         attendees=attendee or [],
-        on=on or date.today(),
     )
 
 
@@ -527,9 +512,13 @@ def kpis(
         table.add_column(name)
     for r in rows:
         table.add_row(
-            r.label, r.shown, str(r.target), str(r.numerator), str(r.denominator),
+            r.label,
+            r.shown,
+            str(r.target),
+            str(r.numerator),
+            str(r.denominator),
             "yes" if r.met else "no",
-        )  # fmt: skip
+        )
     console.print(table)
 
 

@@ -39,7 +39,7 @@ def import_staff(
     """Import (or update) staff by staff number; all rows or none."""
     from wardprog.commands import ImportStaff
 
-    act(ImportStaff, by=by, email=email, as_json=as_json, path=path, on=on or date.today())
+    act(ImportStaff, by, email, on, as_json, path=path)
 
 
 def _split(values: list[str]) -> list[str]:
@@ -82,14 +82,14 @@ def take_register(
         numbers = _split(present or [])
     act(
         TakeRegister,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        session_date,
+        as_json,
         cohort=cohort,
         session_date=session_date,
         present=numbers,
         absent=absent,
-        on=session_date,
     )
 
 
@@ -112,13 +112,13 @@ def nominate(
 
     act(
         NominateStaff,
-        by=by,
-        email=email,
-        as_json=as_json,
+        by,
+        email,
+        on,
+        as_json,
         ward_code=ward,
         staff_numbers=_split(staff_numbers),
         course=course,
-        on=on or date.today(),
     )
 
 
@@ -135,7 +135,7 @@ def presented(
     """Record that a nominee presented their improvement project."""
     from wardprog.commands import RecordPresentation
 
-    act(RecordPresentation, by=by, email=email, as_json=as_json, staff_number=staff_number, on=on)
+    act(RecordPresentation, by, email, on, as_json, staff_number=staff_number)
 
 
 @qsir_app.command("projects")
@@ -172,8 +172,7 @@ def project(
     """Link a nominee's course project to the ward's improve item it works on."""
     from wardprog.commands import LinkProject
 
-    act(LinkProject, by=by, email=email, as_json=as_json, staff_number=staff_number,
-        item_id=item_id, on=on or date.today())  # fmt: skip
+    act(LinkProject, by, email, on, as_json, staff_number=staff_number, item_id=item_id)
 
 
 @qsir_app.command("withdraw")
@@ -188,15 +187,7 @@ def withdraw(
     """The nominee will not do the course; their seat is released."""
     from wardprog.commands import WithdrawNominee
 
-    act(
-        WithdrawNominee,
-        by=by,
-        email=email,
-        as_json=as_json,
-        staff_number=staff_number,
-        reason=reason,
-        on=on or date.today(),
-    )
+    act(WithdrawNominee, by, email, on, as_json, staff_number=staff_number, reason=reason)
 
 
 @qsir_app.command("defer")
@@ -211,15 +202,7 @@ def defer(
     """The nominee will do the course later; their seat is released."""
     from wardprog.commands import DeferNominee
 
-    act(
-        DeferNominee,
-        by=by,
-        email=email,
-        as_json=as_json,
-        staff_number=staff_number,
-        reason=reason,
-        on=on or date.today(),
-    )
+    act(DeferNominee, by, email, on, as_json, staff_number=staff_number, reason=reason)
 
 
 @qsir_app.command("requeue")
@@ -233,14 +216,7 @@ def requeue(
     """Put a deferred nominee back in the queue for the next cohort."""
     from wardprog.commands import RequeueNominee
 
-    act(
-        RequeueNominee,
-        by=by,
-        email=email,
-        as_json=as_json,
-        staff_number=staff_number,
-        on=on or date.today(),
-    )
+    act(RequeueNominee, by, email, on, as_json, staff_number=staff_number)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -63,8 +62,7 @@ def merge(
     """Merge themes that are one problem (their items move into --into)."""
     from wardprog.commands import MergeThemes
 
-    act(MergeThemes, by=by, email=email, as_json=as_json, into=into, themes=themes,
-        on=on or date.today())  # fmt: skip
+    act(MergeThemes, by, email, on, as_json, into=into, themes=themes)
 
 
 @themes_app.command("split")
@@ -79,8 +77,7 @@ def split(
     """Move items that are a different problem into a new theme of their own."""
     from wardprog.commands import SplitTheme
 
-    act(SplitTheme, by=by, email=email, as_json=as_json, theme=theme, item_ids=item,
-        on=on or date.today())  # fmt: skip
+    act(SplitTheme, by, email, on, as_json, theme=theme, item_ids=item)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,12 +26,13 @@ from typing import Any
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
 from wardprog.errors import WardprogError
 from wardprog.models import Site, TriageCategory, TriageItem, TriageStatus, Ward
+from wardprog.reports import template_env
 from wardprog.reports.dashboard import (
     IHI_MODEST_IMPROVEMENT,
     IHI_TARGET_SHARE,
@@ -240,6 +241,19 @@ def board_data(session: Session, settings: Settings, as_of: date) -> BoardData:
 # -- rendering ----------------------------------------------------------------------------------
 
 
+# Headless Chromium on a locked-down trust server: no sandbox (it runs as a service user), no
+# GPU, and nothing that reaches the network behind our back.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def _fmt(value: float | None, decimals: int = 1, sign: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -249,13 +263,7 @@ def _fmt(value: float | None, decimals: int = 1, sign: bool = False) -> str:
 
 
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("wardprog.reports", "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_env()
     env.filters["num"] = _fmt
     env.globals.update(
         mdc_icon=icon_svg,
@@ -347,13 +355,7 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> P
             subprocess.run(
                 [
                     binary,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
+                    *CHROMIUM_FLAGS,
                     "--no-pdf-header-footer",
                     f"--user-data-dir={profile}",
                     f"--print-to-pdf={tmp}",

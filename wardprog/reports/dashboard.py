@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
@@ -34,6 +34,7 @@ from wardprog.queries import (
     training,
     ward_statuses,
 )
+from wardprog.reports import template_env
 from wardprog.reports.icons import icon_svg, signal_icon
 from wardprog.rules.metrics import METRICS_BY_KEY
 
@@ -221,12 +222,7 @@ def _themes(session: Session, as_of: date) -> list[dict[str, Any]]:
 
 
 def _env() -> Environment:
-    return Environment(
-        loader=PackageLoader("wardprog.reports", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_env(strict=False)
 
 
 def render_dashboard(data: DashboardData) -> str:

@@ -17,9 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from wardprog.reports import template_env
 from wardprog.reports.icons import icon_legend, icon_svg, signal_icon
 
 # Making Data Count colours, as NHSRplotthedots uses them.
@@ -153,13 +154,7 @@ def spc_svg(metric: dict[str, Any], width: int = 640, height: int = 200) -> Mark
 
 @lru_cache
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("wardprog.reports", "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_env()
     env.filters["num"] = _fmt
     env.globals["spc_svg"] = spc_svg
     env.globals["icon_text"] = lambda key: ICON_TEXT.get(key or "", "")

@@ -237,6 +237,19 @@ def check_ihi_score(score: float) -> float:
     return float(score)
 
 
+def check_score_entry(score: float, scored_by: str, justification: str) -> float:
+    """An IHI score as it is recorded: on the scale, with who scored it and why.
+
+    The same rule for an item's project and a project of its own; ValueError otherwise.
+    """
+    score = check_ihi_score(score)
+    if not scored_by.strip():
+        raise ValueError("An IHI score needs the name of who scored it")
+    if not justification.strip():
+        raise ValueError("An IHI score needs a justification (what evidence supports it)")
+    return score
+
+
 def overdue_since(due: date | None, review: date | None, as_of: date) -> date | None:
     """The date an open item fell due (fix) or needed review (change), if that has passed."""
     for when in (due, review):

@@ -240,11 +240,15 @@ def decide_change(session: Session, _settings: Settings, cmd: c.DecideChange) ->
 
 @handler(c.ImportOwners)
 def import_owners(session: Session, _settings: Settings, cmd: c.ImportOwners) -> Outcome:
-    count = owners.import_owners(session, cmd.path)
+    return _imported(owners.import_owners(session, cmd.path), "owners", cmd.path)
+
+
+def _imported(count: int, kind: str, path: Path) -> Outcome:
+    """What a register import says: how many rows of ``kind`` came from which file."""
     return Outcome(
-        f"{count} owners imported from {cmd.path.name}",
-        subject="owners register",
-        details={"imported": count, "file": str(cmd.path)},
+        f"{count} {kind} imported from {path.name}",
+        subject=f"{kind} register",
+        details={"imported": count, "file": str(path)},
     )
 
 
@@ -276,12 +280,7 @@ def split_theme(session: Session, _settings: Settings, cmd: c.SplitTheme) -> Out
 
 @handler(c.ImportStaff)
 def import_staff(session: Session, _settings: Settings, cmd: c.ImportStaff) -> Outcome:
-    count = staff_register.import_staff(session, cmd.path)
-    return Outcome(
-        f"{count} staff imported from {cmd.path.name}",
-        subject="staff register",
-        details={"imported": count, "file": str(cmd.path)},
-    )
+    return _imported(staff_register.import_staff(session, cmd.path), "staff", cmd.path)
 
 
 @handler(c.TakeRegister)

@@ -24,13 +24,13 @@ from wardprog.reports.project_chart import pdsa_svg
 from wardprog.rules.metrics import METRICS_BY_KEY, ward_month_metrics
 from wardprog.rules.spc import spc
 from wardprog.services.diagnostics import (
-    _num,
     _pack_context,
     baseline_period,
     load_extracts,
     pack_path_for,
 )
 from wardprog.services.projects import pdsa_cycles
+from wardprog.services.spc_points import chart_icons, chart_point
 
 
 def first_adoption(project: ImprovementProject, cycles: list[Any]) -> date | None:
@@ -125,25 +125,12 @@ def measure_chart(
         )
         points = [
             {
-                "month": pd.Timestamp(r["date"]).strftime("%Y-%m"),
+                **chart_point(pd.Timestamp(r["date"]).strftime("%Y-%m"), r),
                 "date": pd.Timestamp(r["date"]).date().isoformat(),
-                "value": _num(r["value"]),
-                "mean": _num(r["mean"]),
-                "lpl": _num(r["lpl"]),
-                "upl": _num(r["upl"]),
-                "rebase_group": int(r["rebase_group"]),
-                "point_type": str(r["point_type"]),
-                "rule": str(r["special_cause_type"]),
             }
             for r in chart.to_dict("records")
         ]
-        last = chart.iloc[-1]
-        icons = {
-            "variation_icon": last["variation_icon"],
-            "assurance_icon": last["assurance_icon"]
-            if isinstance(last["assurance_icon"], str)
-            else None,
-        }
+        icons = chart_icons(chart.iloc[-1])
     else:
         icons = {"variation_icon": None, "assurance_icon": None}
     return {

@@ -35,9 +35,9 @@ from wardprog.rules.aims import (
     needs_evidence,
 )
 from wardprog.rules.metrics import METRICS_BY_KEY
-from wardprog.rules.triage import check_ihi_score
+from wardprog.rules.triage import check_score_entry
 from wardprog.services.project_charts import metric_series
-from wardprog.services.projects import ProjectError, ensure_project_for_item
+from wardprog.services.projects import ProjectError, ensure_project_for_item, score_given_already
 
 
 def project_of_item(session: Session, item_id: int, on: date) -> ImprovementProject:
@@ -216,21 +216,12 @@ def record_score(
     The same score by the same person on the same day again returns the existing row.
     """
     try:
-        score = check_ihi_score(score)
+        score = check_score_entry(score, scored_by, justification)
     except ValueError as exc:
         raise ProjectError(str(exc)) from exc
-    if not scored_by.strip():
-        raise ProjectError("An IHI score needs the name of who scored it")
-    if not justification.strip():
-        raise ProjectError("An IHI score needs a justification (what evidence supports it)")
-    existing = session.exec(
-        select(ImprovementScore).where(
-            ImprovementScore.project_id == project.id,
-            ImprovementScore.scored_on == scored_on,
-            ImprovementScore.scored_by == scored_by.strip(),
-            ImprovementScore.score == score,
-        )
-    ).first()
+    existing = score_given_already(
+        session, scored_on, scored_by, score, of=ImprovementScore.project_id == project.id
+    )
     if existing is not None:
         return existing
     evidence_value = None

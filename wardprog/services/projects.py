@@ -17,6 +17,7 @@ from wardprog.errors import NotFoundError, WardprogError
 from wardprog.models import (
     CoachingSession,
     ImprovementProject,
+    ImprovementScore,
     PdsaCycle,
     PdsaDecision,
     ProjectStatus,
@@ -37,6 +38,23 @@ class ProjectError(WardprogError):
 def project_for_item(session: Session, item: TriageItem) -> ImprovementProject | None:
     return session.exec(
         select(ImprovementProject).where(ImprovementProject.triage_item_id == item.id)
+    ).first()
+
+
+def score_given_already(
+    session: Session, scored_on: date, scored_by: str, score: float, *, of: Any
+) -> ImprovementScore | None:
+    """The same score by the same person on the same day, if recorded (a retry, not a new one).
+
+    ``of`` says whose history: ``ImprovementScore.project_id == ...`` or ``triage_item_id``.
+    """
+    return session.exec(
+        select(ImprovementScore).where(
+            of,
+            ImprovementScore.scored_on == scored_on,
+            ImprovementScore.scored_by == scored_by.strip(),
+            ImprovementScore.score == score,
+        )
     ).first()
 
 

@@ -22,8 +22,8 @@ from wardprog.models import (
 from wardprog.rules.scorecard import Kpi, ProjectFacts, Targets
 from wardprog.rules.scorecard import scorecard as compute
 from wardprog.rules.spc import spc
-from wardprog.services.diagnostics import _num
 from wardprog.services.project_scores import latest_project_scores
+from wardprog.services.spc_points import chart_icons, chart_point
 
 
 def targets_from(settings: Settings) -> Targets:
@@ -132,29 +132,11 @@ def kpi_trends(
             target=targets[kpi],
         )
         rows = chart.to_dict("records")
-        points = [
-            {
-                "month": d.strftime("%Y-%m"),
-                "value": _num(r["value"]),
-                "mean": _num(r["mean"]),
-                "lpl": _num(r["lpl"]),
-                "upl": _num(r["upl"]),
-                "rebase_group": int(r["rebase_group"]),
-                "point_type": str(r["point_type"]),
-                "rule": str(r["special_cause_type"]),
-            }
-            for d, r in zip(ends, rows, strict=True)
-        ]
-        last = rows[-1]
+        points = [chart_point(d.strftime("%Y-%m"), r) for d, r in zip(ends, rows, strict=True)]
         out[kpi] = {
             "label": kpi,
             "target": targets[kpi],
             "points": points,
-            "variation_icon": last["variation_icon"]
-            if isinstance(last["variation_icon"], str)
-            else None,
-            "assurance_icon": last["assurance_icon"]
-            if isinstance(last["assurance_icon"], str)
-            else None,
+            **chart_icons(rows[-1]),
         }
     return out

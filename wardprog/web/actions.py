@@ -29,11 +29,10 @@ def register_actions(app: FastAPI) -> None:
 
     @app.post("/w/{ward_code}/items/{item_id}/close")
     async def close_item(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_item(request, ward_code, item_id)
+        form, actor, back = await _item_form(request, ward_code, item_id)
         return _act(
             request,
-            f"/w/{ward_code}#item-{item_id}",
+            back,
             c.CloseItem,
             actor=actor,
             item_id=item_id,
@@ -42,26 +41,22 @@ def register_actions(app: FastAPI) -> None:
 
     @app.post("/w/{ward_code}/items/{item_id}/score")
     async def score_project(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_item(request, ward_code, item_id)
+        form, actor, back = await _item_form(request, ward_code, item_id)
         return _act(
             request,
-            f"/w/{ward_code}#item-{item_id}",
+            back,
             c.ScoreProject,
             actor=actor,
             item_id=item_id,
-            score=form.get("score", ""),
-            why=form.get("why", ""),
-            evidence_note=form.get("evidence_note", ""),
+            **_score_fields(form),
         )
 
     @app.post("/w/{ward_code}/items/{item_id}/pdsa")
     async def add_pdsa(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_item(request, ward_code, item_id)
+        form, actor, back = await _item_form(request, ward_code, item_id)
         return _act(
             request,
-            f"/w/{ward_code}#item-{item_id}",
+            back,
             c.AddPdsa,
             actor=actor,
             project_id=_project_of(request, item_id),
@@ -89,11 +84,10 @@ def register_actions(app: FastAPI) -> None:
 
     @app.post("/w/{ward_code}/projects/{project_id}/update")
     async def update_project(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_project(request, ward_code, project_id)
+        form, actor, back = await _project_form(request, ward_code, project_id)
         return _act(
             request,
-            f"/w/{ward_code}#project-{project_id}",
+            back,
             c.UpdateProject,
             actor=actor,
             project_id=project_id,
@@ -105,48 +99,43 @@ def register_actions(app: FastAPI) -> None:
 
     @app.post("/w/{ward_code}/projects/{project_id}/coaching")
     async def log_coaching(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_project(request, ward_code, project_id)
+        form, actor, back = await _project_form(request, ward_code, project_id)
         return _act(
             request,
-            f"/w/{ward_code}#project-{project_id}",
+            back,
             c.LogCoaching,
             actor=actor,
             project_id=project_id,
             adviser=form.get("adviser", ""),
             minutes=form.get("minutes", ""),
             note=form.get("note", ""),
-            on=_blank_none(form, "held_on") or _today(request),
+            on=_day(request, form, "held_on"),
         )
 
     @app.post("/w/{ward_code}/projects/{project_id}/measure")
     async def record_measurement(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_project(request, ward_code, project_id)
+        form, actor, back = await _project_form(request, ward_code, project_id)
         return _act(
             request,
-            f"/w/{ward_code}#project-{project_id}",
+            back,
             c.RecordMeasurement,
             actor=actor,
             project_id=project_id,
             value=form.get("value", ""),
             note=form.get("note", ""),
-            on=_blank_none(form, "measured_on") or _today(request),
+            on=_day(request, form, "measured_on"),
         )
 
     @app.post("/w/{ward_code}/projects/{project_id}/score")
     async def score_standalone(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_project(request, ward_code, project_id)
+        form, actor, back = await _project_form(request, ward_code, project_id)
         return _act(
             request,
-            f"/w/{ward_code}#project-{project_id}",
+            back,
             c.ScoreProject,
             actor=actor,
             project_id=project_id,
-            score=form.get("score", ""),
-            why=form.get("why", ""),
-            evidence_note=form.get("evidence_note", ""),
+            **_score_fields(form),
         )
 
     @app.post("/w/{ward_code}/qi-events")
@@ -163,7 +152,7 @@ def register_actions(app: FastAPI) -> None:
             event_kind=form.get("event_kind", ""),
             topic=form.get("topic", ""),
             attendees=form.getlist("attendees"),
-            on=_blank_none(form, "held_on") or _today(request),
+            on=_day(request, form, "held_on"),
         )
 
     @app.post("/w/{ward_code}/nominate")
@@ -284,6 +273,22 @@ async def _team_form(request: Request) -> tuple[Any, c.Actor]:
     return form, c.Actor(name=grant.name, email=grant.email)
 
 
+async def _item_form(request: Request, ward_code: str, item_id: int) -> tuple[Any, c.Actor, str]:
+    """A form about one of the ward's items: the form, the actor and the page to go back to."""
+    form, actor = await _ward_form(request, ward_code)
+    _own_item(request, ward_code, item_id)
+    return form, actor, f"/w/{ward_code}#item-{item_id}"
+
+
+async def _project_form(
+    request: Request, ward_code: str, project_id: int
+) -> tuple[Any, c.Actor, str]:
+    """A form about one of the ward's projects: the form, the actor and the page to go back to."""
+    form, actor = await _ward_form(request, ward_code)
+    _own_project(request, ward_code, project_id)
+    return form, actor, f"/w/{ward_code}#project-{project_id}"
+
+
 def _own_item(request: Request, ward_code: str, item_id: int) -> None:
     """An item id from another ward is refused before any command is built."""
     with Session(request.app.state.engine) as session:
@@ -308,6 +313,16 @@ def _blank_none(form: Any, name: str) -> str | None:
     """A field left empty means "not given" (leave the record as it is)."""
     value = str(form.get(name, "") or "").strip()
     return value or None
+
+
+def _score_fields(form: Any) -> dict[str, Any]:
+    """An IHI score form's fields, the same on an item's card and a project's."""
+    return {name: form.get(name, "") for name in ("score", "why", "evidence_note")}
+
+
+def _day(request: Request, form: Any, name: str) -> str | date:
+    """A date field left empty means the page's today (the command parses the text given)."""
+    return _blank_none(form, name) or _today(request)
 
 
 def _project_fields(form: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from wardprog.models.triage import (
 )
 from wardprog.notify.outbox import enqueue
 from wardprog.rules.triage import (
-    check_ihi_score,
+    check_score_entry,
     iso_week,
     overdue_since,
 )
@@ -26,7 +26,7 @@ from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
 )
 from wardprog.services.programme import on_day
-from wardprog.services.projects import ensure_project_for_item
+from wardprog.services.projects import ensure_project_for_item, score_given_already
 from wardprog.services.triage.capture import _item_view, _ward_parts
 
 
@@ -60,21 +60,12 @@ def record_ihi_score(
             "carry an IHI score"
         )
     try:
-        score = check_ihi_score(score)
+        score = check_score_entry(score, scored_by, justification)
     except ValueError as exc:
         raise TriageError(str(exc)) from exc
-    if not scored_by.strip():
-        raise TriageError("An IHI score needs the name of who scored it")
-    if not justification.strip():
-        raise TriageError("An IHI score needs a justification (what evidence supports it)")
-    existing = session.exec(
-        select(ImprovementScore).where(
-            ImprovementScore.triage_item_id == item_id,
-            ImprovementScore.scored_on == scored_on,
-            ImprovementScore.scored_by == scored_by.strip(),
-            ImprovementScore.score == score,
-        )
-    ).first()
+    existing = score_given_already(
+        session, scored_on, scored_by, score, of=ImprovementScore.triage_item_id == item_id
+    )
     if existing is not None:
         return existing
     row = ImprovementScore(

@@ -1,0 +1,34 @@
+"""One Making Data Count chart row as the pages, packs and scorecard draw it.
+
+A project's measure chart and the programme scorecard's KPI charts plot the same XmR rows: the
+point, its limits, its rebase group and why it is special cause, and the last row's icons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from wardprog.services.diagnostics import _num
+
+
+def chart_point(month: str, row: Mapping[Hashable, Any]) -> dict[str, Any]:
+    """One ``spc`` row as a chart point (numbers rounded, NaN as None)."""
+    return {
+        "month": month,
+        "value": _num(row["value"]),
+        "mean": _num(row["mean"]),
+        "lpl": _num(row["lpl"]),
+        "upl": _num(row["upl"]),
+        "rebase_group": int(row["rebase_group"]),
+        "point_type": str(row["point_type"]),
+        "rule": str(row["special_cause_type"]),
+    }
+
+
+def chart_icons(last: Any) -> dict[str, str | None]:
+    """The variation and assurance icons of a chart's last row (None where there is none)."""
+    return {
+        name: last[name] if isinstance(last[name], str) else None
+        for name in ("variation_icon", "assurance_icon")
+    }
