@@ -30,12 +30,15 @@ from wardprog.models import (
     ChangeDecision,
     ImprovementProject,
     ImprovementScore,
+    Notification,
     ProjectStatus,
     TriageCategory,
     TriageItem,
     Ward,
+    WardEnrolment,
 )
 from wardprog.rules.metrics import ward_month_metrics
+from wardprog.rules.slots import to_utc
 from wardprog.sources.extracts import load_folder
 from wardprog.sources.synthetic import PROFILES, specialty_group
 
@@ -185,12 +188,37 @@ def test_readme_quotes_this_run(demo: DemoArea, db: Session) -> None:
     assert section.group(1).strip() == markdown(demo_figures(db), chppd).strip()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="created_at still takes the real clock while closed_at follows the replay's clock; "
-    "passes once every timestamp comes from one clock (#18)",
-)
 def test_no_negative_durations(db: Session) -> None:
-    items = db.exec(select(TriageItem)).all()
-    negative = [i.id for i in items if i.closed_at is not None and i.closed_at < i.created_at]
+    """One clock: nothing closed, scored, staged or sent before it was raised or written."""
+    items = {i.id: i for i in db.exec(select(TriageItem)).all()}
+    negative = [
+        i.id
+        for i in items.values()
+        if i.closed_at is not None and to_utc(i.closed_at) < to_utc(i.created_at)
+    ]
     assert not negative
+    for score in db.exec(select(ImprovementScore)).all():
+        item = items.get(score.triage_item_id)
+        if item is not None:
+            assert score.scored_on >= to_utc(item.created_at).date(), (score.id, item.issue)
+    for note in db.exec(select(Notification)).all():
+        if note.sent_at is not None:
+            assert to_utc(note.sent_at) >= to_utc(note.created_at), note.key
+    for enrolment in db.exec(select(WardEnrolment)).all():
+        stamped = [
+            d
+            for d in (enrolment.enrolled_at, enrolment.diagnostic_at, enrolment.engagement_at,
+                      enrolment.triage_at, enrolment.qsir_at, enrolment.completed_at)
+            if d is not None
+        ]  # fmt: skip
+        days = [to_utc(d).date() for d in stamped]
+        assert days == sorted(days), enrolment.ward_id
+
+
+def test_status_and_the_dashboard_agree_mid_year_and_at_the_end(
+    demo: DemoArea, db: Session
+) -> None:
+    from tests.test_clock import _status_agrees_with_dashboard
+
+    for day in (date(2026, 6, 30), END):
+        _status_agrees_with_dashboard(db, demo.settings(), day)
