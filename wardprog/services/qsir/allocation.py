@@ -32,6 +32,9 @@ from wardprog.services.qsir.lifecycle import ACTIVE, PENDING, _transition
 class AllocationResult:
     booked: list[QsirNomination] = field(default_factory=list)
     waitlisted: list[QsirNomination] = field(default_factory=list)
+    # The cohorts, nominees and wards read on the way: kept so a caller's session answers
+    # ``session.get`` for them from its (weak) identity map instead of reading them again.
+    held: list[object] = field(default_factory=list, repr=False, compare=False)
 
 
 def allocate_pending(session: Session, settings: Settings, as_of: date) -> AllocationResult:
@@ -120,12 +123,11 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
             session.add(nomination)
         session.flush()
     # Held while the messages are written, so each nominee and ward is read once, not per message.
-    people = load_people(session, result.booked + result.waitlisted)
+    result.held = [*all_cohorts, *load_people(session, result.booked + result.waitlisted)]
     for nomination in result.booked:
         notify_booking(session, nomination, as_of)
     for nomination in result.waitlisted:
         notify_waitlisted(session, nomination)
-    del people
     return result
 
 

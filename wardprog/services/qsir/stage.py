@@ -92,8 +92,10 @@ def run_qsir_stage(ctx: StageContext) -> StageOutcome:
             done=False, summary=summary, details={"inbox": str(inbox), "rejected": rejected}
         )
     ensure_cohorts(session, ctx.settings, ctx.as_of)
-    allocate_pending(session, ctx.settings, ctx.as_of)
-    return _stage_outcome(session, nominations, source)
+    allocation = allocate_pending(session, ctx.settings, ctx.as_of)
+    outcome = _stage_outcome(session, nominations, source)
+    del allocation  # its rows answered the outcome's look-ups
+    return outcome
 
 
 def _stage_outcome(
