@@ -286,9 +286,20 @@ def measure(wards: int, mode: str, admin_url: str) -> Result:
             workdir / "wards.csv", wards_per_site=WARDS_PER_SITE, sites=wards // WARDS_PER_SITE
         )
         t0 = time.perf_counter()
+        # Preparing 12,000 wards (register, plan, three years of extracts) takes many minutes:
+        # say so on stderr, with memory, so a stopped run shows how far it got.
+        print(
+            f"  {wards} wards: preparing (register, plan, extracts)...", file=sys.stderr, flush=True
+        )
         prepare_demo(settings, START, END, register)
         grow_improvement_team(url, sites=wards // WARDS_PER_SITE)
         prepare_s = time.perf_counter() - t0
+        print(
+            f"  {wards} wards: prepared in {prepare_s:.1f} s, peak "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
         staff_s, stages_s, dispatch_s, by_stage, statements = (
             run_services if mode == "services" else run_flows
         )(settings)
