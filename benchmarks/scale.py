@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -60,6 +61,8 @@ from wardprog import config, db  # noqa: E402
 
 START, END = date(2026, 1, 2), date(2026, 12, 31)
 WAVES = 4
+# ``--statements STAGE``: list that stage's SQL statements by frequency after a services run.
+RECORD_STAGE: str | None = None
 WARDS_PER_SITE = 20  # 5 per site per wave (the programme's shape) x 4 waves
 ADMIN_URL = os.environ.get(
     "WARDPROG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -147,10 +150,16 @@ class StatementCounter:
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.count = 0
+        # With ``--statements STAGE``: each statement's text while that stage runs, to see which
+        # reads repeat (printed after the run, most frequent first).
+        self.recording = False
+        self.texts: Counter[str] = Counter()
         sa.event.listen(engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, *_args: object) -> None:
+    def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
         self.count += 1
+        if self.recording:
+            self.texts[" ".join(statement.split())[:160]] += 1
 
 
 def warm_imports() -> None:
@@ -217,7 +226,9 @@ def run_services(
                     if enrolment_id in blocked or enrolment_id is None:
                         continue
                     s0, c0 = time.perf_counter(), counter.count
+                    counter.recording = stage.value == RECORD_STAGE
                     outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
+                    counter.recording = False
                     by_stage[stage.value] += time.perf_counter() - s0
                     statements[stage.value] += counter.count - c0
                     if not outcome.done:
@@ -240,6 +251,10 @@ def run_services(
             file=sys.stderr,
             flush=True,
         )
+    if RECORD_STAGE:
+        print(f"\n{RECORD_STAGE}: statements by text, most frequent first", file=sys.stderr)
+        for text, n in counter.texts.most_common(40):
+            print(f"{n:>8}  {text}", file=sys.stderr)
     return staff_s, stages_s, dispatch_s, by_stage, statements
 
 
@@ -271,9 +286,20 @@ def measure(wards: int, mode: str, admin_url: str) -> Result:
             workdir / "wards.csv", wards_per_site=WARDS_PER_SITE, sites=wards // WARDS_PER_SITE
         )
         t0 = time.perf_counter()
+        # Preparing 12,000 wards (register, plan, three years of extracts) takes many minutes:
+        # say so on stderr, with memory, so a stopped run shows how far it got.
+        print(
+            f"  {wards} wards: preparing (register, plan, extracts)...", file=sys.stderr, flush=True
+        )
         prepare_demo(settings, START, END, register)
         grow_improvement_team(url, sites=wards // WARDS_PER_SITE)
         prepare_s = time.perf_counter() - t0
+        print(
+            f"  {wards} wards: prepared in {prepare_s:.1f} s, peak "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
         staff_s, stages_s, dispatch_s, by_stage, statements = (
             run_services if mode == "services" else run_flows
         )(settings)
@@ -324,7 +350,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["services", "flows"], default="services")
     parser.add_argument("--sizes", type=int, nargs="+", help="ward counts (multiples of 20)")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="PostgreSQL to create DBs on")
+    parser.add_argument(
+        "--statements",
+        metavar="STAGE",
+        help="services mode: list this stage's SQL statements by frequency (stderr)",
+    )
     args = parser.parse_args(argv)
+    global RECORD_STAGE
+    RECORD_STAGE = args.statements
     # SIGTERM (timeout, CI cancel) unwinds like Ctrl-C, so scratch databases are dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Defaults finish in well under 15 minutes on two cores; 6,000 wards is an explicit choice.

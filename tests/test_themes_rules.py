@@ -66,3 +66,47 @@ def test_every_issue_gets_exactly_one_theme(texts: list[str]) -> None:
     result = assign({}, issues)
     assert sorted(a.item_id for a in result) == [i.item_id for i in issues]
     assert sum(a.new for a in result) == len({a.theme_key for a in result})
+
+
+def _assign_by_full_scan(
+    members: dict[str, list[str]], issues: list[Issue], threshold: float = 0.8, next_number: int = 1
+) -> list[tuple[int, str, bool]]:
+    """The rule as first written: every new issue against every member of every theme."""
+    themes = {k: [words(t) for t in v] for k, v in members.items()}
+    out, n = [], next_number
+    for issue in sorted(issues, key=lambda i: i.item_id):
+        mine = words(issue.text)
+        best_key, best = None, 0.0
+        for key, texts in themes.items():
+            score = max((similarity(mine, t) for t in texts), default=0.0)
+            if score >= threshold and score > best:
+                best_key, best = key, score
+        if best_key is not None:
+            themes[best_key].append(mine)
+            out.append((issue.item_id, best_key, False))
+            continue
+        themes[f"T{n}"] = [mine]
+        out.append((issue.item_id, f"T{n}", True))
+        n += 1
+    return out
+
+
+VOCABULARY = ["hoist", "one", "night", "shift", "staff", "enough", "sluice", "door", "28", "key"]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["T1", "T2", "T3", "T4"]),
+        st.lists(st.lists(st.sampled_from(VOCABULARY), max_size=5).map(" ".join), max_size=4),
+        max_size=4,
+    ),
+    st.lists(st.lists(st.sampled_from(VOCABULARY), max_size=6).map(" ".join), max_size=25),
+    st.sampled_from([0.5, 0.8, 1.0]),
+)
+def test_indexed_lookup_gives_the_full_comparisons_result(
+    members: dict[str, list[str]], texts: list[str], threshold: float
+) -> None:
+    issues = [Issue(i, t) for i, t in enumerate(texts, start=1)]
+    got = assign(members, issues, threshold=threshold, next_number=5)
+    want = _assign_by_full_scan(members, issues, threshold, next_number=5)
+    assert [(a.item_id, a.theme_key, a.new) for a in got] == want

@@ -13,13 +13,12 @@ written around them); only pending and waitlisted nominations are (re)allocated.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
-
-import holidays as _holidays
 
 PRACTITIONER = "practitioner"
 FUNDAMENTALS = "fundamentals"
@@ -37,7 +36,16 @@ FUNDAMENTALS_WEEK_OF_MONTH = 3
 
 def england_bank_holidays(years: Iterable[int]) -> frozenset[date]:
     """England (not Scotland/Wales/NI) bank holidays, including substitute days."""
-    return frozenset(_holidays.country_holidays("GB", subdiv="ENG", years=sorted(set(years))))
+    return _england_bank_holidays(tuple(sorted(set(years))))
+
+
+@functools.lru_cache(maxsize=64)
+def _england_bank_holidays(years: tuple[int, ...]) -> frozenset[date]:
+    # Only the UK calendar is loaded (not the package's country registry), once per span of
+    # years: cohorts are planned on every ward's QSIR stage, and the dates never change.
+    from holidays.countries.united_kingdom import UnitedKingdom
+
+    return frozenset(UnitedKingdom(subdiv="ENG", years=years))
 
 
 def is_teaching_day(day: date, closed: Collection[date]) -> bool:

@@ -17,7 +17,9 @@ ward", "Hoist shortage - one hoist between 28 beds"). How the texts are compared
   the two texts: re-running never moves an item, and no new dependency is needed.
 * **Against every member.** A new item is compared with every item already in a theme (not one
   representative), so a short statement joins through any phrasing close to it; the best
-  theme wins, ties to the oldest theme.
+  theme wins, ties to the oldest theme. Only members sharing a word can score above 0, so the
+  comparison goes through an inverted index (word -> members): the same result as comparing
+  with every member, in time that grows with the matches, not with the trust.
 
 Grouping is incremental and stable: an item keeps its theme once assigned; only unassigned items
 are placed, in item order (so the result does not depend on the order given). Merges and splits
@@ -27,6 +29,7 @@ by the team are facts the service records; this rule never revisits them.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -136,22 +139,46 @@ def assign(
 
     ``members``: theme key -> the texts already in it, oldest theme first.
     """
-    themes: dict[str, list[frozenset[str]]] = {k: [words(t) for t in v] for k, v in members.items()}
+    # An inverted index (word -> the theme texts holding it): a text sharing no word with the new
+    # issue scores 0, so only texts sharing a word are compared. That keeps a trust-wide rollout
+    # (tens of thousands of items) linear, with exactly the scores and ties of a full comparison.
+    order: dict[str, int] = {}  # theme key -> age (oldest first), the tie-break
+    texts: list[tuple[str, frozenset[str]]] = []  # (theme key, words) of every member
+    index: dict[str, list[int]] = defaultdict(list)  # word -> positions in ``texts``
+
+    def add(key: str, mine: frozenset[str]) -> None:
+        order.setdefault(key, len(order))
+        for word in mine:
+            index[word].append(len(texts))
+        texts.append((key, mine))
+
+    for key, members_texts in members.items():
+        order.setdefault(key, len(order))
+        for text in members_texts:
+            add(key, words(text))
     out: list[Assignment] = []
     n = next_number
     for issue in sorted(issues, key=lambda i: i.item_id):
         mine = words(issue.text)
+        candidates = {pos for word in mine for pos in index.get(word, ())}
+        scores: dict[str, float] = {}
+        for pos in candidates:
+            key, theirs = texts[pos]
+            score = similarity(mine, theirs)
+            if score > scores.get(key, 0.0):
+                scores[key] = score
         best_key, best = None, 0.0
-        for key, texts in themes.items():
-            score = max((similarity(mine, t) for t in texts), default=0.0)
+        # Oldest theme first, as a full scan would meet them: a later theme wins only if better.
+        for key in sorted(scores, key=order.__getitem__):
+            score = scores[key]
             if score >= threshold and score > best:
                 best_key, best = key, score
         if best_key is not None:
-            themes[best_key].append(mine)
+            add(best_key, mine)
             out.append(Assignment(issue.item_id, best_key, new=False))
             continue
         key = f"T{n}"
         n += 1
-        themes[key] = [mine]
+        add(key, mine)
         out.append(Assignment(issue.item_id, key, new=True))
     return out

@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from wardprog.config import Settings
 from wardprog.db import THEME_NUMBERING_LOCK, serialise
@@ -90,27 +90,45 @@ def refresh_themes(session: Session, settings: Settings, as_of: date) -> list[Th
     return _escalate(session, settings, as_of)
 
 
-def _wards_by_theme(session: Session) -> dict[int, set[str]]:
+def _wards_by_theme(session: Session, theme_ids: set[int] | None = None) -> dict[int, set[str]]:
+    """Each theme's ward codes (only ``theme_ids``' when given)."""
     out: dict[int, set[str]] = defaultdict(set)
-    rows = session.exec(
-        select(TriageItem.theme_id, Ward.code).where(
-            TriageItem.ward_id == Ward.id, col(TriageItem.theme_id).is_not(None)
-        )
-    ).all()
-    for theme_id, code in rows:
+    query = select(TriageItem.theme_id, Ward.code).where(
+        TriageItem.ward_id == Ward.id, col(TriageItem.theme_id).is_not(None)
+    )
+    if theme_ids is not None:
+        query = query.where(col(TriageItem.theme_id).in_(theme_ids))
+    for theme_id, code in session.exec(query).all():
         out[theme_id].add(code)  # type: ignore[index]
     return out
 
 
 def _escalate(session: Session, settings: Settings, as_of: date) -> list[Theme]:
-    wards = _wards_by_theme(session)
+    # Counted in the database, and ward codes read only for the themes that reach the threshold:
+    # this runs after every ward's triage, so reading every themed item here would make a
+    # rollout quadratic.
+    reached = set(
+        session.exec(
+            select(TriageItem.theme_id)
+            .where(TriageItem.theme_id == Theme.id, Theme.status == ThemeStatus.open.value)
+            .group_by(col(TriageItem.theme_id))
+            .having(func.count(func.distinct(TriageItem.ward_id)) >= settings.theme_escalate_wards)
+        ).all()
+    )
+    if not reached:
+        session.flush()
+        return []
+    wards = _wards_by_theme(session, {t for t in reached if t is not None})
     executive = session.exec(
         select(EscalationOwner)
         .where(EscalationOwner.level == "executive", EscalationOwner.site_code == "")
         .order_by(col(EscalationOwner.id))
     ).first()
     done: list[Theme] = []
-    for theme in _live(session):
+    themes = session.exec(
+        select(Theme).where(col(Theme.id).in_(wards)).order_by(col(Theme.id))
+    ).all()
+    for theme in themes:
         count = len(wards.get(theme.id or -1, set()))
         if theme.status != ThemeStatus.open.value or count < settings.theme_escalate_wards:
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -64,6 +64,22 @@ class Extracts:
                 codes.update(frame.loc[unknown, "ward_code"].dropna().unique().tolist())
             self._memo[key] = (rows, sorted(codes))
         result: tuple[int, list[str]] = self._memo[key]
+        return result
+
+    def outside_register(
+        self, version: Hashable, known: Callable[[], Iterable[str]]
+    ) -> tuple[int, list[str]]:
+        """:meth:`outside` for a register identified by ``version``; ``known`` is read only when
+        that version has not been seen (a wave asks once per ward; the register rarely changes).
+        """
+        key = ("outside_register", version)
+        with _LOCK:
+            found = self._memo.get(key)
+        if found is None:
+            found = self.outside(known())
+            with _LOCK:
+                self._memo[key] = found
+        result: tuple[int, list[str]] = found
         return result
 
     def impossible(self, *, as_of: date, max_actual_to_planned: float) -> list[Finding]:

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from wardprog import clock
 from wardprog.config import Settings
@@ -53,8 +53,12 @@ def check_extract_wards(session: Session, extracts: Extracts) -> str | None:
 
     A trust-wide extract holds every ward in the trust; only the programme's wards are read.
     """
-    known = set(session.exec(select(Ward.code)).all())
-    rows, codes = extracts.outside(known)
+    # Ward codes never change and wards are never deleted, so the register's size and newest id
+    # say whether it changed; the codes themselves are read once per register version and
+    # extracts folder, not once per ward (which made every diagnostic stage read the trust).
+    count, newest = session.exec(select(func.count(col(Ward.id)), func.max(Ward.id))).one()
+    version = (str(session.get_bind().engine.url), count, newest)
+    rows, codes = extracts.outside_register(version, lambda: session.exec(select(Ward.code)).all())
     if not rows:
         return None
     shown = ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")

@@ -5,11 +5,12 @@ Every message uses a stable idempotency key, so running any function again enque
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import Session, SQLModel, col, select
 
 from wardprog.config import LONDON
 from wardprog.errors import NotFoundError
@@ -47,6 +48,35 @@ def _people(session: Session, nomination: QsirNomination) -> tuple[StaffMember, 
     if staff is None or ward is None:
         raise NotFoundError(f"nomination {nomination.id} refers to a missing staff member or ward")
     return staff, ward
+
+
+def load_people(session: Session, nominations: Sequence[QsirNomination]) -> list[object]:
+    """Read the nominees and wards of ``nominations`` in at most two statements.
+
+    The session's identity map holds objects weakly: the caller keeps the returned list while
+    it writes the messages, so each :func:`_people` lookup is answered from it, not re-read.
+    """
+    return held(session, StaffMember, {n.staff_id for n in nominations}) + held(
+        session, Ward, {n.ward_id for n in nominations}
+    )
+
+
+def held(session: Session, model: type[SQLModel], ids: Iterable[int | None]) -> list[object]:
+    """The ``model`` rows with ``ids``: those the session holds, the rest in one statement."""
+    found: list[object] = []
+    missing: set[int] = set()
+    for id_ in ids:
+        if id_ is None:
+            continue
+        obj = session.identity_map.get(identity_key(model, id_))
+        if obj is None:
+            missing.add(id_)
+        else:
+            found.append(obj)
+    if missing:
+        pk = col(model.id)  # type: ignore[attr-defined]
+        found += session.exec(select(model).where(pk.in_(missing))).all()
+    return found
 
 
 def _recipients(staff: StaffMember, ward: Ward) -> list[str]:

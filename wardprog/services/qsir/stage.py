@@ -22,7 +22,7 @@ from wardprog.services.context import StageContext, StageOutcome
 from wardprog.services.inbox import file_on_commit, quarantine, returned_files
 from wardprog.services.qsir.allocation import allocate_pending
 from wardprog.services.qsir.cohorts import ensure_cohorts
-from wardprog.services.qsir.invites import _people
+from wardprog.services.qsir.invites import _people, held, load_people
 from wardprog.services.qsir.nominations import (
     NOMINATION_WHAT,
     nomination_inbox,
@@ -92,18 +92,23 @@ def run_qsir_stage(ctx: StageContext) -> StageOutcome:
             done=False, summary=summary, details={"inbox": str(inbox), "rejected": rejected}
         )
     ensure_cohorts(session, ctx.settings, ctx.as_of)
-    allocate_pending(session, ctx.settings, ctx.as_of)
-    return _stage_outcome(session, nominations, source)
+    allocation = allocate_pending(session, ctx.settings, ctx.as_of)
+    outcome = _stage_outcome(session, nominations, source)
+    del allocation  # its rows answered the outcome's look-ups
+    return outcome
 
 
 def _stage_outcome(
     session: Session, nominations: list[QsirNomination], source: Path | None
 ) -> StageOutcome:
-    cohorts = {c.id: c for c in session.exec(select(QsirCohort)).all()}
+    # The allocation just read every cohort and the nominees: answered from the session where
+    # still held, one statement for the nominees otherwise (not one per nomination).
+    people = load_people(session, nominations)
+    people += held(session, QsirCohort, {n.cohort_id for n in nominations})
     details: list[dict[str, Any]] = []
     for n in nominations:
         staff, _ = _people(session, n)
-        cohort = cohorts.get(n.cohort_id)
+        cohort = session.get(QsirCohort, n.cohort_id) if n.cohort_id is not None else None
         details.append(
             {
                 "nomination_id": n.id,
@@ -116,6 +121,7 @@ def _stage_outcome(
                 "waitlist_position": n.waitlist_position,
             }
         )
+    del people
     counts = Counter(n.status.value for n in nominations)
     summary = f"{len(nominations)} nominated: " + ", ".join(
         f"{v} {k}" for k, v in sorted(counts.items())
