@@ -49,6 +49,13 @@ def _tool(*names: str) -> str:
 
 
 def _seed(session, settings) -> None:  # type: ignore[no-untyped-def]
+    from wardprog import clock
+
+    with clock.running_on(AS_OF):  # the trust as it stood on the board's date
+        _seed_on_the_day(session, settings)
+
+
+def _seed_on_the_day(session, settings) -> None:  # type: ignore[no-untyped-def]
     seed_trust(session)
     write_extracts(Path(settings.extracts_dir))
     ward = session.exec(select(Ward).where(Ward.code == "S1-W1")).one()
@@ -98,21 +105,23 @@ def test_board_figures_and_html(session, settings) -> None:  # type: ignore[no-u
 
 
 def test_board_lists_trust_wide_themes(session, settings) -> None:  # type: ignore[no-untyped-def]
+    from wardprog import clock
     from wardprog.services.themes import refresh_themes
 
     _seed(session, settings)
     other = session.exec(select(Ward).where(Ward.code == "S1-W2")).one()
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == other.id)).one()
-    session.add(
-        TriageItem(
-            ward_id=other.id,  # type: ignore[arg-type]
-            wave_id=enrolment.wave_id,
-            issue="Broken bed rails in bay 3",
-            issue_key="rails-2",
-            category=TriageCategory.change,
-            status=TriageStatus.open,
+    with clock.running_on(AS_OF):  # raised by the board's date (the board reads as of it)
+        session.add(
+            TriageItem(
+                ward_id=other.id,  # type: ignore[arg-type]
+                wave_id=enrolment.wave_id,
+                issue="Broken bed rails in bay 3",
+                issue_key="rails-2",
+                category=TriageCategory.change,
+                status=TriageStatus.open,
+            )
         )
-    )
     session.flush()
     refresh_themes(session, settings, AS_OF)
     session.commit()

@@ -156,7 +156,11 @@ def test_a_ward_from_invite_to_trained(
         for item in projects:
             card = page.locator(f"#item-{item.id}")
             card.get_by_label("New IHI score").select_option("3.5")
-            card.get_by_placeholder("Why").fill("Audit shows the change working")
+            card.get_by_label("Why", exact=True).fill("Audit shows the change working")
+            # 3.5 needs evidence: the ward's monthly extract lags, so the coach says why.
+            card.get_by_role("textbox", name="Evidence note").fill(
+                "The ward's daily audit shows it; the monthly extract lags"
+            )
             card.get_by_role("button", name="Update score").click()
             assert "3.5" in page.locator(f"#item-{item.id}").inner_text()
 
