@@ -38,6 +38,9 @@ from wardprog.services.programme import DEFAULT_PROGRAMME
 
 # Engagement events fall 2-6 weeks into a wave; a week later staff have returned templates.
 FOLLOW_UP = timedelta(weeks=7)
+# A first advance four weeks in picks up the wards whose event came early, so a wave's wards
+# are triaged (and nominate) on different days, as a daily advance would find them.
+EARLY_FOLLOW_UP = timedelta(weeks=4)
 
 
 def programme_ticks(start: date, end: date) -> list[tuple[date, str]]:
@@ -45,9 +48,10 @@ def programme_ticks(start: date, end: date) -> list[tuple[date, str]]:
     ticks: list[tuple[date, str]] = []
     for launch_day in quarter_launch_dates(start, end):
         ticks.append((launch_day, "launch"))
-        follow = next_working_day(launch_day + FOLLOW_UP)
-        if follow <= end:
-            ticks.append((follow, "advance"))
+        for after in (EARLY_FOLLOW_UP, FOLLOW_UP):
+            follow = next_working_day(launch_day + after)
+            if follow <= end:
+                ticks.append((follow, "advance"))
     ticks.append((end, "advance"))
     return sorted(set(ticks))
 
