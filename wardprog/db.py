@@ -81,4 +81,4 @@ def serialise(session: Session, lock_key: int) -> None:
     """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        session.exec(sa_text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=lock_key))  # type: ignore[call-overload]
+        session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
