@@ -18,14 +18,21 @@ from wardprog.config import Settings
 from wardprog.errors import InputFileError
 from wardprog.models import (
     Action,
+    ChangeDecision,
     EscalationOwner,
     Notification,
+    OwnerChange,
     TriageCategory,
     TriageItem,
 )
 from wardprog.rules.escalation import Ladder, level_due, next_level
 from wardprog.services.owners import escalate_overdue, import_owners, owners_for
-from wardprog.services.triage import run_triage_stage, send_overdue_reminders, triage_inbox
+from wardprog.services.triage import (
+    decide_change,
+    run_triage_stage,
+    send_overdue_reminders,
+    triage_inbox,
+)
 
 AS_OF = date(2026, 2, 2)
 HEADER = "level,site_code,specialty,directorate,name,email,title\n"
@@ -249,3 +256,39 @@ def test_owners_cli_imports_lists_and_refuses_a_bad_file(
     assert session.exec(select(func.count()).select_from(EscalationOwner)).one() == 4
     (action,) = session.exec(select(Action)).all()
     assert action.command == "ImportOwners" and action.actor_name == "Improvement team"
+
+
+def test_a_past_week_replayed_chases_whoever_held_the_request_that_week(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    """The owner history: raised with a named owner outside the register (chased by the team),
+    escalated to the directorate, then handed on by a decision. Re-running the week before the
+    escalation after all of it reaches the team again, not the directorate's lead or the
+    matron the ladder starts from."""
+    (lift,) = _triaged(session, settings, tmp_path, "Lift out of order for weeks,change,Estates\n")
+    assert (lift.owner, lift.owner_email, lift.escalation_level) == ("Estates", "", "matron")
+    assert lift.review_date is not None and lift.id is not None
+    first_week = lift.review_date + timedelta(days=3)
+    [before] = send_overdue_reminders(session, first_week)
+    assert before.recipients == [] and "improvement-team" in before.tags
+
+    escalate_overdue(session, settings, lift.review_date + timedelta(days=14))
+    decided = lift.review_date + timedelta(days=16)
+    decide_change(
+        session, lift.id, ChangeDecision.approve, "Jane Corrigan", "Agreed", "QI", decided
+    )
+    history = session.exec(
+        select(OwnerChange).where(OwnerChange.triage_item_id == lift.id).order_by(OwnerChange.id)
+    ).all()
+    assert [(h.reason, h.owner, h.owner_email, h.level) for h in history] == [
+        ("raised", "Estates", "", "matron"),
+        ("escalated", "Helen Marsh", "helen.marsh@trust.example", "directorate"),
+        ("decided", "Jane Corrigan", "jane.corrigan@trust.example", "directorate"),
+    ]
+    # The first week again (a re-run after the fact): the same digest, so nothing new is sent.
+    assert send_overdue_reminders(session, first_week) == []
+    # A later week of each holder: the directorate's lead, then the decision's owner.
+    [second] = send_overdue_reminders(session, lift.review_date + timedelta(days=15))
+    assert second.recipients == ["helen.marsh@trust.example"]
+    [third] = send_overdue_reminders(session, decided + timedelta(days=7))
+    assert third.recipients == ["jane.corrigan@trust.example"]

@@ -372,31 +372,38 @@ def _change(
     session: Session, settings: Settings, item: TriageItem, item_id: int, raised: date,
     as_of: date,
 ) -> int:  # fmt: skip
+    """Every step of the request's path due by ``as_of``, in order, on this tick.
+
+    Steps chain (deferred, decided at the new review, put in place weeks later); taking each
+    one due in the same tick matters: a step left for the next tick would be dated before that
+    tick, and the programme as it stood on this tick's day would change after the day.
+    """
+    changes = 0
     owner = item.owner or DIRECTORATE
-    if item.decision is None:
-        if item.review_date is None:
-            return 0
-        step = change_plan(item, raised, item.review_date)
-    elif item.decision is ChangeDecision.defer and item.review_date is not None:
-        step = after_deferral(item, item.review_date)
-    elif item.decision is ChangeDecision.approve and item.decided_on is not None:
-        # Agreed requests are put in place weeks later; a fifth are still being put in place.
-        if _roll(item, "in-place") < 0.2:
-            return 0
-        done = item.decided_on + timedelta(days=14 + int(_roll(item, "impl") * 75))
-        if done > as_of:
-            return 0
-        _act(session, settings, c.CloseItem, owner, item_id=item_id, on=done,
-             outcome="Agreed by the directorate and put in place.")  # fmt: skip
-        return 1
-    else:
-        return 0
-    if step is None or step.on > as_of:
-        return 0
-    _act(session, settings, c.DecideChange, DIRECTORATE, item_id=item_id,
-         decision=step.decision, owner=owner, note=step.note, on=step.on,
-         review=step.review)  # fmt: skip
-    return 1
+    while True:
+        if item.decision is ChangeDecision.approve and item.decided_on is not None:
+            # Agreed requests are put in place weeks later; a fifth are still being put in place.
+            if _roll(item, "in-place") < 0.2 or item.status is not TriageStatus.open:
+                return changes
+            done = item.decided_on + timedelta(days=14 + int(_roll(item, "impl") * 75))
+            if done > as_of:
+                return changes
+            _act(session, settings, c.CloseItem, owner, item_id=item_id, on=done,
+                 outcome="Agreed by the directorate and put in place.")  # fmt: skip
+            return changes + 1
+        if item.decision is None and item.review_date is not None:
+            step = change_plan(item, raised, item.review_date)
+        elif item.decision is ChangeDecision.defer and item.review_date is not None:
+            step = after_deferral(item, item.review_date)
+        else:
+            return changes
+        if step is None or step.on > as_of:
+            return changes
+        _act(session, settings, c.DecideChange, DIRECTORATE, item_id=item_id,
+             decision=step.decision, owner=owner, note=step.note, on=step.on,
+             review=step.review)  # fmt: skip
+        changes += 1
+        session.refresh(item)
 
 
 # --- improvement projects: the team fills in the record, coaches, runs PDSA cycles ---------------

@@ -13,7 +13,7 @@ from wardprog.models.engagement import (
 )
 from wardprog.models.installation import Installation, InstallationKind
 from wardprog.models.notification import Notification, NotificationStatus
-from wardprog.models.owners import EscalationOwner, OwnerLevel
+from wardprog.models.owners import EscalationOwner, OwnerChange, OwnerLevel
 from wardprog.models.programme import (
     STAGE_ORDER,
     Programme,
@@ -74,6 +74,7 @@ __all__ = [
     "NominationStatus",
     "Notification",
     "NotificationStatus",
+    "OwnerChange",
     "OwnerLevel",
     "PdsaCycle",
     "PdsaDecision",

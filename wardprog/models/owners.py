@@ -8,7 +8,7 @@ specialty's directorate), a lead per directorate (optionally per site) and the e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
@@ -47,4 +47,23 @@ class EscalationOwner(SQLModel, table=True):
     email: str = Field(max_length=320)
     title: str = Field(default="", max_length=200)
     source_row: int | None = None
+    created_at: datetime = created_at_field()
+
+
+class OwnerChange(SQLModel, table=True):
+    """Who held a change request from when: raised to the matron, escalated, handed on.
+
+    The item keeps only its current owner; this history answers "who owned it on that day",
+    so chasing a past date (a re-run, a replay) reaches whoever held it then, and the ward
+    page and reports can show the request's path up the ladder.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    triage_item_id: int = Field(foreign_key="triageitem.id", index=True)
+    on: date
+    owner: str = Field(default="", max_length=200)
+    owner_email: str = Field(default="", max_length=320)
+    level: str = Field(default="", max_length=16)
+    # "raised", "escalated", "decided" (a decision handed it to a named owner), "backfilled"
+    reason: str = Field(max_length=16)
     created_at: datetime = created_at_field()

@@ -21,6 +21,7 @@ from wardprog.errors import InputFileError, RowProblem
 from wardprog.models import (
     EscalationOwner,
     Notification,
+    OwnerChange,
     OwnerLevel,
     Site,
     TriageCategory,
@@ -31,6 +32,7 @@ from wardprog.models import (
 from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.escalation import Ladder, next_level
+from wardprog.services.context import require_id
 from wardprog.services.staff_register import read_table
 
 OWNER_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -219,6 +221,38 @@ def route_to_matron(owners: dict[str, Owner], item: TriageItem, as_of: date) -> 
     item.escalated_on = as_of
 
 
+def record_owner(session: Session, item: TriageItem, on: date, reason: str) -> None:
+    """Add the item's current owner to its history, held from ``on`` (see ``OwnerChange``)."""
+    session.add(
+        OwnerChange(
+            triage_item_id=require_id(item),
+            on=on,
+            owner=item.owner,
+            owner_email=item.owner_email,
+            level=item.escalation_level,
+            reason=reason,
+        )
+    )
+
+
+def owners_on(session: Session, item_ids: list[int], as_of: date) -> dict[int, OwnerChange]:
+    """Who held each item on ``as_of``: its latest owner change by then (one query).
+
+    An item whose history starts after ``as_of`` gets its first entry (the owner it was raised
+    with); an item with no history (a fix, a project) is left out: its owner never moved.
+    """
+    rows = session.exec(
+        select(OwnerChange)
+        .where(col(OwnerChange.triage_item_id).in_(item_ids))
+        .order_by(col(OwnerChange.triage_item_id), col(OwnerChange.on), col(OwnerChange.id))
+    ).all()
+    held: dict[int, OwnerChange] = {}
+    for row in rows:
+        if row.on <= as_of or row.triage_item_id not in held:
+            held[row.triage_item_id] = row
+    return held
+
+
 @dataclass(frozen=True)
 class Escalation:
     item_id: int
@@ -261,6 +295,7 @@ def escalate_overdue(session: Session, settings: Settings, as_of: date) -> list[
         item.escalated_to = f"{owner.described} ({owner.name})"[:200]
         item.escalated_on = as_of
         session.add(item)
+        record_owner(session, item, as_of, "escalated")
         _tell(session, ward, item, owner, previous, days)
         done.append(Escalation(item.id, ward.code, level, owner.name, days))
     session.flush()

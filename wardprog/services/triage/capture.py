@@ -125,6 +125,12 @@ def import_entries(
     # One flush for the file's items (a batched INSERT), not one per row.
     session.add_all(created)
     session.flush()
+    if matron is not None:  # the owner each change request was raised with starts its history
+        from wardprog.services.owners import record_owner
+
+        for item in created:
+            if item.category is TriageCategory.change:
+                record_owner(session, item, as_of, "raised")
     # Each `improve` item's project first: its starting score is the first of the project's
     # own score history.
     projects = {

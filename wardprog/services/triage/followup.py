@@ -8,7 +8,7 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from wardprog.errors import NotFoundError, WardprogError
-from wardprog.models import Notification, Site, Ward
+from wardprog.models import Notification, OwnerChange, Site, Ward
 from wardprog.models.triage import (
     ChangeDecision,
     ImprovementScore,
@@ -22,6 +22,7 @@ from wardprog.rules.triage import (
     iso_week,
     overdue_since,
 )
+from wardprog.services.context import require_id
 from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
 )
@@ -187,7 +188,7 @@ def decide_change(
     item.decided_by = decided_by.strip()[:200]
     item.decided_on = decided_on
     item.owner = owner.strip()[:200]
-    from wardprog.services.owners import owner_by_name
+    from wardprog.services.owners import owner_by_name, record_owner
 
     named = owner_by_name(session, item.owner)
     # Reminders reach a named owner from the register; anyone else is chased by the team.
@@ -195,6 +196,7 @@ def decide_change(
     if review_date is not None:
         item.review_date = review_date
     session.add(item)
+    record_owner(session, item, decided_on, "decided")
     session.flush()
     if decision is ChangeDecision.decline:
         close_item(session, item_id, f"Not agreed: {note.strip()}", decided_by, decided_on)
@@ -225,29 +227,15 @@ def overdue_items(session: Session, as_of: date) -> list[TriageItem]:
     return sorted(candidates, key=lambda i: (i.ward_id, i.id or 0))
 
 
-def _reminder_recipient(
-    session: Session, item: TriageItem, ward: Ward, as_of: date, since: date
-) -> str:
-    """Who is chased for an overdue item: its owner's email; the ward manager for the ward's own
-    fixes and projects; "" (the improvement team) for a change request with no named owner.
-
-    A change request on the ladder is chased with the owner of the rung it was on ``as_of``
-    (the rung follows from the days overdue), so re-running a past date chases whoever owned
-    it then, not whoever owns it now.
+def _reminder_recipient(item: TriageItem, ward: Ward, held: OwnerChange | None) -> str:
+    """Who is chased for an overdue item: whoever owned it on the day (``held``, from the
+    item's owner history: a re-run of a past date chases the owner of that day, not today's);
+    the ward manager for the ward's own fixes and projects; "" (the improvement team) for a
+    change request with no named owner.
     """
-    if item.escalation_level and item.owner_email:
-        from wardprog.config import get_settings
-        from wardprog.rules.escalation import LADDER, level_due, rank
-        from wardprog.services.owners import ladder_from, owners_for
-
-        owners = owners_for(session, ward)
-        due = level_due((as_of - since).days, ladder_from(get_settings()))
-        top = min(rank(due), rank(item.escalation_level))
-        for level in reversed(LADDER[: top + 1]):
-            if level in owners:
-                return owners[level].email
-    if item.owner_email:
-        return item.owner_email
+    email = held.owner_email if held is not None else item.owner_email
+    if email:
+        return email
     if item.category is not TriageCategory.change:
         return ward.manager_email
     return ""
@@ -265,13 +253,17 @@ def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
     from wardprog.services.owners import escalate_overdue
 
     escalate_overdue(session, get_settings(), as_of)
+    from wardprog.services.owners import owners_on
+
     week = iso_week(as_of)
     groups: dict[str, list[tuple[TriageItem, Ward, Site, date]]] = {}
-    for item in overdue_items(session, as_of):
+    overdue = overdue_items(session, as_of)
+    held = owners_on(session, [require_id(i) for i in overdue], as_of)
+    for item in overdue:
         since = overdue_since(item.due_date, item.review_date, as_of)
         assert since is not None
         ward, _wave, site = _ward_parts(session, item)
-        recipient = _reminder_recipient(session, item, ward, as_of, since)
+        recipient = _reminder_recipient(item, ward, held.get(require_id(item)))
         groups.setdefault(recipient, []).append((item, ward, site, since))
     sent: list[Notification] = []
     for recipient, rows in groups.items():
