@@ -6,9 +6,12 @@ stderr and exit 2 with nothing written.
 
 from __future__ import annotations
 
+import functools
 import getpass
+import importlib
+import inspect
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -80,11 +83,12 @@ def act(
     Every action command takes ``--by``, ``--email``, ``--on`` and ``--json``: they come first,
     in that order, and ``on`` left out means today.
     """
+    from wardprog import clock
     from wardprog.commands import build
     from wardprog.db import get_engine
     from wardprog.services.handlers import handle
 
-    fields["on"] = on or date.today()
+    fields["on"] = on or clock.today()
     try:
         command = build(
             kind,
@@ -102,6 +106,58 @@ def act(
         console.print(
             f"{result.summary}  (action {result.action_id})", markup=False, highlight=False
         )
+
+
+Fields = dict[str, Any]
+
+
+def action(
+    group: typer.Typer, name: str, kind: str, *, by_required: bool = True
+) -> Callable[[Callable[..., Fields]], Callable[..., Fields]]:
+    """Register ``wardprog <group> <name>``, the CLI door of the command ``kind``.
+
+    The decorated function takes the command's own arguments and options and returns the
+    command's fields; what every action shares (``--by``, ``--on``, ``--email``, ``--json``,
+    building the command, handing it to the bus, printing the result) is added here, once.
+    ``kind`` names the command class in ``wardprog.commands``, imported only when the command
+    runs (``wardprog --help`` stays fast). ``by_required=False`` for actions a person runs from
+    their own login (``--by`` defaults to it). A function that declares one of the shared
+    options itself (a required ``--on``) keeps its own declaration and receives the value too.
+    """
+    shared = [
+        inspect.Parameter(
+            "by",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=By if by_required else OptionalBy,
+            default=inspect.Parameter.empty if by_required else None,
+        ),
+        inspect.Parameter("on", inspect.Parameter.KEYWORD_ONLY, annotation=On, default=None),
+        inspect.Parameter("email", inspect.Parameter.KEYWORD_ONLY, annotation=Email, default=""),
+        inspect.Parameter(
+            "as_json", inspect.Parameter.KEYWORD_ONLY, annotation=Json, default=False
+        ),
+    ]
+
+    def register(fields_of: Callable[..., Fields]) -> Callable[..., Fields]:
+        own = list(inspect.signature(fields_of, eval_str=True).parameters.values())
+        declared = {p.name for p in own}
+
+        @functools.wraps(fields_of)
+        def command(**options: Any) -> None:
+            by, on, email, as_json = (
+                options[k] if k in declared else options.pop(k)
+                for k in ("by", "on", "email", "as_json")
+            )
+            command_class = getattr(importlib.import_module("wardprog.commands"), kind)
+            act(command_class, by, email, on, as_json, **fields_of(**options))
+
+        # Typer reads the parameters from the signature: the command's own, then the shared.
+        added = [p for p in shared if p.name not in declared]
+        command.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+        group.command(name)(command)
+        return fields_of
+
+    return register
 
 
 def print_rows(

@@ -9,11 +9,9 @@ from typing import Annotated
 import typer
 
 from wardprog.cli.actions import (
-    Email,
+    Fields,
     Json,
-    On,
-    OptionalBy,
-    act,
+    action,
     parse_date,
     parse_datetime,
     print_rows,
@@ -47,7 +45,7 @@ def list_events(as_json: Json = False) -> None:
     )
 
 
-@events_app.command("reschedule")
+@action(events_app, "reschedule", "RescheduleEvent", by_required=False)
 def reschedule(
     ward: Ward,
     wave: WaveNo,
@@ -58,18 +56,12 @@ def reschedule(
         ),
     ],
     reason: Reason,
-    by: OptionalBy = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Move a ward's event (the same rules as scheduling: working day, no clash)."""
-    from wardprog.commands import RescheduleEvent
-
-    act(RescheduleEvent, by, email, on, as_json, ward_code=ward, wave=wave, to=to, reason=reason)
+    return {"ward_code": ward, "wave": wave, "to": to, "reason": reason}
 
 
-@events_app.command("held")
+@action(events_app, "held", "RecordEventHeld", by_required=False)
 def held(
     ward: Ward,
     wave: WaveNo,
@@ -84,65 +76,42 @@ def held(
     facilitator: Annotated[
         str | None, typer.Option(help="Who facilitated (default: the one booked).")
     ] = None,
-    by: OptionalBy = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Record that a ward's event took place: the engagement stage completes, triage is chased."""
-    from wardprog.commands import RecordEventHeld
-
-    act(
-        RecordEventHeld,
-        by,
-        email,
-        on,
-        as_json,
-        ward_code=ward,
-        wave=wave,
-        held_on=held_on,
-        attendees=attendees,
-        names=name or None,
-        facilitator=facilitator,
-    )
+    return {
+        "ward_code": ward,
+        "wave": wave,
+        "held_on": held_on,
+        "attendees": attendees,
+        "names": name or None,
+        "facilitator": facilitator,
+    }
 
 
-@wards_app.command("defer")
+@action(wards_app, "defer", "DeferWard", by_required=False)
 def defer(
     ward: Ward,
     reason: Annotated[str, typer.Option(help="Why the ward cannot start (the ward is told).")],
-    by: OptionalBy = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Move an enrolled ward, not yet engaged, to the next wave (its event is cancelled)."""
-    from wardprog.commands import DeferWard
-
-    act(DeferWard, by, email, on, as_json, ward_code=ward, reason=reason)
+    return {"ward_code": ward, "reason": reason}
 
 
-@events_app.command("cancel")
+@action(events_app, "cancel", "CancelEvent", by_required=False)
 def cancel(
     ward: Ward,
     wave: WaveNo,
     reason: Reason,
-    by: OptionalBy = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Cancel a ward's event (METHOD:CANCEL to everyone invited)."""
-    from wardprog.commands import CancelEvent
-
-    act(CancelEvent, by, email, on, as_json, ward_code=ward, wave=wave, reason=reason)
+    return {"ward_code": ward, "wave": wave, "reason": reason}
 
 
 def _list(text: str | None) -> list[str] | None:
     return None if text is None else [p.strip().lower() for p in text.split(",") if p.strip()]
 
 
-@wards_app.command("preferences")
+@action(wards_app, "preferences", "SetEngagementPreferences", by_required=False)
 def preferences(
     ward: Ward,
     starts: Annotated[
@@ -152,26 +121,15 @@ def preferences(
         str | None, typer.Option(help="Weekdays the ward cannot do: mon,fri ('' = none).")
     ] = None,
     attendees: Annotated[int | None, typer.Option(help="Staff expected to attend.")] = None,
-    by: OptionalBy = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """When a ward can release staff for its engagement event."""
-    from wardprog.commands import SetEngagementPreferences
-
     starts_list = _list(starts)
-    act(
-        SetEngagementPreferences,
-        by,
-        email,
-        on,
-        as_json,
-        ward_code=ward,
-        starts=starts_list,
-        avoid=_list(avoid),
-        expected_attendees=attendees,
-    )
+    return {
+        "ward_code": ward,
+        "starts": starts_list,
+        "avoid": _list(avoid),
+        "expected_attendees": attendees,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 
 from wardprog.cli.actions import (
-    By,
-    Email,
     EvidenceNote,
+    Fields,
     Json,
-    On,
     ScoreValue,
     ScoreWhy,
-    act,
+    action,
     parse_date,
     print_rows,
 )
@@ -75,64 +73,33 @@ def list_items(
     print_rows(rows, COLUMNS, title="Triage items", as_json=as_json)
 
 
-@items_app.command("close")
+@action(items_app, "close", "CloseItem")
 def close(
     item_id: ItemId,
     outcome: Annotated[str, typer.Option(help="What was done about it.")],
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Close an item: the ward hears "you said, we did"."""
-    from wardprog.commands import CloseItem
-
-    act(CloseItem, by, email, on, as_json, item_id=item_id, outcome=outcome)
+    return {"item_id": item_id, "outcome": outcome}
 
 
-@items_app.command("reopen")
+@action(items_app, "reopen", "ReopenItem")
 def reopen(
     item_id: ItemId,
     reason: Annotated[str, typer.Option(help="What is still not right.")],
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Reopen a closed item."""
-    from wardprog.commands import ReopenItem
-
-    act(ReopenItem, by, email, on, as_json, item_id=item_id, reason=reason)
+    return {"item_id": item_id, "reason": reason}
 
 
-@items_app.command("score")
+@action(items_app, "score", "ScoreProject")
 def score(
-    item_id: ItemId,
-    value: ScoreValue,
-    why: ScoreWhy,
-    by: By,
-    evidence_note: EvidenceNote = "",
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+    item_id: ItemId, value: ScoreValue, why: ScoreWhy, evidence_note: EvidenceNote = ""
+) -> Fields:
     """Record an improvement project's IHI progress score (3.0+ needs evidence or a note)."""
-    from wardprog.commands import ScoreProject
-
-    act(
-        ScoreProject,
-        by,
-        email,
-        on,
-        as_json,
-        item_id=item_id,
-        score=value,
-        why=why,
-        evidence_note=evidence_note,
-    )
+    return {"item_id": item_id, "score": value, "why": why, "evidence_note": evidence_note}
 
 
-@items_app.command("decide")
+@action(items_app, "decide", "DecideChange")
 def decide(
     item_id: ItemId,
     decision: Annotated[
@@ -145,30 +112,19 @@ def decide(
     ],
     owner: Annotated[str, typer.Option(help="Who puts it in place / owns the next step.")],
     note: Annotated[str, typer.Option(help="Why: what the ward will be told.")],
-    by: By,
     review: Annotated[
         date | None,
         typer.Option(parser=parse_date, metavar="DATE", help="Next review (required to defer)."),
     ] = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Decide a change request (declining closes it and tells the ward why)."""
-    from wardprog.commands import DecideChange
-
-    act(
-        DecideChange,
-        by,
-        email,
-        on,
-        as_json,
-        item_id=item_id,
-        decision=decision,
-        owner=owner,
-        note=note,
-        review=review,
-    )
+    return {
+        "item_id": item_id,
+        "decision": decision,
+        "owner": owner,
+        "note": note,
+        "review": review,
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from wardprog.cli.actions import Email, Json, On, OptionalBy, act, print_rows
+from wardprog.cli.actions import (
+    Fields,
+    Json,
+    action,
+    print_rows,
+)
 
 owners_app = typer.Typer(
     help="Who owns change requests and who they escalate to: list or import the register.",
@@ -37,19 +42,13 @@ def list_owners(ctx: typer.Context, as_json: Json = False) -> None:
     print_rows(data, COLUMNS, title="Owners", as_json=as_json)
 
 
-@owners_app.command("import")
+@action(owners_app, "import", "ImportOwners", by_required=False)
 def import_owners(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="Owners register, .csv or .xlsx.")],
-    by: OptionalBy = None,
-    email: Email = "",
-    on: On = None,
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Replace the owners register (columns: level, site_code, specialty, directorate, name,
     email[, title]); all rows or none."""
-    from wardprog.commands import ImportOwners
-
-    act(ImportOwners, by, email, on, as_json, path=path)
+    return {"path": path}
 
 
 def register(app: typer.Typer) -> None:

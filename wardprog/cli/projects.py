@@ -10,21 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from wardprog.cli.actions import (
-    By,
-    Email,
     EvidenceNote,
+    Fields,
     Json,
-    On,
     ScoreValue,
     ScoreWhy,
-    act,
+    action,
     parse_date,
     print_rows,
 )
 from wardprog.cli.common import LazyChoice
 
 if TYPE_CHECKING:
-    from wardprog.models import QiEventKind
+    pass
 
 projects_app = typer.Typer(
     help="Improvement projects: list, start (outside the programme) and update them.",
@@ -225,10 +223,9 @@ def _record(options: dict[str, Any]) -> dict[str, Any]:
     return {field: options[option] for option, field in RECORD_FIELDS.items()}
 
 
-@projects_app.command("start")
+@action(projects_app, "start", "StartProject")
 def start(
     title: Annotated[str, typer.Argument(help="The project's title.")],
-    by: By,
     ward: Annotated[str | None, typer.Option(help="Its ward's code, if it has one.")] = None,
     aim: Aim = None,
     metric: Metric = None,
@@ -249,30 +246,15 @@ def start(
     direction: Direction = None,
     aim_by: AimBy = None,
     rebase: Rebase = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Start a project outside the ward programme (`improve` items have one already)."""
     record = _record(locals())
-    from wardprog.commands import StartProject
-
-    act(
-        StartProject,
-        by,
-        email,
-        on,
-        as_json,
-        title=title,
-        ward_code=ward,
-        **record,
-    )
+    return {"title": title, "ward_code": ward, **record}
 
 
-@projects_app.command("update")
+@action(projects_app, "update", "UpdateProject")
 def update(
     project_id: ProjectId,
-    by: By,
     title: Annotated[str | None, typer.Option(help="New title.")] = None,
     aim: Aim = None,
     metric: Metric = None,
@@ -301,76 +283,43 @@ def update(
         ),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why it was stopped.")] = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Change a project's record (only the options given)."""
     record = _record(locals())
-    from wardprog.commands import UpdateProject
-
-    act(
-        UpdateProject,
-        by,
-        email,
-        on,
-        as_json,
-        project_id=project_id,
-        title=title,
+    return {
+        "project_id": project_id,
+        "title": title,
         **record,
-        status=status,
-        stop_reason=reason,
-    )
+        "status": status,
+        "stop_reason": reason,
+    }
 
 
-@projects_app.command("score")
+@action(projects_app, "score", "ScoreProject")
 def score(
     project_id: ProjectId,
     value: ScoreValue,
     why: ScoreWhy,
-    by: By,
     evidence_note: EvidenceNote = "",
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Record a project's IHI progress score (3.0+ needs its measure's evidence or a note)."""
-    from wardprog.commands import ScoreProject
-
-    act(
-        ScoreProject,
-        by,
-        email,
-        on,
-        as_json,
-        project_id=project_id,
-        score=value,
-        why=why,
-        evidence_note=evidence_note,
-    )
+    return {"project_id": project_id, "score": value, "why": why, "evidence_note": evidence_note}
 
 
-@projects_app.command("measure")
+@action(projects_app, "measure", "RecordMeasurement")
 def measure(
     project_id: ProjectId,
     value: Annotated[float, typer.Argument(metavar="VALUE", help="The measure's value.")],
-    by: By,
     note: Annotated[str, typer.Option(help="How it was measured, anything unusual.")] = "",
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Record a value of the project's own measure on --on (evidence for its score)."""
-    from wardprog.commands import RecordMeasurement
-
-    act(RecordMeasurement, by, email, on, as_json, project_id=project_id, value=value, note=note)
+    return {"project_id": project_id, "value": value, "note": note}
 
 
-@pdsa_app.command("add")
+@action(pdsa_app, "add", "AddPdsa")
 def pdsa_add(
     project_id: ProjectId,
     plan: Annotated[str, typer.Option(help="What change is tested, how.")],
-    by: By,
     prediction: Annotated[str, typer.Option(help="What the team expects to happen.")] = "",
     happened: Annotated[str, typer.Option(help="What happened (Do/Study).")] = "",
     learned: Annotated[str, typer.Option(help="What was learned.")] = "",
@@ -387,70 +336,28 @@ def pdsa_add(
             parser=parse_date, metavar="DATE", help="When the cycle began (default --on)."
         ),
     ] = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Log a PDSA cycle (it is marked on the project's measure chart)."""
-    from wardprog.commands import AddPdsa
-
-    act(
-        AddPdsa,
-        by,
-        email,
-        on,
-        as_json,
-        project_id=project_id,
-        plan=plan,
-        prediction=prediction,
-        happened=happened,
-        learned=learned,
-        decision=decision,
-        started_on=started,
-    )
+    return {
+        "project_id": project_id,
+        "plan": plan,
+        "prediction": prediction,
+        "happened": happened,
+        "learned": learned,
+        "decision": decision,
+        "started_on": started,
+    }
 
 
-@coaching_app.command("add")
+@action(coaching_app, "add", "LogCoaching")
 def coaching_add(
     project_id: ProjectId,
     adviser: Annotated[str, typer.Option(help="The QI adviser who coached.")],
     minutes: Annotated[int, typer.Option(help="How long, in minutes.")],
-    by: By,
     note: Annotated[str, typer.Option(help="What was covered.")] = "",
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Log a coaching session (a project with one counts as coached)."""
-    from wardprog.commands import LogCoaching
-
-    act(
-        LogCoaching,
-        by,
-        email,
-        on,
-        as_json,
-        project_id=project_id,
-        adviser=adviser,
-        minutes=minutes,
-        note=note,
-    )
-
-
-def _event(kind: QiEventKind, topic: str, attendee: list[str] | None, by: str, on: date | None,
-           email: str, as_json: bool) -> None:  # fmt: skip
-    from wardprog.commands import RecordQiEvent
-
-    act(
-        RecordQiEvent,
-        by,
-        email,
-        on,
-        as_json,
-        event_kind=kind,
-        topic=topic,
-        attendees=attendee or [],
-    )
+    return {"project_id": project_id, "adviser": adviser, "minutes": minutes, "note": note}
 
 
 Attendee = Annotated[
@@ -460,26 +367,20 @@ Attendee = Annotated[
 Topic = Annotated[str, typer.Option(help="The event's topic.")]
 
 
-@qi_events_app.command("qi-cafe")
-def qi_cafe(
-    topic: Topic, by: By, attendee: Attendee = None, on: On = None, email: Email = "",
-    as_json: Json = False,
-) -> None:  # fmt: skip
+@action(qi_events_app, "qi-cafe", "RecordQiEvent")
+def qi_cafe(topic: Topic, attendee: Attendee = None) -> Fields:
     """Record a QI Café (open to all staff) held on --on, with who came."""
     from wardprog.models import QiEventKind
 
-    _event(QiEventKind.qi_cafe, topic, attendee, by, on, email, as_json)
+    return {"event_kind": QiEventKind.qi_cafe, "topic": topic, "attendees": attendee or []}
 
 
-@qi_events_app.command("training")
-def training(
-    topic: Topic, by: By, attendee: Attendee = None, on: On = None, email: Email = "",
-    as_json: Json = False,
-) -> None:  # fmt: skip
+@action(qi_events_app, "training", "RecordQiEvent")
+def training(topic: Topic, attendee: Attendee = None) -> Fields:
     """Record a QI Fundamentals-or-similar training event: attendees count as trained."""
     from wardprog.models import QiEventKind
 
-    _event(QiEventKind.training, topic, attendee, by, on, email, as_json)
+    return {"event_kind": QiEventKind.training, "topic": topic, "attendees": attendee or []}
 
 
 def kpis(

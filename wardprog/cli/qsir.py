@@ -11,10 +11,10 @@ import typer
 from wardprog.cli.actions import (
     By,
     Email,
+    Fields,
     Json,
-    On,
-    OptionalBy,
     act,
+    action,
     parse_date,
     print_rows,
 )
@@ -28,18 +28,12 @@ StaffNo = Annotated[str, typer.Argument(metavar="STAFF_NO", help="ESR staff numb
 Reason = Annotated[str, typer.Option(help="Why (the nominee and their manager are told).")]
 
 
-@staff_app.command("import")
+@action(staff_app, "import", "ImportStaff", by_required=False)
 def import_staff(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="ESR-style extract, .csv or .xlsx.")],
-    by: OptionalBy = None,
-    email: Email = "",
-    on: On = None,
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Import (or update) staff by staff number; all rows or none."""
-    from wardprog.commands import ImportStaff
-
-    act(ImportStaff, by, email, on, as_json, path=path)
+    return {"path": path}
 
 
 def _split(values: list[str]) -> list[str]:
@@ -93,49 +87,29 @@ def take_register(
     )
 
 
-@qsir_app.command("nominate")
+@action(qsir_app, "nominate", "NominateStaff")
 def nominate(
     ward: Annotated[str, typer.Argument(help="Ward code.")],
     staff_numbers: Annotated[
         list[str], typer.Argument(metavar="STAFF_NO...", help="Staff from the ward's register.")
     ],
-    by: By,
     course: Annotated[
         str, typer.Option(help="practitioner (five days) or fundamentals (one day).")
     ] = "practitioner",
-    email: Email = "",
-    on: On = None,
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Nominate ward staff for QSIR (approved by --by); cohorts are booked by the QSIR stage."""
-    from wardprog.commands import NominateStaff
-
-    act(
-        NominateStaff,
-        by,
-        email,
-        on,
-        as_json,
-        ward_code=ward,
-        staff_numbers=_split(staff_numbers),
-        course=course,
-    )
+    return {"ward_code": ward, "staff_numbers": _split(staff_numbers), "course": course}
 
 
-@qsir_app.command("presented")
+@action(qsir_app, "presented", "RecordPresentation")
 def presented(
     staff_number: StaffNo,
     on: Annotated[
         date, typer.Option("--on", parser=parse_date, metavar="DATE", help="Day presented.")
     ],
-    by: By,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Record that a nominee presented their improvement project."""
-    from wardprog.commands import RecordPresentation
-
-    act(RecordPresentation, by, email, on, as_json, staff_number=staff_number)
+    return {"staff_number": staff_number}
 
 
 @qsir_app.command("projects")
@@ -160,63 +134,39 @@ def projects(as_json: Json = False) -> None:
     print_rows(rows, cols, title="QSIR projects", as_json=as_json)
 
 
-@qsir_app.command("project")
+@action(qsir_app, "project", "LinkProject")
 def project(
     staff_number: StaffNo,
     item_id: Annotated[int, typer.Argument(metavar="ITEM", help="The ward's improve item id.")],
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Link a nominee's course project to the ward's improve item it works on."""
-    from wardprog.commands import LinkProject
-
-    act(LinkProject, by, email, on, as_json, staff_number=staff_number, item_id=item_id)
+    return {"staff_number": staff_number, "item_id": item_id}
 
 
-@qsir_app.command("withdraw")
+@action(qsir_app, "withdraw", "WithdrawNominee")
 def withdraw(
     staff_number: StaffNo,
     reason: Reason,
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """The nominee will not do the course; their seat is released."""
-    from wardprog.commands import WithdrawNominee
-
-    act(WithdrawNominee, by, email, on, as_json, staff_number=staff_number, reason=reason)
+    return {"staff_number": staff_number, "reason": reason}
 
 
-@qsir_app.command("defer")
+@action(qsir_app, "defer", "DeferNominee")
 def defer(
     staff_number: StaffNo,
     reason: Reason,
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """The nominee will do the course later; their seat is released."""
-    from wardprog.commands import DeferNominee
-
-    act(DeferNominee, by, email, on, as_json, staff_number=staff_number, reason=reason)
+    return {"staff_number": staff_number, "reason": reason}
 
 
-@qsir_app.command("requeue")
+@action(qsir_app, "requeue", "RequeueNominee", by_required=False)
 def requeue(
     staff_number: StaffNo,
-    by: OptionalBy = None,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Put a deferred nominee back in the queue for the next cohort."""
-    from wardprog.commands import RequeueNominee
-
-    act(RequeueNominee, by, email, on, as_json, staff_number=staff_number)
+    return {"staff_number": staff_number}
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from wardprog.cli.actions import By, Email, Json, On, act, print_rows
+from wardprog.cli.actions import (
+    Fields,
+    Json,
+    action,
+    print_rows,
+)
 
 themes_app = typer.Typer(
     help="Trust-wide themes: the same problem raised on many wards, as one.",
@@ -50,34 +55,22 @@ def list_themes(
     )
 
 
-@themes_app.command("merge")
+@action(themes_app, "merge", "MergeThemes")
 def merge(
     themes: Annotated[list[str], typer.Argument(metavar="THEME...", help="Themes to merge in.")],
     into: Annotated[str, typer.Option("--into", help="The theme they join.")],
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Merge themes that are one problem (their items move into --into)."""
-    from wardprog.commands import MergeThemes
-
-    act(MergeThemes, by, email, on, as_json, into=into, themes=themes)
+    return {"into": into, "themes": themes}
 
 
-@themes_app.command("split")
+@action(themes_app, "split", "SplitTheme")
 def split(
     theme: Key,
     item: Annotated[list[int], typer.Option("--item", help="Item id to move out (repeat).")],
-    by: By,
-    on: On = None,
-    email: Email = "",
-    as_json: Json = False,
-) -> None:
+) -> Fields:
     """Move items that are a different problem into a new theme of their own."""
-    from wardprog.commands import SplitTheme
-
-    act(SplitTheme, by, email, on, as_json, theme=theme, item_ids=item)
+    return {"theme": theme, "item_ids": item}
 
 
 def register(app: typer.Typer) -> None:
