@@ -7,6 +7,7 @@ the person from the link as the actor and ``web`` as the source.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
+from wardprog import clock
 from wardprog import commands as c
 from wardprog.errors import WardprogError
 from wardprog.models import TriageItem, Ward
@@ -27,47 +29,15 @@ UPLOAD_SUFFIXES = (".xlsx", ".csv")
 def register_actions(app: FastAPI) -> None:
     """Routes for every form on the ward and team pages."""
 
-    @app.post("/w/{ward_code}/items/{item_id}/close")
-    async def close_item(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor, back = await _item_form(request, ward_code, item_id)
-        return _act(
-            request,
-            back,
-            c.CloseItem,
-            actor=actor,
-            item_id=item_id,
-            outcome=form.get("outcome", ""),
+    # A form about one item or one project: the scope check, then the command's fields.
+    for name, (kind, fields_of) in ITEM_FORMS.items():
+        app.post(f"/w/{{ward_code}}/items/{{item_id}}/{name}", name=f"item-{name}")(
+            _item_route(kind, fields_of)
         )
-
-    @app.post("/w/{ward_code}/items/{item_id}/score")
-    async def score_project(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor, back = await _item_form(request, ward_code, item_id)
-        return _act(
-            request,
-            back,
-            c.ScoreProject,
-            actor=actor,
-            item_id=item_id,
-            **_score_fields(form),
+    for name, (kind, fields_of) in PROJECT_FORMS.items():
+        app.post(f"/w/{{ward_code}}/projects/{{project_id}}/{name}", name=f"project-{name}")(
+            _project_route(kind, fields_of)
         )
-
-    @app.post("/w/{ward_code}/items/{item_id}/pdsa")
-    async def add_pdsa(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor, back = await _item_form(request, ward_code, item_id)
-        return _act(
-            request,
-            back,
-            c.AddPdsa,
-            actor=actor,
-            project_id=_project_of(request, item_id),
-            plan=form.get("plan", ""),
-            prediction=form.get("prediction", ""),
-            happened=form.get("happened", ""),
-            learned=form.get("learned", ""),
-            decision=form.get("decision") or None,
-        )
-
-    # --- improvement projects: the record, coaching, measures, scores, QI events -----------
 
     @app.post("/w/{ward_code}/projects/start")
     async def start_project(request: Request, ward_code: str) -> Response:
@@ -80,62 +50,6 @@ def register_actions(app: FastAPI) -> None:
             ward_code=ward_code,
             title=form.get("title", ""),
             **_project_fields(form),
-        )
-
-    @app.post("/w/{ward_code}/projects/{project_id}/update")
-    async def update_project(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor, back = await _project_form(request, ward_code, project_id)
-        return _act(
-            request,
-            back,
-            c.UpdateProject,
-            actor=actor,
-            project_id=project_id,
-            title=_blank_none(form, "title"),
-            status=_blank_none(form, "status"),
-            stop_reason=_blank_none(form, "stop_reason"),
-            **_project_fields(form),
-        )
-
-    @app.post("/w/{ward_code}/projects/{project_id}/coaching")
-    async def log_coaching(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor, back = await _project_form(request, ward_code, project_id)
-        return _act(
-            request,
-            back,
-            c.LogCoaching,
-            actor=actor,
-            project_id=project_id,
-            adviser=form.get("adviser", ""),
-            minutes=form.get("minutes", ""),
-            note=form.get("note", ""),
-            on=_day(request, form, "held_on"),
-        )
-
-    @app.post("/w/{ward_code}/projects/{project_id}/measure")
-    async def record_measurement(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor, back = await _project_form(request, ward_code, project_id)
-        return _act(
-            request,
-            back,
-            c.RecordMeasurement,
-            actor=actor,
-            project_id=project_id,
-            value=form.get("value", ""),
-            note=form.get("note", ""),
-            on=_day(request, form, "measured_on"),
-        )
-
-    @app.post("/w/{ward_code}/projects/{project_id}/score")
-    async def score_standalone(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor, back = await _project_form(request, ward_code, project_id)
-        return _act(
-            request,
-            back,
-            c.ScoreProject,
-            actor=actor,
-            project_id=project_id,
-            **_score_fields(form),
         )
 
     @app.post("/w/{ward_code}/qi-events")
@@ -253,6 +167,89 @@ def register_actions(app: FastAPI) -> None:
         )
 
 
+# What a form posts, as the command's fields: (request, the form, the item or project id).
+FormFields = Callable[[Request, Any, int], dict[str, Any]]
+FormRoute = Callable[..., Awaitable[Response]]
+
+
+def _item_route(kind: type[c.Command], fields_of: FormFields) -> FormRoute:
+    """The handler of a form on one of the ward's item cards."""
+
+    async def post(request: Request, ward_code: str, item_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_item(request, ward_code, item_id)
+        back = f"/w/{ward_code}#item-{item_id}"
+        return _act(request, back, kind, actor=actor, **fields_of(request, form, item_id))
+
+    return post
+
+
+def _project_route(kind: type[c.Command], fields_of: FormFields) -> FormRoute:
+    """The handler of a form on one of the ward's project cards."""
+
+    async def post(request: Request, ward_code: str, project_id: int) -> Response:
+        form, actor = await _ward_form(request, ward_code)
+        _own_project(request, ward_code, project_id)
+        back = f"/w/{ward_code}#project-{project_id}"
+        return _act(request, back, kind, actor=actor, **fields_of(request, form, project_id))
+
+    return post
+
+
+def _pdsa_fields(request: Request, form: Any, item_id: int) -> dict[str, Any]:
+    return {
+        "project_id": _project_of(request, item_id),
+        "plan": form.get("plan", ""),
+        "prediction": form.get("prediction", ""),
+        "happened": form.get("happened", ""),
+        "learned": form.get("learned", ""),
+        "decision": form.get("decision") or None,
+    }
+
+
+def _update_fields(_request: Request, form: Any, project_id: int) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "title": _blank_none(form, "title"),
+        "status": _blank_none(form, "status"),
+        "stop_reason": _blank_none(form, "stop_reason"),
+        **_project_fields(form),
+    }
+
+
+ITEM_FORMS: dict[str, tuple[type[c.Command], FormFields]] = {
+    "close": (
+        c.CloseItem,
+        lambda _r, form, item_id: {"item_id": item_id, "outcome": form.get("outcome", "")},
+    ),
+    "score": (c.ScoreProject, lambda _r, form, item_id: {"item_id": item_id, **_score(form)}),
+    "pdsa": (c.AddPdsa, _pdsa_fields),
+}
+PROJECT_FORMS: dict[str, tuple[type[c.Command], FormFields]] = {
+    "update": (c.UpdateProject, _update_fields),
+    "coaching": (
+        c.LogCoaching,
+        lambda request, form, pid: {
+            "project_id": pid,
+            "adviser": form.get("adviser", ""),
+            "minutes": form.get("minutes", ""),
+            "note": form.get("note", ""),
+            "on": _day(request, form, "held_on"),
+        },
+    ),
+    "measure": (
+        c.RecordMeasurement,
+        lambda request, form, pid: {
+            "project_id": pid,
+            "value": form.get("value", ""),
+            "note": form.get("note", ""),
+            "on": _day(request, form, "measured_on"),
+        },
+    ),
+    "score": (c.ScoreProject, lambda _r, form, pid: {"project_id": pid, **_score(form)}),
+}
+
+
 async def _ward_form(request: Request, ward_code: str) -> tuple[Any, c.Actor]:
     from wardprog.web.app import _allowed, _session_grant
 
@@ -271,22 +268,6 @@ async def _team_form(request: Request) -> tuple[Any, c.Actor]:
     form = await request.form()
     require_csrf(request, form)
     return form, c.Actor(name=grant.name, email=grant.email)
-
-
-async def _item_form(request: Request, ward_code: str, item_id: int) -> tuple[Any, c.Actor, str]:
-    """A form about one of the ward's items: the form, the actor and the page to go back to."""
-    form, actor = await _ward_form(request, ward_code)
-    _own_item(request, ward_code, item_id)
-    return form, actor, f"/w/{ward_code}#item-{item_id}"
-
-
-async def _project_form(
-    request: Request, ward_code: str, project_id: int
-) -> tuple[Any, c.Actor, str]:
-    """A form about one of the ward's projects: the form, the actor and the page to go back to."""
-    form, actor = await _ward_form(request, ward_code)
-    _own_project(request, ward_code, project_id)
-    return form, actor, f"/w/{ward_code}#project-{project_id}"
 
 
 def _own_item(request: Request, ward_code: str, item_id: int) -> None:
@@ -315,7 +296,7 @@ def _blank_none(form: Any, name: str) -> str | None:
     return value or None
 
 
-def _score_fields(form: Any) -> dict[str, Any]:
+def _score(form: Any) -> dict[str, Any]:
     """An IHI score form's fields, the same on an item's card and a project's."""
     return {name: form.get(name, "") for name in ("score", "why", "evidence_note")}
 
@@ -384,7 +365,7 @@ def _event_of(request: Request, ward_code: str) -> tuple[int, date]:
 
 
 def _today(request: Request) -> date:
-    return request.app.state.today or date.today()
+    return request.app.state.today or clock.today()
 
 
 def _act(request: Request, back: str, kind: type[c.Command], **fields: Any) -> Response:
