@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -25,7 +25,6 @@ from wardprog import commands as c
 from wardprog.models import (
     ChangeDecision,
     PdsaDecision,
-    PpiLevel,
     ProjectStatus,
     QiEventKind,
     TriageItem,
@@ -89,18 +88,6 @@ def _act(kind: type[c.Command], by: str, email: str, on: date | None, **fields: 
     result = handle(engine, command, settings)
     get_run_logger().info("%s (action %s)", result.summary, result.action_id)
     return result.as_json()
-
-
-def _act_with(kind: type[c.Command], parameters: dict[str, Any]) -> dict:
-    """``_act`` for a flow whose parameters are the command's own fields, by the same names.
-
-    Prefect builds each deployment's Run form from its flow's signature, so a flow lists its
-    fields itself; passing them on is written once, here (``parameters`` is the flow's
-    ``locals()`` taken before anything else is bound).
-    """
-    fields = dict(parameters)
-    by, email, on = fields.pop("by"), fields.pop("email"), fields.pop("on")
-    return _act(kind, by, email, on, **fields)
 
 
 @flow(name="close-item", flow_run_name=_name("close · {ward} item {item_id}", item=True))
@@ -356,10 +343,17 @@ def set_engagement_preferences(
 
 ProjectNo = Annotated[int, Field(gt=0, description="Project id (wardprog projects)")]
 MaybeText = Annotated[str | None, Field(max_length=2000)]
-AimMeasure = Annotated[
-    str | None,
-    Field(max_length=120, description="A ward diagnostic metric key, or its own measure's name"),
+
+
+ProjectRecordForm = Annotated[
+    c.ProjectRecord | None,
+    Field(description="The project record: aim, measures, people, PPI, CO2e (blank = as it is)"),
 ]
+
+
+def _record(record: c.ProjectRecord | None) -> dict[str, Any]:
+    """The record's fields given (a field left blank keeps what the project has)."""
+    return record.model_dump(exclude_none=True) if record is not None else {}
 
 
 @flow(name="start-project", flow_run_name=_name("start project · {title}"))
@@ -367,29 +361,12 @@ def start_project(
     title: Annotated[str, Field(min_length=1, max_length=200)],
     by: Who,
     ward_code: Annotated[str | None, Field(max_length=32, description="Its ward, if any")] = None,
-    aim: MaybeText = None,
-    metrics: Annotated[list[str] | None, Field(description="Ward diagnostic metric keys")] = None,
-    team: list[str] | None = None,
-    sponsor: MaybeText = None,
-    lead: MaybeText = None,
-    lead_email: MaybeText = None,
-    qi_coach: MaybeText = None,
-    qi_coach_email: MaybeText = None,
-    strategic_aim: MaybeText = None,
-    ppi_level: PpiLevel | None = None,
-    ppi_note: MaybeText = None,
-    co2e_kg: Annotated[float | None, Field(ge=0, description="Estimated CO2e, kg")] = None,
-    sustainability_note: MaybeText = None,
-    aim_measure: AimMeasure = None,
-    aim_baseline: float | None = None,
-    aim_target: float | None = None,
-    aim_direction: Literal["increase", "decrease"] | None = None,
-    aim_by: date | None = None,
+    record: ProjectRecordForm = None,
     email: Email = "",
     on: date | None = None,
 ) -> dict:
     """A QI project started outside the ward programme (`improve` items get one themselves)."""
-    return _act_with(c.StartProject, locals())
+    return _act(c.StartProject, by, email, on, title=title, ward_code=ward_code, **_record(record))
 
 
 @flow(name="update-project", flow_run_name=_name("update project {project_id}"))
@@ -397,32 +374,15 @@ def update_project(
     project_id: ProjectNo,
     by: Who,
     title: Annotated[str | None, Field(max_length=200)] = None,
-    aim: MaybeText = None,
-    metrics: Annotated[list[str] | None, Field(description="Ward diagnostic metric keys")] = None,
-    team: list[str] | None = None,
-    sponsor: MaybeText = None,
-    lead: MaybeText = None,
-    lead_email: MaybeText = None,
-    qi_coach: MaybeText = None,
-    qi_coach_email: MaybeText = None,
-    strategic_aim: MaybeText = None,
-    ppi_level: PpiLevel | None = None,
-    ppi_note: MaybeText = None,
-    co2e_kg: Annotated[float | None, Field(ge=0, description="Estimated CO2e, kg")] = None,
-    sustainability_note: MaybeText = None,
-    aim_measure: AimMeasure = None,
-    aim_baseline: float | None = None,
-    aim_target: float | None = None,
-    aim_direction: Literal["increase", "decrease"] | None = None,
-    aim_by: date | None = None,
-    rebase_at_first_adoption: bool | None = None,
+    record: ProjectRecordForm = None,
     status: ProjectStatus | None = None,
     stop_reason: MaybeText = None,
     email: Email = "",
     on: date | None = None,
 ) -> dict:
     """Change a project's record; only the fields given change (stopping needs a reason)."""
-    return _act_with(c.UpdateProject, locals())
+    return _act(c.UpdateProject, by, email, on, project_id=project_id, title=title,
+                status=status, stop_reason=stop_reason, **_record(record))  # fmt: skip
 
 
 @flow(name="score-project", flow_run_name=_name("score {score} · project {project_id}"))

@@ -322,7 +322,7 @@ def test_project_actions_from_the_prefect_form(
     run, result = run_action(
         "start-project",
         {"title": "Noon discharges", "by": "QI lead", "ward_code": ward.code,
-         "metrics": ["complaints"], "ppi_level": "consulted", "co2e_kg": 12.5,
+         "record": {"metrics": ["complaints"], "ppi_level": "consulted", "co2e_kg": 12.5},
          "on": "2026-03-01"},
     )  # fmt: skip
     assert run.state is not None and run.state.is_completed(), result
@@ -365,9 +365,10 @@ def test_project_actions_from_the_prefect_form(
     # is the evidence for a 3.0, scored by the project's id.
     run, result = run_action(
         "start-project",
-        {"title": "Green theatre", "by": "QI lead", "aim_measure": "kg waste per list",
-         "aim_baseline": 40.0, "aim_target": 20.0, "aim_direction": "decrease",
-         "aim_by": "2026-12-31", "on": "2026-03-01"},
+        {"title": "Green theatre", "by": "QI lead",
+         "record": {"aim_measure": "kg waste per list", "aim_baseline": 40.0, "aim_target": 20.0,
+                    "aim_direction": "decrease", "aim_by": "2026-12-31"},
+         "on": "2026-03-01"},
     )  # fmt: skip
     assert run.state is not None and run.state.is_completed(), result
     green = result["details"]["project_id"]
@@ -388,7 +389,9 @@ def test_project_actions_from_the_prefect_form(
     assert (row.triage_item_id, row.evidence_value, row.evidence_note) == (None, 35.0, "")
 
     # The form refuses a metric the diagnostics do not have; nothing is written.
-    run, result = run_action("start-project", {"title": "X", "by": "Q", "metrics": ["beds"]})
+    run, result = run_action(
+        "start-project", {"title": "X", "by": "Q", "record": {"metrics": ["beds"]}}
+    )
     assert (
         run.state is not None and run.state.is_failed() and "not a diagnostic metric" in str(result)
     )

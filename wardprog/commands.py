@@ -390,11 +390,17 @@ def _metric_keys(value: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(keys))
 
 
-class _ProjectFields(Command):
-    """The project record's editable fields (None = leave as it is)."""
+class ProjectRecord(BaseModel):
+    """A project record's editable fields (None = leave as it is).
+
+    One group wherever a project is started or changed: the start and update commands carry
+    these fields, and the Prefect Run forms take them as one "record" section.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     aim: Note | None = None
-    metrics: list[str] | None = None
+    metrics: list[str] | None = Field(default=None, description="Ward diagnostic metric keys")
     team: list[Name] | None = None
     sponsor: Note | None = None
     lead: Note | None = None
@@ -404,12 +410,14 @@ class _ProjectFields(Command):
     strategic_aim: Note | None = None
     ppi_level: PpiLevel | None = None
     ppi_note: Note | None = None
-    co2e_kg: Annotated[float, Field(ge=0)] | None = None
+    co2e_kg: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="Estimated CO2e, kg"
+    )
     sustainability_note: Note | None = None
     rebase_at_first_adoption: bool | None = None
     # The numeric aim (checked as a whole against the record by the handler).
     aim_measure: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = (
-        None
+        Field(default=None, description="A ward diagnostic metric key, or its own measure's name")
     )
     aim_baseline: float | None = None
     aim_target: float | None = None
@@ -430,6 +438,10 @@ class _ProjectFields(Command):
         if value and not _EMAIL.match(value):
             raise ValueError(f"{value!r} is not an email address")
         return value
+
+
+class _ProjectFields(Command, ProjectRecord):
+    """A command on a project's record: the record's fields, and what it changes."""
 
     def changes(self) -> dict[str, Any]:
         skip = set(Command.model_fields) | {"project_id", "title", "ward_code"}
