@@ -11,7 +11,7 @@ import getpass
 import importlib
 import inspect
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -112,7 +112,12 @@ Fields = dict[str, Any]
 
 
 def action(
-    group: typer.Typer, name: str, kind: str, *, by_required: bool = True
+    group: typer.Typer,
+    name: str,
+    kind: str,
+    *,
+    by_required: bool = True,
+    options: Sequence[inspect.Parameter] = (),
 ) -> Callable[[Callable[..., Fields]], Callable[..., Fields]]:
     """Register ``wardprog <group> <name>``, the CLI door of the command ``kind``.
 
@@ -123,6 +128,8 @@ def action(
     runs (``wardprog --help`` stays fast). ``by_required=False`` for actions a person runs from
     their own login (``--by`` defaults to it). A function that declares one of the shared
     options itself (a required ``--on``) keeps its own declaration and receives the value too.
+    ``options`` are a group of options several commands share (a project's record): they come
+    after the command's own and reach the function through its ``**kwargs``.
     """
     shared = [
         inspect.Parameter(
@@ -139,7 +146,11 @@ def action(
     ]
 
     def register(fields_of: Callable[..., Fields]) -> Callable[..., Fields]:
-        own = list(inspect.signature(fields_of, eval_str=True).parameters.values())
+        own = [
+            p
+            for p in inspect.signature(fields_of, eval_str=True).parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
         declared = {p.name for p in own}
 
         @functools.wraps(fields_of)
@@ -153,7 +164,9 @@ def action(
 
         # Typer reads the parameters from the signature: the command's own, then the shared.
         added = [p for p in shared if p.name not in declared]
-        command.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [*own, *options, *added]
+        )
         group.command(name)(command)
         return fields_of
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -203,78 +204,44 @@ def pack(
     typer.echo(str(path))
 
 
-# The record's options as `start` and `update` name them, against the command's own field names.
-RECORD_FIELDS = {
-    "aim": "aim", "metric": "metrics", "team": "team", "sponsor": "sponsor", "lead": "lead",
-    "lead_email": "lead_email", "coach": "qi_coach", "coach_email": "qi_coach_email",
-    "strategic_aim": "strategic_aim", "ppi": "ppi_level", "ppi_note": "ppi_note",
-    "co2e_kg": "co2e_kg", "sustainability_note": "sustainability_note",
-    "aim_measure": "aim_measure", "baseline": "aim_baseline", "target": "aim_target",
-    "direction": "aim_direction", "aim_by": "aim_by", "rebase": "rebase_at_first_adoption",
+# The record's options as `start` and `update` name them: the option, its type and help, and
+# the command's field it fills.
+RECORD: dict[str, tuple[Any, str]] = {
+    "aim": (Aim, "aim"), "metric": (Metric, "metrics"), "team": (Member, "team"),
+    "sponsor": (Sponsor, "sponsor"), "lead": (Lead, "lead"),
+    "lead_email": (LeadEmail, "lead_email"), "coach": (Coach, "qi_coach"),
+    "coach_email": (CoachEmail, "qi_coach_email"), "strategic_aim": (Strategic, "strategic_aim"),
+    "ppi": (Ppi, "ppi_level"), "ppi_note": (PpiNote, "ppi_note"), "co2e_kg": (Co2e, "co2e_kg"),
+    "sustainability_note": (SusNote, "sustainability_note"),
+    "aim_measure": (AimMeasure, "aim_measure"), "baseline": (Baseline, "aim_baseline"),
+    "target": (Target, "aim_target"), "direction": (Direction, "aim_direction"),
+    "aim_by": (AimBy, "aim_by"), "rebase": (Rebase, "rebase_at_first_adoption"),
 }  # fmt: skip
+RECORD_OPTIONS = [
+    inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=None)
+    for option, (kind, _field) in RECORD.items()
+]
 
 
 def _record(options: dict[str, Any]) -> dict[str, Any]:
-    """The project-record options of a `start` or `update` call, under the command's names.
-
-    Typer reads each command's options from its own signature, so the two signatures list the
-    record's options each; the translation to the command is written once, here.
-    """
-    return {field: options[option] for option, field in RECORD_FIELDS.items()}
+    """The project-record options of a `start` or `update` call, under the command's names."""
+    return {field: options[option] for option, (_kind, field) in RECORD.items()}
 
 
-@action(projects_app, "start", "StartProject")
+@action(projects_app, "start", "StartProject", options=RECORD_OPTIONS)
 def start(
     title: Annotated[str, typer.Argument(help="The project's title.")],
     ward: Annotated[str | None, typer.Option(help="Its ward's code, if it has one.")] = None,
-    aim: Aim = None,
-    metric: Metric = None,
-    team: Member = None,
-    sponsor: Sponsor = None,
-    lead: Lead = None,
-    lead_email: LeadEmail = None,
-    coach: Coach = None,
-    coach_email: CoachEmail = None,
-    strategic_aim: Strategic = None,
-    ppi: Ppi = None,
-    ppi_note: PpiNote = None,
-    co2e_kg: Co2e = None,
-    sustainability_note: SusNote = None,
-    aim_measure: AimMeasure = None,
-    baseline: Baseline = None,
-    target: Target = None,
-    direction: Direction = None,
-    aim_by: AimBy = None,
-    rebase: Rebase = None,
+    **record: Any,
 ) -> Fields:
     """Start a project outside the ward programme (`improve` items have one already)."""
-    record = _record(locals())
-    return {"title": title, "ward_code": ward, **record}
+    return {"title": title, "ward_code": ward, **_record(record)}
 
 
-@action(projects_app, "update", "UpdateProject")
+@action(projects_app, "update", "UpdateProject", options=RECORD_OPTIONS)
 def update(
     project_id: ProjectId,
     title: Annotated[str | None, typer.Option(help="New title.")] = None,
-    aim: Aim = None,
-    metric: Metric = None,
-    team: Member = None,
-    sponsor: Sponsor = None,
-    lead: Lead = None,
-    lead_email: LeadEmail = None,
-    coach: Coach = None,
-    coach_email: CoachEmail = None,
-    strategic_aim: Strategic = None,
-    ppi: Ppi = None,
-    ppi_note: PpiNote = None,
-    co2e_kg: Co2e = None,
-    sustainability_note: SusNote = None,
-    aim_measure: AimMeasure = None,
-    baseline: Baseline = None,
-    target: Target = None,
-    direction: Direction = None,
-    aim_by: AimBy = None,
-    rebase: Rebase = None,
     status: Annotated[
         str | None,
         typer.Option(
@@ -283,13 +250,13 @@ def update(
         ),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why it was stopped.")] = None,
+    **record: Any,
 ) -> Fields:
     """Change a project's record (only the options given)."""
-    record = _record(locals())
     return {
         "project_id": project_id,
         "title": title,
-        **record,
+        **_record(record),
         "status": status,
         "stop_reason": reason,
     }
