@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-import holidays
-
 from wardprog.config import LONDON
 from wardprog.errors import SchedulingError
 
@@ -97,6 +95,8 @@ class _Rejections:
 
 @lru_cache(maxsize=32)
 def _england_holidays(year: int) -> frozenset[date]:
+    import holidays  # on first use, as in ``rules.working_days``
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=[year]).keys())
 
 

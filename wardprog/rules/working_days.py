@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 
 @lru_cache(maxsize=64)
 def _england(year: int) -> holidays.HolidayBase:
+    # Imported on first use: the package costs ~0.2 s at start (every country's calendar),
+    # and commands that only read the programme (status, reports) never count working days.
+    import holidays
+
     return holidays.country_holidays("GB", subdiv="ENG", years=year)
 
 
