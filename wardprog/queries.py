@@ -366,16 +366,25 @@ def items_as_of(
     ).all()
     out = []
     for item, code in rows:
-        if end is not None and not _by(item.created_at, end):
-            continue
-        # An item closed and later reopened has no closed_at: open throughout. One closed with
-        # no date (written by hand) counts as closed since it was raised.
-        if end is None or item.closed_at is None:
-            is_open = item.status == TriageStatus.open
-        else:
-            is_open = not _by(item.closed_at, end)
-        out.append(ItemThen(item, code, is_open))
+        is_open = open_then(item, end)
+        if is_open is not None:
+            out.append(ItemThen(item, code, is_open))
     return out
+
+
+def open_then(item: TriageItem, end: datetime | None) -> bool | None:
+    """Whether the item was open at ``end`` (None: not raised yet); now when ``end`` is None.
+
+    An item closed and later reopened has no closed_at: open throughout. One closed with no
+    date (written by hand) counts as closed since it was raised.
+    """
+    if end is None:
+        return item.status == TriageStatus.open
+    if not _by(item.created_at, end):
+        return None
+    if item.closed_at is None:
+        return item.status == TriageStatus.open
+    return not _by(item.closed_at, end)
 
 
 def triage_counts(

@@ -25,7 +25,6 @@ from wardprog.models import (
     Theme,
     ThemeStatus,
     TriageItem,
-    TriageStatus,
     Ward,
 )
 from wardprog.notify.outbox import enqueue
@@ -222,9 +221,9 @@ def theme_rows(
     With ``as_of``, as the themes stood at the end of that day: only items raised by then (so
     only themes that had any), open as they were then, escalated only if escalated by then.
     """
-    from wardprog.queries import items_as_of
+    from wardprog.queries import cutoff, open_then
 
-    then = {i.item.id: i.open for i in items_as_of(session, as_of)} if as_of else None
+    end = cutoff(as_of) if as_of else None
     rows = session.exec(
         select(TriageItem, Ward, Site).where(
             TriageItem.ward_id == Ward.id,
@@ -234,9 +233,9 @@ def theme_rows(
     ).all()
     grouped: dict[int, list[tuple[TriageItem, Ward, Site, bool]]] = defaultdict(list)
     for item, ward, site in rows:
-        if then is not None and item.id not in then:
+        is_open = open_then(item, end)
+        if is_open is None:
             continue  # raised after the day read
-        is_open = then[item.id] if then is not None else item.status == TriageStatus.open
         grouped[item.theme_id].append((item, ward, site, is_open))  # type: ignore[index]
     out = []
     for theme in _live(session):
