@@ -17,6 +17,7 @@ from prefect.artifacts import create_table_artifact
 
 from flows.common import artifact_key, dated_run_name, runtime
 from wardprog.db import session_scope
+from wardprog.models.base import require_id
 from wardprog.models.engagement import EngagementEvent
 from wardprog.rules.slots import LONDON, to_utc
 from wardprog.services.engagement import (
@@ -38,7 +39,7 @@ def _summary(session: Any, event: EngagementEvent, ward_code: str) -> dict[str, 
             "to": to_utc(c.new_starts_at).astimezone(LONDON).isoformat() if c.new_starts_at else "",
             "reason": c.reason,
         }
-        for c in event_history(session, event.id)  # type: ignore[arg-type]
+        for c in event_history(session, require_id(event))
     ]
     assert event.starts_at is not None
     return {
@@ -69,7 +70,7 @@ def reschedule_task(
         event = find_event(session, ward_code, wave_number)
         event = reschedule_event(
             session,
-            event.id,  # type: ignore[arg-type]
+            require_id(event),
             new_start,
             reason,
             as_of,
@@ -85,7 +86,7 @@ def cancel_task(
     _, engine = runtime()
     with session_scope(engine) as session:
         event = find_event(session, ward_code, wave_number)
-        event = cancel_event(session, event.id, reason, as_of)  # type: ignore[arg-type]
+        event = cancel_event(session, require_id(event), reason, as_of)
         return _summary(session, event, ward_code)
 
 

@@ -38,6 +38,7 @@ from flows.diagnostics import publish_pack_artifacts
 from wardprog import queries
 from wardprog.db import session_scope
 from wardprog.models import Stage, WardEnrolment, Wave
+from wardprog.models.base import require_id
 from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
@@ -82,7 +83,7 @@ def _open_wave_ids(programme_name: str) -> list[int]:
     _, engine = runtime()
     with Session(engine) as session:
         programme = get_programme(session, programme_name)
-        return queries.open_wave_ids(session, programme.id)  # type: ignore[arg-type]
+        return queries.open_wave_ids(session, require_id(programme))
 
 
 def _wave_rows(wave_id: int) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from flows.common import (
 )
 from wardprog.db import session_scope
 from wardprog.errors import InputFileError, WardprogError
+from wardprog.models.base import require_id
 from wardprog.rules.triage import CATEGORIES, RawTriageRow, validate_rows
 from wardprog.services.context import context_for_ward
 from wardprog.services.triage import (
@@ -87,7 +88,7 @@ def _items_table(ward_code: str, as_of: date) -> list[dict[str, Any]]:
                 "owner": i.owner,
                 "due": str(i.due_date or i.review_date or ""),
             }
-            for i in ward_items(session, ctx.ward.id, ctx.wave.id)  # type: ignore[arg-type]
+            for i in ward_items(session, require_id(ctx.ward), require_id(ctx.wave))
         ]
 
 

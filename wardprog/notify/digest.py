@@ -66,7 +66,7 @@ def build_digest_context(
         select(Notification)
         .where(Notification.status == NotificationStatus.dead)
         .where(col(Notification.created_at) < period_end)
-        .order_by(Notification.id)  # type: ignore[arg-type]
+        .order_by(col(Notification.id))
         .limit(MAX_LISTED)
     ).all()
     dead_notifications = [

@@ -57,6 +57,7 @@ from sqlmodel import Session, col, select
 from wardprog import clock
 from wardprog.config import Settings
 from wardprog.models import Notification, NotificationStatus
+from wardprog.models.base import require_id
 from wardprog.notify.outbox_plugin import OutboxMessage, sending
 from wardprog.notify.routing import Router, Target, load_router
 
@@ -275,7 +276,7 @@ def _claim(
                     Notification.next_attempt_at <= now,  # type: ignore[operator,arg-type]
                 )
             )
-            .order_by(Notification.id)  # type: ignore[arg-type]
+            .order_by(col(Notification.id))
             .limit(size)
             .with_for_update(skip_locked=True)
         ).all()
@@ -295,7 +296,7 @@ def _claim(
                 session.add(row)
                 parked.append(
                     MessageResult(
-                        id=row.id,  # type: ignore[arg-type]
+                        id=require_id(row),
                         key=row.idempotency_key,
                         kind=row.kind,
                         ward_code=row.ward_code,
@@ -311,7 +312,7 @@ def _claim(
             session.add(row)
             claimed.append(
                 _Claimed(
-                    id=row.id,  # type: ignore[arg-type]
+                    id=require_id(row),
                     key=row.idempotency_key,
                     kind=row.kind,
                     ward_code=row.ward_code,

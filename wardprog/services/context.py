@@ -11,31 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 from sqlmodel import Session
 
 from wardprog.config import Settings
 from wardprog.models import Site, Ward, WardEnrolment, Wave
+from wardprog.models.base import Stored, require_id
 
-
-class Stored(Protocol):
-    """A table row: its id is ``None`` only until it is flushed."""
-
-    @property
-    def id(self) -> int | None: ...
-
-
-def require_id(row: Stored) -> int:
-    """``row.id`` typed ``int``: rows read from the database or flushed always have one.
-
-    The models declare ``id: int | None`` (None before the INSERT); code handling stored rows
-    reads ids through this instead of silencing the type checker, and a row used before it is
-    flushed fails here, by name, rather than writing a NULL foreign key.
-    """
-    if row.id is None:
-        raise RuntimeError(f"{type(row).__name__} has no id yet: flush it before using its id")
-    return row.id
+__all__ = ["StageContext", "StageOutcome", "Stored", "context_for_ward", "require_id"]
 
 
 @dataclass

@@ -9,7 +9,7 @@ never fill a trust's database with fictional wards, staff or messages.
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from wardprog.errors import WardprogError
 from wardprog.models import Installation, InstallationKind, Ward
@@ -20,7 +20,7 @@ class NotADemoDatabaseError(WardprogError):
 
 
 def installation_kind(session: Session) -> InstallationKind | None:
-    row = session.exec(select(Installation).order_by(Installation.id)).first()  # type: ignore[arg-type]
+    row = session.exec(select(Installation).order_by(col(Installation.id))).first()
     return InstallationKind(row.kind) if row is not None else None
 
 

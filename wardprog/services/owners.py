@@ -280,9 +280,10 @@ def escalate_overdue(session: Session, settings: Settings, as_of: date) -> list[
         assert item.review_date is not None and item.id is not None
         ward = session.get(Ward, item.ward_id)
         assert ward is not None
-        if ward.id not in cache:
-            cache[ward.id] = owners_for(session, ward)  # type: ignore[index]
-        owners = cache[ward.id]  # type: ignore[index]
+        ward_id = require_id(ward)
+        if ward_id not in cache:
+            cache[ward_id] = owners_for(session, ward)
+        owners = cache[ward_id]
         days = (as_of - item.review_date).days
         level = next_level(item.escalation_level, days, ladder, set(owners))
         if level is None:

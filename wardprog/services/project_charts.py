@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from wardprog.config import Settings
 from wardprog.errors import NotFoundError
 from wardprog.models import DiagnosticSnapshot, ImprovementProject, PdsaDecision, Site, Ward, Wave
+from wardprog.models.base import require_id
 from wardprog.reports.diagnostic_pack import render_pack, write_pack
 from wardprog.reports.project_chart import pdsa_svg
 from wardprog.rules.metrics import METRICS_BY_KEY, ward_month_metrics
@@ -111,7 +112,7 @@ def measure_chart(
         if long is None
         else _series_from(long, ward.code, metric, start, end)
     )
-    cycles = pdsa_cycles(session, project.id)  # type: ignore[arg-type]
+    cycles = pdsa_cycles(session, require_id(project))
     rebase_at = first_adoption(project, cycles) if project.rebase_at_first_adoption else None
     rebase = [rebase_at.replace(day=1)] if rebase_at else []
     points: list[dict[str, Any]] = []

@@ -25,6 +25,7 @@ from wardprog.models import (
     TriageItem,
     Ward,
 )
+from wardprog.models.base import require_id
 from wardprog.rules.aims import (
     EVIDENCE_SCORE,
     EVIDENCE_SHARE,
@@ -106,7 +107,7 @@ def add_measurement(
     created = row is None
     if row is None:
         row = ProjectMeasurement(
-            project_id=project.id,  # type: ignore[arg-type]
+            project_id=require_id(project),
             measured_on=measured_on,
             value=value,
         )

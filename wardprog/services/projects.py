@@ -29,6 +29,7 @@ from wardprog.models import (
     TriageItem,
     Ward,
 )
+from wardprog.models.base import require_id
 
 
 class ProjectError(WardprogError):
@@ -155,7 +156,7 @@ def add_pdsa(
         select(func.max(PdsaCycle.number)).where(PdsaCycle.project_id == project.id)
     ).one()
     cycle = PdsaCycle(
-        project_id=project.id,  # type: ignore[arg-type]
+        project_id=require_id(project),
         number=(latest or 0) + 1,
         started_on=started_on,
         plan=plan,
@@ -190,7 +191,7 @@ def log_coaching(
     note: str,
 ) -> CoachingSession:
     row = CoachingSession(
-        project_id=project.id,  # type: ignore[arg-type]
+        project_id=require_id(project),
         adviser=adviser,
         held_on=held_on,
         minutes=minutes,
@@ -241,7 +242,7 @@ def record_event(
     for number in numbers:
         member = staff[number]
         if member.id not in present:
-            session.add(QiEventAttendance(event_id=event.id, staff_id=member.id))  # type: ignore[arg-type]
+            session.add(QiEventAttendance(event_id=require_id(event), staff_id=require_id(member)))
             added += 1
     session.flush()
     return event, added
