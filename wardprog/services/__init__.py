@@ -6,7 +6,7 @@ The session rule, which every module here follows:
   needs ids) in its caller's transaction, and enqueues notifications on that same session, so
   what it wrote and what it announced commit or roll back together (the outbox).
 - **A function taking an ``Engine`` owns its transaction.** It opens the session, commits on
-  success and rolls back on error: the handlers in ``services/handlers.py`` (one per command,
+  success and rolls back on error: the handlers in ``services/handlers/`` (one per command,
   one transaction each, audited), ``services/enrolment.run_stage`` (one per ward per stage) and
   ``notify/dispatch.dispatch_pending`` (short commits around each delivery).
 
