@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, func, select
 
 from wardprog.config import Settings
@@ -144,16 +145,30 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
         allocation = rules.allocate(requests, seats, as_of, load_by_course[course])
         waiting = {n.id: n for n in pending}
         by_code = {c.code: c for c in cohorts}
-        # Only the nominations that change are loaded and written: whoever is booked now, and
-        # whoever joins the waitlist or moves in it. A waiter whose place is unchanged (most
-        # of a long waitlist, on each ward's stage) is neither read as a row nor updated.
+        # Only the nominations that change are written: whoever is booked now, whoever joins
+        # the waitlist, and whoever moves in it. A waiter whose place is unchanged is neither
+        # read as a row nor updated. A waiter who only moves (a new ward's first nominee goes
+        # ahead of another ward's third, so a long waitlist shifts on most wards' stages) gets
+        # one bulk UPDATE of its position, not a mapped row and a unit-of-work flush each,
+        # unless this session holds its row (then the row is changed, so it reads true).
         places = dict(enumerate(allocation.waitlist, start=1))
-        moved = {
-            key
+        joined = {k for k in places.values() if waiting[k].status != NominationStatus.waitlisted}
+        shifted = {
+            key: position
             for position, key in places.items()
-            if waiting[key].status != NominationStatus.waitlisted
-            or waiting[key].waitlist_position != position
+            if key not in joined and waiting[key].waitlist_position != position
         }
+        held_here = {k for k in shifted if identity_key(QsirNomination, k) in session.identity_map}
+        moved = joined | held_here
+        if len(shifted) > len(held_here):
+            session.execute(
+                sa.update(QsirNomination),
+                [
+                    {"id": key, "waitlist_position": position}
+                    for key, position in shifted.items()
+                    if key not in held_here
+                ],
+            )
         by_id = _rows(session, set(allocation.booked) | moved)
         for key in allocation.order:
             if key in allocation.booked:
@@ -167,7 +182,7 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
                 result.booked.append(nomination)
         for position, key in places.items():
             if key not in moved:
-                continue
+                continue  # unchanged, or its position updated in bulk above
             nomination = by_id[key]
             if nomination.status != NominationStatus.waitlisted:
                 _transition(nomination, NominationStatus.waitlisted)
