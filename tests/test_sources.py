@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from wardprog.errors import InputFileError
-from wardprog.sources.extracts import load_folder, load_warehouse
+from wardprog.sources.extracts import clear_cache, load_folder, load_warehouse
 from wardprog.sources.schema import EXTRACTS
 from wardprog.sources.synthetic import generate_extracts
 
@@ -118,6 +118,47 @@ def test_rows_for_wards_outside_the_register_are_counted_not_failed(folder: Path
     assert rows == sum(int((f["ward_code"] == "SY-W01").sum()) for f in extracts.tables.values())
 
 
+def test_loading_some_wards_reads_only_their_rows_with_file_row_numbers(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wards=``: the same rows as filtering the whole load, filtered while reading."""
+    import wardprog.sources.extracts as extracts_module
+
+    # Small chunks, so rows numbered across chunk boundaries are checked too.
+    monkeypatch.setattr(extracts_module, "CSV_CHUNK_ROWS", 97)
+    whole = load_folder(folder, use_cache=False)
+    some = load_folder(folder, use_cache=False, wards=["SX-W02"])
+    assert some.ward_codes() == {"SX-W02"}
+    for spec in EXTRACTS:
+        expected = whole.for_wards(["SX-W02"])[spec.name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(some[spec.name].reset_index(drop=True), expected)
+    # A bad cell in the ward's rows still names the file's own row and column.
+    path = folder / "safe_staffing.csv"
+    frame = pd.read_csv(path, dtype=str)
+    row = int(frame.index[frame["ward_code"] == "SX-W02"][5])
+    frame.loc[row, "rn_day_actual_hours"] = "about 900"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputFileError) as err:
+        load_folder(folder, use_cache=False, wards=["SX-W02"])
+    problem = err.value.problems[0]
+    assert (problem.row, problem.column) == (row + 2, "rn_day_actual_hours")
+    # Another ward's rows are not read: its bad cell does not refuse this ward.
+    assert load_folder(folder, use_cache=False, wards=["SY-W01"]).ward_codes() == {"SY-W01"}
+    # A ward with no rows anywhere gets empty tables, not "no data rows".
+    empty = load_folder(folder, use_cache=False, wards=["ZZ-W99"])
+    assert all(t.empty for t in empty.tables.values())
+    assert list(empty["fft"].columns) == list(whole["fft"].columns)
+
+
+def test_ward_subsets_are_cached_apart(folder: Path) -> None:
+    clear_cache()
+    first = load_folder(folder, wards=["SX-W01"])
+    assert load_folder(folder, wards={"SX-W01"}) is first
+    assert load_folder(folder, wards=["SX-W02"]) is not first
+    assert load_folder(folder) is not first
+    assert load_folder(folder).ward_codes() == {w[0] for w in WARDS}
+
+
 def test_parquet_and_excel_are_read_too(template: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -137,6 +178,11 @@ def test_parquet_and_excel_are_read_too(template: Path, tmp_path: Path) -> None:
     assert extracts.sources["workforce"].endswith("workforce.xlsx")
     assert len(extracts["workforce"]) == 50
     assert extracts["census"]["date"].dtype.kind == "M"
+    # One ward's rows from Parquet and Excel too, with the rows a spreadsheet shows.
+    one = load_folder(folder, use_cache=False, wards=["SX-W01"])
+    for name in ("workforce", "census"):
+        expected = extracts.for_wards(["SX-W01"])[name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(one[name].reset_index(drop=True), expected)
 
 
 def test_warehouse_adapter_on_postgres(template: Path, postgres_url: str) -> None:

@@ -32,6 +32,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 STOPWORDS = frozenset(
     [
@@ -98,6 +99,11 @@ def _fold(word: str) -> str:
     return word
 
 
+# ``assign`` is given every themed item's text on each call (each ward's triage places its new
+# items against the whole trust): tokenising them afresh each time cost more than everything
+# else in the ward's triage stage and grew with the trust. A text's words depend on the text
+# alone, so they are remembered (bounded, for a long-running worker).
+@lru_cache(maxsize=1 << 18)
 def words(text: str) -> frozenset[str]:
     """The content words of an issue (see the module docstring)."""
     found = (_fold(w) for w in re.findall(r"[a-z0-9]+", text.casefold()))

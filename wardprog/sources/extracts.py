@@ -27,6 +27,8 @@ from wardprog.sources.tabular import decode_text, sniff_delimiter
 from wardprog.sources.validate import raise_if_problems, validate_frame
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
+# ``DataFrame.attrs`` key: how many data rows a file held before only some wards' were kept.
+DATA_ROWS = "wardprog_data_rows"
 # Guards the folder cache and each Extracts memo (Prefect may run wards on task threads).
 _LOCK = threading.Lock()
 
@@ -136,16 +138,27 @@ def _find(folder: Path, spec: ExtractSpec) -> Path | None:
     return None
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read one extract file as it is (text stays text, so validation can name bad cells)."""
+def read_table(path: Path, wards: frozenset[str] | None = None) -> pd.DataFrame:
+    """Read one extract file as it is (text stays text, so validation can name bad cells).
+
+    With ``wards``, only the rows for those ward codes are kept, filtered while reading, each
+    keeping the row number of the file (``_row``) so a problem still names the row a person
+    finds; rows with no ward code are kept too, so validation still reports them.
+    """
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return _read_csv(path)
+            return _read_csv(path, wards)
         if suffix == ".parquet":
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            if wards is None:
+                return frame
+            # Parquet has no blank rows: row n of the table is data row n (header row 1).
+            frame["_row"] = np.arange(len(frame)) + 2
+            return _of_wards(frame, wards, data_rows=len(frame))
         if suffix == ".xlsx":
-            return _numbered(pd.read_excel(path, dtype=object))
+            frame = _numbered(pd.read_excel(path, dtype=object))
+            return frame if wards is None else _of_wards(frame, wards, data_rows=len(frame))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (ValueError, OSError) as exc:
@@ -153,31 +166,72 @@ def read_table(path: Path) -> pd.DataFrame:
     raise InputFileError(path, [RowProblem(None, None, "unsupported file type")])
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+# Rows parsed at a time when only some wards' rows are kept: a national extract need never be
+# held whole as text cells, only one chunk and the kept rows.
+CSV_CHUNK_ROWS = 200_000
+
+
+def _read_csv(path: Path, wards: frozenset[str] | None = None) -> pd.DataFrame:
     """A CSV as Excel or a warehouse writes it (any of UTF-8/BOM/Windows-1252, ``,`` or ``;``).
 
     Blank lines are kept while reading so each row keeps the number a spreadsheet shows
-    (``_row``), then dropped.
+    (``_row``), then dropped. With ``wards``, the file is read in chunks and each chunk keeps
+    only those wards' rows (and rows with no ward code, for validation to report).
     """
     text = decode_text(path, path.read_bytes())
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=sniff_delimiter(text),
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        skip_blank_lines=False,
-    )
-    return _numbered(frame)
+    options: dict[str, Any] = {
+        "sep": sniff_delimiter(text),
+        "dtype": str,
+        "keep_default_na": False,
+        "na_values": [""],
+        "skip_blank_lines": False,
+    }
+    if wards is None:
+        return _numbered(pd.read_csv(io.StringIO(text), **options))
+    parts: list[pd.DataFrame] = []
+    offset = data_rows = 0
+    with pd.read_csv(io.StringIO(text), chunksize=CSV_CHUNK_ROWS, **options) as chunks:
+        for chunk in chunks:
+            numbered = _numbered(chunk, first=offset)
+            offset += len(chunk)
+            data_rows += len(numbered)
+            parts.append(_of_wards(numbered, wards))
+    if not parts:  # a header and nothing else
+        return _numbered(pd.read_csv(io.StringIO(text), **options))
+    frame = pd.concat(parts, ignore_index=True)
+    frame.attrs[DATA_ROWS] = data_rows
+    return frame
 
 
-def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
-    """Number each row as the spreadsheet does (header row 1), then drop blank rows."""
+def _numbered(frame: pd.DataFrame, first: int = 0) -> pd.DataFrame:
+    """Number each row as the spreadsheet does (header row 1), then drop blank rows.
+
+    ``first`` is how many data rows came before ``frame`` (when a file is read in chunks).
+    """
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame["_row"] = np.arange(len(frame)) + 2
+    frame["_row"] = np.arange(len(frame)) + 2 + first
     # Empty cells are NaN here (CSV reads "" as NaN; Excel has no value).
     blank = frame.drop(columns="_row").isna().all(axis=1)
     return frame.loc[~blank].reset_index(drop=True)
+
+
+def _of_wards(
+    frame: pd.DataFrame, wards: frozenset[str], data_rows: int | None = None
+) -> pd.DataFrame:
+    """The rows of ``frame`` for ``wards``, plus rows with a blank ward code; ``_row`` kept.
+
+    Without a ward code column nothing is filtered: validation reports the missing column.
+    ``data_rows`` (the file's rows before filtering) is noted on the result, so a file with
+    rows, none of them these wards', is told apart from a file with no data rows at all.
+    """
+    column = next((c for c in frame.columns if str(c).strip().lower() == "ward_code"), None)
+    if column is not None:
+        codes = frame[column].astype("string").str.strip()
+        keep = codes.isin(wards).fillna(False) | codes.isna() | (codes == "").fillna(False)
+        frame = frame.loc[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+    if data_rows is not None:
+        frame.attrs[DATA_ROWS] = data_rows
+    return frame
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
@@ -190,8 +244,11 @@ def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(prints)
 
 
-_CACHE: OrderedDict[tuple[str, tuple[tuple[str, int, int], ...]], Extracts] = OrderedDict()
-_CACHE_SIZE = 4
+_CacheKey = tuple[str, tuple[tuple[str, int, int], ...], frozenset[str] | None]
+_CACHE: OrderedDict[_CacheKey, Extracts] = OrderedDict()
+# A few folders or ward sets at once: the whole folder (commands, re-checks) and the waves
+# whose diagnostic stages run in the same tick.
+_CACHE_SIZE = 6
 
 
 def clear_cache() -> None:
@@ -199,9 +256,18 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def load_folder(folder: Path, *, use_cache: bool = True) -> Extracts:
-    """Every extract in ``folder``, validated; raises :class:`InputFileError` on any fault."""
+def load_folder(
+    folder: Path, *, use_cache: bool = True, wards: Iterable[str] | None = None
+) -> Extracts:
+    """Every extract in ``folder``, validated; raises :class:`InputFileError` on any fault.
+
+    With ``wards``, only those wards' rows are read and validated (filtered while reading, each
+    row keeping its row number in the file), so a wave's diagnostic stage holds one wave's
+    rows, not a whole nation's; other wards' rows are neither kept nor checked. The cache is
+    keyed by the ward set too, so a wave's extracts are read once per folder version.
+    """
     folder = Path(folder)
+    wanted = None if wards is None else frozenset(str(w).strip() for w in wards)
     if not folder.is_dir():
         raise InputFileError(
             folder,
@@ -214,7 +280,7 @@ def load_folder(folder: Path, *, use_cache: bool = True) -> Extracts:
                 )
             ],
         )
-    key = (str(folder.resolve()), _fingerprint(folder))
+    key: _CacheKey = (str(folder.resolve()), _fingerprint(folder), wanted)
     if use_cache:
         with _LOCK:
             if key in _CACHE:
@@ -240,7 +306,15 @@ def load_folder(folder: Path, *, use_cache: bool = True) -> Extracts:
             continue
         sources[spec.name] = str(path)
         try:
-            tables[spec.name] = validate_frame(spec, read_table(path), path, check_ranges=False)
+            raw = read_table(path, wanted)
+            tables[spec.name] = validate_frame(
+                spec,
+                raw,
+                path,
+                check_ranges=False,
+                # Rows in the file, none of them these wards': an empty table, not an error.
+                allow_empty=bool(raw.attrs.get(DATA_ROWS)),
+            )
         except InputFileError as exc:
             errors.append(exc)
     raise_if_problems(errors)

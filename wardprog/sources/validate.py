@@ -93,17 +93,19 @@ def validate_frame(
     *,
     first_row: int = 2,
     check_ranges: bool = True,
+    allow_empty: bool = False,
 ) -> pd.DataFrame:
     """Typed, cleaned copy of ``raw`` for ``spec``, or :class:`InputFileError` naming every fault.
 
     ``first_row`` is the row number a user sees for the first data row (2 under a header).
     With ``check_ranges`` False, values outside a column's minimum/maximum are kept: the
     diagnostic extracts leave them to ``plausibility.py``, which refuses only the wards they
-    belong to instead of every ward in the trust.
+    belong to instead of every ward in the trust. With ``allow_empty``, a header with no rows
+    is an empty table (the caller kept only some wards' rows of a file that has data).
     """
     problems: list[RowProblem] = []
     raw = raw.rename(columns=lambda c: str(c).strip().lower())
-    if raw.empty:
+    if raw.empty and not (allow_empty and len(raw.columns)):
         if len([c for c in raw.columns if c != "_row"]) == 0:
             msg = "the file is empty: expected a header row with " + ", ".join(spec.column_names)
         else:

@@ -8,6 +8,7 @@ the register are skipped with one line saying how many.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -43,9 +44,12 @@ def baseline_period(as_of: date, months: int = BASELINE_MONTHS) -> tuple[date, d
     return start, end
 
 
-def load_extracts(settings: Settings) -> Extracts:
-    """The validated extracts folder (cached in-process by path and file mtimes)."""
-    return load_folder(Path(settings.extracts_dir))
+def load_extracts(settings: Settings, wards: Iterable[str] | None = None) -> Extracts:
+    """The validated extracts folder (cached in-process by path, file mtimes and ``wards``).
+
+    With ``wards``, only those wards' rows are read (a wave's, for its diagnostic stage).
+    """
+    return load_folder(Path(settings.extracts_dir), wards=wards)
 
 
 def check_extract_wards(session: Session, extracts: Extracts) -> str | None:
@@ -100,10 +104,19 @@ def refuse_impossible(settings: Settings, extracts: Extracts, ward_code: str, as
         raise ExtractsRefused(ward_code, summary_lines(findings, extracts.sources, REFUSAL_LINES))
 
 
-def load_checked(session: Session, settings: Settings, ward_code: str, as_of: date) -> Extracts:
-    """The extracts, with the ward's data checked for what cannot be true."""
+def load_checked(
+    session: Session,
+    settings: Settings,
+    ward_code: str,
+    as_of: date,
+    wards: Iterable[str] | None = None,
+) -> Extracts:
+    """The extracts, with the ward's data checked for what cannot be true.
+
+    ``wards`` (which must include ``ward_code``) limits the rows read to those wards'.
+    """
     try:
-        extracts = load_extracts(settings)
+        extracts = load_extracts(settings, wards)
     except InputFileError as err:
         lines = [str(p) for p in err.problems[:REFUSAL_LINES]]
         for part in getattr(err, "files", [])[1:]:

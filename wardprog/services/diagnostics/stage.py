@@ -104,13 +104,19 @@ def pull_snapshot(
     end: date,
     rebase: tuple[date, ...] = (),
 ) -> tuple[DiagnosticSnapshot, pd.DataFrame]:
-    """Load, validate, chart and add a snapshot (flushed, not committed) for one ward."""
-    extracts = load_checked(session, settings, ward.code, as_of)
+    """Load, validate, chart and add a snapshot (flushed, not committed) for one ward.
+
+    A wave's ward reads only its wave's rows of the extracts (once per wave, then cached):
+    the whole folder for a national programme is far more than one wave ever charts.
+    """
     wave_codes: list[str] = []
     if wave_id is not None and not rebase:
         wave_codes = _wave_codes(session, wave_id)
+        wards = sorted({*wave_codes, ward.code})
+        extracts = load_checked(session, settings, ward.code, as_of, wards=wards)
         chart = wave_ward_charts(extracts, ward.code, wave_codes, start, end)
     else:
+        extracts = load_checked(session, settings, ward.code, as_of)
         chart = ward_charts(extracts, ward.code, start, end, rebase=rebase)
     metrics = metrics_json(chart)
     snap = DiagnosticSnapshot(

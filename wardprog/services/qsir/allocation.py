@@ -10,6 +10,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, func, select
 
 from wardprog.config import Settings
@@ -37,6 +39,30 @@ class AllocationResult:
     held: list[object] = field(default_factory=list, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """A pending or waitlisted nomination as the allocation reads it (columns, not a row)."""
+
+    id: int
+    course: Course
+    status: NominationStatus
+    waitlist_position: int | None
+    ward_code: str
+    site_code: str
+
+
+def _rows(session: Session, ids: set[int]) -> dict[int, QsirNomination]:
+    """The nominations with ``ids`` as mapped rows, in one statement (none when ``ids`` is empty).
+
+    Rows the session already holds (a ward's nominations just recorded) come back as the same
+    objects, so their changes are flushed once.
+    """
+    if not ids:
+        return {}
+    rows = session.exec(select(QsirNomination).where(col(QsirNomination.id).in_(ids))).all()
+    return {require_id(n): n for n in rows}
+
+
 def allocate_pending(session: Session, settings: Settings, as_of: date) -> AllocationResult:
     """Give every pending or waitlisted nomination the earliest cohort with a free seat.
 
@@ -50,14 +76,29 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
     all_cohorts = session.exec(
         select(QsirCohort).order_by(col(QsirCohort.id)).with_for_update()
     ).all()
-    all_pending = session.exec(
-        select(QsirNomination, Ward.code, Site.code)
-        .where(QsirNomination.ward_id == Ward.id, Ward.site_id == Site.id)
-        .where(col(QsirNomination.status).in_(PENDING))
-    ).all()
+    # The waitlist as plain columns, not mapped rows: every waiting nomination in the trust is
+    # read on every ward's QSIR stage, and building (then flushing) hundreds of ORM objects per
+    # ward made the stage grow with the waitlist. Rows are loaded only for the nominations
+    # whose booking or place in line changes (below).
+    all_pending = [
+        _Waiting(id_, Course(course), NominationStatus(status), position, ward_code, site_code)
+        # SQLAlchemy's select (through ``Session.execute``): SQLModel's takes at most four columns.
+        for id_, course, status, position, ward_code, site_code in session.execute(
+            sa.select(
+                col(QsirNomination.id),
+                col(QsirNomination.course),
+                col(QsirNomination.status),
+                col(QsirNomination.waitlist_position),
+                col(Ward.code),
+                col(Site.code),
+            )
+            .where(col(QsirNomination.ward_id) == col(Ward.id), col(Ward.site_id) == col(Site.id))
+            .where(col(QsirNomination.status).in_(PENDING))
+        ).all()
+    ]
     if not all_pending:
         return result
-    place = {n.id: (ward_code, site_code) for n, ward_code, site_code in all_pending}
+    place = {n.id: (n.ward_code, n.site_code) for n in all_pending}
     # Aggregate in the database and only for the wards asking now: this runs once per ward
     # stage, so reading every nomination and ward here would make a rollout quadratic.
     active = col(QsirNomination.status).in_(ACTIVE)
@@ -77,21 +118,21 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
     ).all():
         load_by_course[Course(course)][ward_code] = count
 
-    def seq(n: QsirNomination) -> int:
+    def seq(n: _Waiting) -> int:
         # People already waiting keep their place ahead of new nominations.
         if n.status == NominationStatus.waitlisted and n.waitlist_position is not None:
             return n.waitlist_position
-        return 10_000_000 + (n.id or 0)
+        return 10_000_000 + n.id
 
     for course in Course:
-        pending = [n for n, _, _ in all_pending if n.course == course]
+        pending = [n for n in all_pending if n.course == course]
         if not pending:
             continue
         cohorts = [c for c in all_cohorts if c.course == course]
         taken = taken_by_course[course]
         requests = [
             rules.SeatRequest(
-                key=require_id(n),
+                key=n.id,
                 ward=place[n.id][0],
                 site=place[n.id][1],
                 seq=seq(n),
@@ -102,11 +143,36 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
             rules.CohortSeats(c.code, c.start_date, c.capacity, taken.get(c.id, 0)) for c in cohorts
         ]
         allocation = rules.allocate(requests, seats, as_of, load_by_course[course])
-        by_id = {n.id: n for n in pending}
+        waiting = {n.id: n for n in pending}
         by_code = {c.code: c for c in cohorts}
+        # Only the nominations that change are written: whoever is booked now, whoever joins
+        # the waitlist, and whoever moves in it. A waiter whose place is unchanged is neither
+        # read as a row nor updated. A waiter who only moves (a new ward's first nominee goes
+        # ahead of another ward's third, so a long waitlist shifts on most wards' stages) gets
+        # one bulk UPDATE of its position, not a mapped row and a unit-of-work flush each,
+        # unless this session holds its row (then the row is changed, so it reads true).
+        places = dict(enumerate(allocation.waitlist, start=1))
+        joined = {k for k in places.values() if waiting[k].status != NominationStatus.waitlisted}
+        shifted = {
+            key: position
+            for position, key in places.items()
+            if key not in joined and waiting[key].waitlist_position != position
+        }
+        held_here = {k for k in shifted if identity_key(QsirNomination, k) in session.identity_map}
+        moved = joined | held_here
+        if len(shifted) > len(held_here):
+            session.execute(
+                sa.update(QsirNomination),
+                [
+                    {"id": key, "waitlist_position": position}
+                    for key, position in shifted.items()
+                    if key not in held_here
+                ],
+            )
+        by_id = _rows(session, set(allocation.booked) | moved)
         for key in allocation.order:
-            nomination = by_id[key]
             if key in allocation.booked:
+                nomination = by_id[key]
                 cohort = by_code[allocation.booked[key]]
                 _transition(nomination, NominationStatus.booked)
                 nomination.cohort_id = cohort.id
@@ -114,7 +180,9 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
                 nomination.booked_on = as_of
                 session.add(nomination)
                 result.booked.append(nomination)
-        for position, key in enumerate(allocation.waitlist, start=1):
+        for position, key in places.items():
+            if key not in moved:
+                continue  # unchanged, or its position updated in bulk above
             nomination = by_id[key]
             if nomination.status != NominationStatus.waitlisted:
                 _transition(nomination, NominationStatus.waitlisted)
