@@ -218,7 +218,7 @@ def test_no_negative_durations(db: Session) -> None:
 def test_status_and_the_dashboard_agree_mid_year_and_at_the_end(
     demo: DemoArea, db: Session
 ) -> None:
-    from tests.test_clock import _status_agrees_with_dashboard
+    from tests.test_programme_e2e import _status_agrees_with_dashboard
 
     for day in (date(2026, 6, 30), END):
         _status_agrees_with_dashboard(db, demo.settings(), day)
