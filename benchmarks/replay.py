@@ -27,6 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+from wardprog.prefect_env import tune_local_server  # noqa: E402
+
+tune_local_server()  # as the wardprog command runs its local API
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # On two busy cores the local API can take longer than Prefect's 20 s default to come up.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -26,6 +26,7 @@ from sqlmodel import Session, SQLModel
 import wardprog.models  # noqa: F401  (registers every table)
 from tests.topology.harness import scratch_database
 from wardprog import config, db
+from wardprog.prefect_env import tune_local_server
 
 # One Prefect home per pytest process (each xdist worker is one), set before Prefect is first
 # imported: workers never share Prefect's local files, and no developer profile leaks in.
@@ -34,6 +35,7 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"wardprog-prefect-{_WORKER
 atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+tune_local_server()  # the test harness's local API records task runs in batches, as wardprog's
 
 PG_ADMIN_URL = os.environ.get(
     "WARDPROG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
