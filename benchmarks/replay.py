@@ -10,6 +10,11 @@ and prints both, the ratio (goal: replay within 5x bare) and the peak RSS of thi
 The bare flow runs twice: the first run also starts the local API (what a fresh `make demo`
 pays once), the second is the floor the ratio is taken against; the replay runs after both.
 
+Last, **same shape**: a bare flow with as many subflows and no-op tasks as the replay made
+(counted from the Prefect API), run the way the replay runs (heartbeats off). It is Prefect's
+own floor for a run of that shape on this machine: what the replay costs beyond it is wardprog's
+work, and the ratio to it says how much of the replay is orchestration.
+
 Usage: `.venv/bin/python benchmarks/replay.py [--end 2026-12-31] [--register wards.csv]`.
 """
 
@@ -78,6 +83,36 @@ def bare_flow_seconds(tasks: int = 200) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def same_shape_seconds(subflows: int, tasks: int) -> float:
+    """A bare run of the replay's shape: ``subflows`` child flows sharing ``tasks`` no-ops."""
+    from prefect import flow, task
+
+    from wardprog.demo.replay import in_process_runs
+
+    @task
+    def noop(n: int) -> int:
+        return n
+
+    @flow(name="bare-child")
+    def child(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            noop(n)
+
+    @flow(name="bare-same-shape")
+    def parent() -> None:
+        per, extra = divmod(tasks, max(subflows, 1))
+        first = 0
+        for i in range(subflows):
+            count = per + (1 if i < extra else 0)
+            child(first, count)
+            first += count
+
+    t0 = time.perf_counter()
+    with in_process_runs():
+        parent()
+    return time.perf_counter() - t0
+
+
 def replay_seconds(start: date, end: date) -> float:
     from wardprog.demo.replay import replay_programme
 
@@ -112,12 +147,18 @@ def main(argv: list[str] | None = None) -> None:
         replay_s = replay_seconds(START, args.end)
         complete = _complete_wards(settings.database_url)
         breakdown = flow_run_breakdown()
+        subflows = sum(r[2] for r in breakdown if r[1] == "flow" and r[0] != "run-programme")
+        # Each subflow also has a tracking task run in its parent; those are not tasks of ours.
+        tasks = sum(r[2] for r in breakdown if r[1] == "task") - subflows
+        shape_s = same_shape_seconds(subflows, tasks)
     print(f"prepare (register, staff, extracts): {prepare_s:7.1f} s")
     print(f"bare flow, 200 no-op tasks, first run: {cold_s:6.1f} s (starts the local API)")
     print(f"bare flow, 200 no-op tasks:           {bare_s:7.1f} s")
     print(f"run-programme replay {START} to {args.end}: {replay_s:7.1f} s ({complete})")
     print(f"ratio replay / bare:                  {replay_s / bare_s:7.1f} x   (goal <= 5 x)")
     print(f"ratio replay / bare first run:        {replay_s / cold_s:7.1f} x")
+    print(f"bare run of the replay's shape ({subflows} subflows, {tasks} tasks): {shape_s:6.1f} s")
+    print(f"ratio replay / same shape:            {replay_s / shape_s:7.1f} x")
     print(f"peak RSS of this process:             {peak_rss_mb():7.0f} MB")
     print("\nflow and task runs inside the replay (from the Prefect API):")
     print(f"{'name':<32} {'kind':<5} {'runs':>5} {'total s':>8} {'mean ms':>8}")
@@ -136,7 +177,7 @@ def flow_run_breakdown() -> list[tuple[str, str, int, float]]:
         while page := client.read_flow_runs(offset=offset, limit=200):
             for run in page:
                 name = names.get(run.flow_id, "?")
-                if name != "bare-no-op-tasks":
+                if not name.startswith("bare-"):
                     totals.setdefault((name, "flow"), []).append(_seconds(run))
             offset += len(page)
         offset = 0
