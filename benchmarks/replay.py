@@ -170,6 +170,9 @@ def flow_run_breakdown() -> list[tuple[str, str, int, float]]:
     """(name, flow|task, runs, total seconds) of every run but the bare flows, slowest first."""
     from prefect.client.orchestration import get_client
 
+    # The local API records task runs in batches flushed every 5 s (prefect_env.SERVER_TUNING):
+    # wait for the last flush so the replay's final task runs are counted.
+    time.sleep(6)
     totals: dict[tuple[str, str], list[float]] = {}
     with get_client(sync_client=True) as client:
         names = {f.id: f.name for f in client.read_flows(limit=200)}

@@ -8,6 +8,7 @@ one message, the run completes for the other ward, and advancing again changes n
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -54,12 +55,22 @@ POISON = {
 }
 
 
-def _task_runs(name: str) -> list[int]:
+def _task_runs(name: str, expected: int) -> list[int]:
+    """Run counts of the task runs named ``name``, once the API has recorded ``expected`` of them.
+
+    The local API records task runs in batches (``prefect_env.SERVER_TUNING``: at 200 events or
+    every 5 s), so a run finished a moment ago may not be there yet: wait for the flush.
+    """
+    deadline = time.monotonic() + 30
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])), limit=50
-        )
-    return [r.run_count for r in runs]
+        while True:
+            runs = client.read_task_runs(
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=[name])), limit=50
+            )
+            done = [r for r in runs if r.state is not None and r.state.is_final()]
+            if len(done) >= expected or time.monotonic() > deadline:
+                return [r.run_count for r in done]
+            time.sleep(0.5)
 
 
 def _notes(session: Session, kind: str) -> list[Notification]:
@@ -104,7 +115,7 @@ def test_poison_file_costs_one_attempt_and_one_message_once(
         advance_wards(as_of=AS_OF, programme=programme.name)
 
     stage = "triage" if kind.startswith("triage") else "qsir"
-    assert _task_runs(f"{stage} · {bad.code}") == [1, 1]  # one attempt per advance, no retries
+    assert _task_runs(f"{stage} · {bad.code}", 2) == [1, 1]  # one attempt per advance, no retries
     rejected = folder / "rejected"
     assert sorted(p.name for p in rejected.iterdir()) == [filename, f"{filename}.errors.txt"]
     errors = (rejected / f"{filename}.errors.txt").read_text()
