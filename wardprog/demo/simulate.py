@@ -24,13 +24,13 @@ from wardprog.config import LONDON, Settings
 from wardprog.models import (
     EngagementEvent,
     EventStatus,
-    Notification,
     Site,
     Stage,
     Ward,
     WardEnrolment,
     Wave,
 )
+from wardprog.notify.outbox import enqueued
 from wardprog.services.context import StageContext
 
 # Enrolment stages at which a ward still owes a return (triage template, nomination file):
@@ -62,10 +62,7 @@ def _chased(session: Session, ward_code: str, wave: int) -> bool:
     """The manager has been chased for the triage template. Chasing runs after the day's
     returns, so a chase found here went out on an earlier day."""
     key = f"return_chase:triage:{ward_code}:wave-{wave}:manager"
-    return (
-        session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first()
-        is not None
-    )
+    return enqueued(session, key)
 
 
 def return_templates(

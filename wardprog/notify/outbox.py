@@ -51,11 +51,57 @@ def enqueue(
     ``recipients`` are e-mail addresses (blank ones, e.g. a ward with no manager recorded, are
     dropped); routing decides which destinations use them (see ``wardprog.notify.routing``).
     """
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValueError(f"idempotency key must be 1-{MAX_KEY_LENGTH} characters: {key!r}")
-    existing = session.exec(select(Notification).where(Notification.idempotency_key == key)).first()
+    existing = _existing(session, key)
     if existing is not None:
         return existing
+    return _add(session, key, kind, tags, context, ward_code, recipients, attachments)
+
+
+def enqueue_new(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    tags: Iterable[str],
+    context: dict[str, Any],
+    ward_code: str | None = None,
+    recipients: Sequence[str] = (),
+    attachments: Sequence[Attachment] = (),
+) -> Notification | None:
+    """:func:`enqueue`, but ``None`` when a message with ``key`` was enqueued before.
+
+    For a caller that counts what it sent: one read of the key instead of a check of its own
+    followed by enqueue's.
+    """
+    if _existing(session, key) is not None:
+        return None
+    return _add(session, key, kind, tags, context, ward_code, recipients, attachments)
+
+
+def enqueued(session: Session, key: str) -> bool:
+    """Whether a message with ``key`` is in the outbox (queued, sent or failed)."""
+    return (
+        session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first()
+        is not None
+    )
+
+
+def _existing(session: Session, key: str) -> Notification | None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"idempotency key must be 1-{MAX_KEY_LENGTH} characters: {key!r}")
+    return session.exec(select(Notification).where(Notification.idempotency_key == key)).first()
+
+
+def _add(
+    session: Session,
+    key: str,
+    kind: str,
+    tags: Iterable[str],
+    context: dict[str, Any],
+    ward_code: str | None,
+    recipients: Sequence[str],
+    attachments: Sequence[Attachment],
+) -> Notification:
     if ward_code is not None:
         # Every ward message carries the ward page link, signed for the ward's manager.
         from wardprog.config import get_settings

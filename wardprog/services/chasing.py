@@ -21,7 +21,6 @@ from wardprog.config import Settings
 from wardprog.models import (
     EngagementEvent,
     EventStatus,
-    Notification,
     QsirNomination,
     Site,
     Stage,
@@ -29,7 +28,7 @@ from wardprog.models import (
     WardEnrolment,
     Wave,
 )
-from wardprog.notify.outbox import Attachment, enqueue
+from wardprog.notify.outbox import Attachment, enqueue, enqueued
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.services.owners import owners_for
 from wardprog.services.qsir import nomination_inbox
@@ -111,9 +110,7 @@ def chase_returns(session: Session, settings: Settings, as_of: date) -> list[Cha
             steps.append(("matron", matron.name, matron.email))
         for who, name, email in steps:
             key = f"return_chase:{what}:{ward.code}:wave-{wave.number}:{who}"
-            if session.exec(
-                select(Notification.id).where(Notification.idempotency_key == key)
-            ).first():
+            if enqueued(session, key):
                 continue  # chased already: once each
             enqueue(
                 session,

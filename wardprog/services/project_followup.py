@@ -19,7 +19,7 @@ from wardprog.models import (
     ProjectStatus,
     Ward,
 )
-from wardprog.notify.outbox import enqueue
+from wardprog.notify.outbox import enqueue, enqueued
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.services.project_scores import latest_project_scores
 from wardprog.services.triage import TRIAGE_SCORER
@@ -79,7 +79,7 @@ def send_scoring_prompts(session: Session, as_of: date) -> list[Notification]:
     for a in _activity(session, as_of):
         p = a.project
         key = f"{PROMPT_KIND}:project-{p.id}:{month}"
-        if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
+        if enqueued(session, key):
             continue
         ward = _ward(session, p)
         recipients = [p.lead_email] if p.lead_email else []
@@ -113,7 +113,7 @@ def send_stale_flags(session: Session, as_of: date, days: int = 90) -> list[Noti
     for a in stale_projects(session, as_of, days):
         p = a.project
         key = f"{STALE_KIND}:project-{p.id}:since-{a.last_activity.isoformat()}"
-        if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
+        if enqueued(session, key):
             continue
         ward = _ward(session, p)
         sent.append(

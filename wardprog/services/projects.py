@@ -59,21 +59,39 @@ def score_given_already(
     ).first()
 
 
+def _new_project(item: TriageItem, on: date) -> ImprovementProject:
+    assert item.category is TriageCategory.improve
+    return ImprovementProject(
+        triage_item_id=require_id(item),
+        ward_id=item.ward_id,
+        title=item.issue[:200],
+        lead=item.owner,
+        started_on=on,
+    )
+
+
 def ensure_project_for_item(session: Session, item: TriageItem, on: date) -> ImprovementProject:
     """The project record of an `improve` item, created the first time it is seen."""
-    assert item.category is TriageCategory.improve and item.id is not None
     project = project_for_item(session, item)
     if project is None:
-        project = ImprovementProject(
-            triage_item_id=item.id,
-            ward_id=item.ward_id,
-            title=item.issue[:200],
-            lead=item.owner,
-            started_on=on,
-        )
+        project = _new_project(item, on)
         session.add(project)
         session.flush()
     return project
+
+
+def projects_for_new_items(
+    session: Session, items: Sequence[TriageItem], on: date
+) -> list[ImprovementProject]:
+    """The project records of `improve` items created in this transaction, in their order.
+
+    Items just inserted cannot have a project yet, so there is nothing to look up: one batched
+    INSERT for a returned file's projects instead of a read and an insert per item.
+    """
+    projects = [_new_project(item, on) for item in items]
+    session.add_all(projects)
+    session.flush()
+    return projects
 
 
 def item_closed(session: Session, item: TriageItem, on: date) -> None:

@@ -30,8 +30,8 @@ from sqlmodel import Session, select
 from wardprog import commands as c
 from wardprog.config import Settings
 from wardprog.errors import InputFileError, RowProblem, WardprogError
-from wardprog.models import Notification, Site, TriageCategory, TriageItem, Ward, WardEnrolment
-from wardprog.notify.outbox import Attachment, enqueue
+from wardprog.models import Site, TriageCategory, TriageItem, Ward, WardEnrolment
+from wardprog.notify.outbox import Attachment, enqueue, enqueued
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.triage import IHI_SCORES
 from wardprog.rules.working_days import first_working_day_of_month
@@ -139,7 +139,7 @@ def send_monthly_trackers(session: Session, as_of: date) -> list[str]:
         if not items:
             continue
         key = f"ward_tracker:{ward.code}:{month:%Y-%m}"
-        if _sent(session, key):
+        if enqueued(session, key):
             continue
         enqueue(
             session,
@@ -167,13 +167,6 @@ def send_monthly_trackers(session: Session, as_of: date) -> list[str]:
         )
         sent.append(ward.code)
     return sent
-
-
-def _sent(session: Session, key: str) -> bool:
-    return (
-        session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first()
-        is not None
-    )
 
 
 # --- reading a return --------------------------------------------------------------------------
@@ -342,7 +335,7 @@ def collect_returns(
     outcomes = []
     for returned in returned_files(tracker_inbox(settings, ward.code)):
         path, data, digest = returned.path, returned.data, returned.sha256
-        if _sent(session, f"tracker_recorded:{ward.code}:{digest[:16]}"):
+        if enqueued(session, f"tracker_recorded:{ward.code}:{digest[:16]}"):
             # Recorded already (the move after commit did not happen): just file it away.
             file_on_commit(session, returned)
             continue

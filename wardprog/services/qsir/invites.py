@@ -22,7 +22,7 @@ from wardprog.models import (
     Ward,
 )
 from wardprog.notify.ics import CalendarEvent, build_calendar
-from wardprog.notify.outbox import Attachment, enqueue
+from wardprog.notify.outbox import Attachment, enqueue_new
 from wardprog.services.qsir.cohorts import cohort_dates
 from wardprog.services.qsir.lifecycle import ACTIVE
 
@@ -207,15 +207,7 @@ def _to_nominee(
 
 
 def _enqueue_once(session: Session, *, key: str, **kwargs: Any) -> bool:
-    from wardprog.models import Notification
-
-    exists = session.exec(
-        select(Notification.id).where(Notification.idempotency_key == key)
-    ).first()
-    if exists is not None:
-        return False
-    enqueue(session, key=key, **kwargs)
-    return True
+    return enqueue_new(session, key=key, **kwargs) is not None
 
 
 def _notify_cancellation(session: Session, nomination: QsirNomination) -> None:

@@ -43,7 +43,7 @@ from wardprog.services.inbox import (
     quarantine,
     returned_files,
 )
-from wardprog.services.projects import ensure_project_for_item
+from wardprog.services.projects import projects_for_new_items
 from wardprog.services.triage_template import parse_template
 
 TRIAGE_SCORER = "Improvement team (triage)"
@@ -133,11 +133,9 @@ def import_entries(
                 record_owner(session, item, as_of, "raised")
     # Each `improve` item's project first: its starting score is the first of the project's
     # own score history.
-    projects = {
-        n: ensure_project_for_item(session, item, as_of)
-        for n, item in enumerate(created)
-        if item.category is TriageCategory.improve
-    }
+    improve = [n for n, item in enumerate(created) if item.category is TriageCategory.improve]
+    started = projects_for_new_items(session, [created[n] for n in improve], as_of)
+    projects = dict(zip(improve, started, strict=True))
     for n, score in scores.items():
         project = projects.get(n)
         session.add(

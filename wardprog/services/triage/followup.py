@@ -16,7 +16,7 @@ from wardprog.models.triage import (
     TriageItem,
     TriageStatus,
 )
-from wardprog.notify.outbox import enqueue
+from wardprog.notify.outbox import enqueue, enqueued
 from wardprog.rules.triage import (
     check_score_entry,
     iso_week,
@@ -268,7 +268,7 @@ def send_overdue_reminders(session: Session, as_of: date) -> list[Notification]:
     sent: list[Notification] = []
     for recipient, rows in groups.items():
         key = f"overdue_reminder:{recipient or IMPROVEMENT_TEAM_TAG}:{week}"[:200]
-        if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
+        if enqueued(session, key):
             continue
         wards = {ward.code: (ward, site) for _i, ward, site, _s in rows}
         one_ward = next(iter(wards.values())) if len(wards) == 1 else None
