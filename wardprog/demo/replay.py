@@ -21,14 +21,11 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from sqlmodel import Session
 
 from flows.board import board_report, month_end_runs
-from flows.chasing import chase_returns
 from flows.common import artifact_key, runtime
+from flows.daily import daily_round
 from flows.launch_wave import advance_wards, launch_wave
 from flows.notify import dispatch_notifications, improvement_team_digest
-from flows.projects import project_follow_up
-from flows.qsir import qsir_reminders, record_completions
-from flows.rechecks import recheck_due
-from flows.triage import overdue_reminders
+from flows.qsir import record_completions
 from wardprog import clock
 from wardprog.config import get_settings
 from wardprog.db import session_scope
@@ -92,11 +89,7 @@ def replay_tick(as_of: date, action: str, programme: str = DEFAULT_PROGRAMME) ->
     else:
         advance_wards(as_of=as_of, programme=programme)
     staff_follow_up(as_of)
-    overdue_reminders(as_of=as_of)
-    project_follow_up(as_of=as_of)
-    chase_returns(as_of=as_of)
-    recheck_due(as_of=as_of)  # the recheck-due deployment's flow
-    qsir_reminders(as_of=as_of)
+    daily_round(as_of=as_of)  # reminders, project follow-up, chasing, re-checks, QSIR reminders
     record_completions(as_of=as_of)
     improvement_team_digest(as_of=as_of)
     dispatch_notifications(as_of=as_of)
