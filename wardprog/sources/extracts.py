@@ -251,6 +251,12 @@ _CACHE: OrderedDict[_CacheKey, Extracts] = OrderedDict()
 _CACHE_SIZE = 6
 
 
+# One lock per key being read: the day's re-checks (or a wave's stages) run on four threads
+# and ask for the same ward set at once; the first reads it, the others wait for its result
+# instead of each parsing the same files.
+_LOADING: dict[_CacheKey, threading.Lock] = {}
+
+
 def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
@@ -281,11 +287,33 @@ def load_folder(
             ],
         )
     key: _CacheKey = (str(folder.resolve()), _fingerprint(folder), wanted)
-    if use_cache:
+    if not use_cache:
+        return _load(folder, wanted)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        loading = _LOADING.setdefault(key, threading.Lock())
+    with loading:
         with _LOCK:
-            if key in _CACHE:
+            if key in _CACHE:  # read by the thread this one waited for
                 _CACHE.move_to_end(key)
                 return _CACHE[key]
+        try:
+            extracts = _load(folder, wanted)
+            with _LOCK:
+                _CACHE[key] = extracts
+                while len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+        finally:
+            with _LOCK:
+                if _LOADING.get(key) is loading:
+                    del _LOADING[key]
+    return extracts
+
+
+def _load(folder: Path, wanted: frozenset[str] | None) -> Extracts:
+    """:func:`load_folder`'s read and validation, uncached."""
     tables: dict[str, pd.DataFrame] = {}
     sources: dict[str, str] = {}
     errors: list[InputFileError] = []
@@ -318,13 +346,7 @@ def load_folder(
         except InputFileError as exc:
             errors.append(exc)
     raise_if_problems(errors)
-    extracts = Extracts(tables=tables, sources=sources)
-    if use_cache:
-        with _LOCK:
-            _CACHE[key] = extracts
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    return extracts
+    return Extracts(tables=tables, sources=sources)
 
 
 def load_warehouse(url: str, *, schema: str | None = None) -> Extracts:
