@@ -48,12 +48,15 @@ def publish_pack_artifacts(ward_code: str, snapshot_id: int) -> str:
     retry_delay_seconds=10,
     persist_result=False,
 )
-def recheck_ward_task(ward_code: str, as_of: date) -> dict[str, Any]:
-    """Re-pull a ward 3 or 6 months after its engagement event and report what changed."""
+def recheck_ward_task(ward_code: str, as_of: date, batch: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Re-pull a ward 3 or 6 months after its engagement event and report what changed.
+
+    ``batch``: the day's due wards, whose extract rows are read once and charted together.
+    """
     logger = get_run_logger()
     settings, engine = runtime()
     with session_scope(engine) as session:
-        result = run_recheck(session, settings, ward_code, as_of)
+        result = run_recheck(session, settings, ward_code, as_of, batch)
     logger.info(result.message)
     if result.kind is not None:
         create_markdown_artifact(
@@ -94,15 +97,21 @@ def recheck_due_wards(as_of: date) -> list[dict[str, Any]]:
 def run_due_rechecks(as_of: date) -> list[dict[str, Any]]:
     """The body of a re-check run, for a flow with a thread-pool task runner to call.
 
-    Each ward's re-check is a task (not a subflow) and they run concurrently: a re-check reads
-    only its own ward's rows and writes only its own snapshot. The daily ``recheck-due`` flow
+    Each ward's re-check is a task (not a subflow) and they run concurrently: the day's due
+    wards' extract rows are read once for them all (and charted together where their periods
+    match), and each task writes only its own snapshot. The daily ``recheck-due`` flow
     calls this directly rather than through ``recheck_due_wards``: a subflow run a day is an
     API round trip and a flow-run page nobody reads.
     """
     _, engine = runtime()
     with Session(engine) as session:
         wards = due_rechecks(session, as_of)
-    results = [f.result() for f in recheck_ward_task.map(wards, unmapped(as_of))] if wards else []
+    batch = tuple(wards)
+    results = (
+        [f.result() for f in recheck_ward_task.map(wards, unmapped(as_of), unmapped(batch))]
+        if wards
+        else []
+    )
     if results:
         lines = [f"# Re-checks as of {as_of}", "", "| Ward | Re-check | Improved | Concern |"]
         lines.append("|---|---|---|---|")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -195,3 +196,66 @@ def test_verdicts_go_to_the_ward_and_team_once_and_on_the_dashboard(
 
     assert [r["ward_code"] for r in latest_rechecks(session)] == ["RC-W01"]
     assert latest_rechecks(session, date(2026, 5, 17)) == []
+
+
+def test_a_recheck_read_with_its_days_batch_equals_one_read_alone(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    """The daily run reads the due wards' rows once and charts wards sharing a period together;
+    each ward's verdict, message and snapshot are what re-checking it on its own gives."""
+    from tests.utils.factories import make_enrolment
+
+    codes = ["RB-W01", "RB-W02", "RB-W03", "RB-W04"]
+    generate_extracts(
+        [(c, "RB", 20 + i) for i, c in enumerate(codes)],
+        settings.extracts_dir,
+        date(2023, 1, 1),
+        date(2026, 12, 31),
+        seed=11,
+    )
+    ctx = make_context(session, settings, as_of=date(2026, 1, 5))
+    site = ctx.site
+    # W01 and W02 share a period (events in February); W03's is March's; W04 is not due.
+    events = {
+        "RB-W01": datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
+        "RB-W02": datetime(2026, 2, 24, 9, 0, tzinfo=UTC),
+        "RB-W03": datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        "RB-W04": datetime(2026, 5, 20, 9, 0, tzinfo=UTC),
+    }
+    for code, starts in events.items():
+        ward = make_ward(session, site, code=code)
+        make_enrolment(session, ward, ctx.wave)
+        session.add(
+            EngagementEvent(
+                ward_id=ward.id,  # type: ignore[arg-type]
+                wave_id=ctx.wave.id,  # type: ignore[arg-type]
+                starts_at=starts,
+                ends_at=starts,
+                uid=f"evt-{code.lower()}@wardprog",
+            )
+        )
+    session.flush()
+    as_of = date(2026, 6, 15)
+    due = due_rechecks(session, as_of)
+    assert due == ["RB-W01", "RB-W02", "RB-W03"]
+
+    def seen(result: Any) -> dict[str, Any]:
+        snap = session.get(DiagnosticSnapshot, result.snapshot_id)
+        assert snap is not None and result.created
+        content = (snap.kind, snap.period_start, snap.period_end, snap.metrics, snap.signals)
+        return {
+            "changes": result.changes,
+            "message": result.message,
+            "markdown": result.markdown(),
+            "snapshot": (*content, snap.staff_survey),
+        }
+
+    alone = {}
+    for code in due:
+        alone[code] = seen(run_recheck(session, settings, code, as_of))
+    for snap in session.exec(select(DiagnosticSnapshot)).all():
+        session.delete(snap)
+    session.flush()
+    batched = {code: seen(run_recheck(session, settings, code, as_of, due)) for code in due}
+    assert batched == alone
+    assert any(c.verdict != "no_change" for r in alone.values() for c in r["changes"])

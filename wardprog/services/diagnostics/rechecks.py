@@ -6,10 +6,13 @@ The baseline's SPC limits are fixed and the months since are read against them, 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
@@ -47,6 +50,7 @@ from wardprog.services.diagnostics.extracts import (
     load_checked,
 )
 from wardprog.services.diagnostics.stage import tell_team_refused
+from wardprog.sources.extracts import Extracts
 
 RECHECK_KINDS = {3: "recheck_3m", 6: "recheck_6m"}
 
@@ -112,6 +116,11 @@ def engagement_date(session: Session, ward: Ward, enrolment: WardEnrolment | Non
         .where(EngagementEvent.ward_id == ward.id, EngagementEvent.status != EventStatus.cancelled)
         .order_by(col(EngagementEvent.starts_at).desc())
     ).first()
+    return _event_day(event, enrolment)
+
+
+def _event_day(event: EngagementEvent | None, enrolment: WardEnrolment | None) -> date | None:
+    """The day of ``event`` (the ward's latest non-cancelled one), else of the enrolment's note."""
     when: datetime | None = None
     if event is not None and event.held_on is not None:
         return event.held_on  # recorded as held: the day it really took place
@@ -126,6 +135,31 @@ def engagement_date(session: Session, ward: Ward, enrolment: WardEnrolment | Non
     return when.date()
 
 
+def _enrolled_event_days(
+    session: Session, ward_codes: Sequence[str] | None = None
+) -> list[tuple[WardEnrolment, Ward, date | None]]:
+    """Each enrolment (of ``ward_codes``, or every one) with its ward's event day, by ward code.
+
+    Two queries whatever the number of wards: the enrolments, then every non-cancelled event of
+    those wards (latest first per ward, the order :func:`engagement_date` reads them in).
+    """
+    query = select(WardEnrolment, Ward).where(WardEnrolment.ward_id == Ward.id)
+    if ward_codes is not None:
+        query = query.where(col(Ward.code).in_(list(ward_codes)))
+    rows = session.exec(query.order_by(Ward.code)).all()
+    if not rows:
+        return []
+    events = select(EngagementEvent).where(EngagementEvent.status != EventStatus.cancelled)
+    if ward_codes is not None:
+        events = events.where(col(EngagementEvent.ward_id).in_([w.id for _, w in rows]))
+    latest: dict[int, EngagementEvent] = {}
+    for event in session.exec(
+        events.order_by(col(EngagementEvent.ward_id), col(EngagementEvent.starts_at).desc())
+    ).all():
+        latest.setdefault(event.ward_id, event)
+    return [(e, w, _event_day(latest.get(require_id(w)), e)) for e, w in rows]
+
+
 def recheck_kind(event_day: date, as_of: date) -> str | None:
     """``recheck_6m`` from six months after the event, ``recheck_3m`` from three, else None."""
     for months in sorted(RECHECK_KINDS, reverse=True):
@@ -135,15 +169,31 @@ def recheck_kind(event_day: date, as_of: date) -> str | None:
 
 
 def _verdicts(before_after: pd.DataFrame, event_month: pd.Timestamp) -> list[MetricChange]:
-    """Judge post-event months against limits fixed on the pre-event baseline."""
+    """Judge post-event months against limits fixed on the pre-event baseline.
+
+    Columns are taken out as arrays once and each metric's rows found by position: slicing the
+    frame twice per metric cost more than the SPC itself. Means stay pandas' (``Series.mean``
+    on the same values in the same order), so they match to the last bit.
+    """
+    metric = before_after["metric"].astype(str).to_numpy()
+    is_after = (before_after["month"] >= event_month).to_numpy()
+    value = before_after["value"].to_numpy(dtype=float)
+    point_type = before_after["point_type"].astype(str).to_numpy()
+    special = before_after["special_cause"].to_numpy(dtype=bool)
+    rule = before_after["special_cause_type"].to_numpy()
+    # Metrics in the order grouping by metric visits them (the categories' order for a
+    # categorical column): the stored changes and the message list them in that order.
+    group_no = before_after.groupby("metric", sort=False).ngroup().to_numpy()
+    first_of = dict(zip(group_no.tolist(), metric.tolist(), strict=True))
     changes = []
-    for key, rows in before_after.groupby("metric", sort=False):
+    for key in (first_of[n] for n in sorted(first_of)):
         m = METRICS_BY_KEY[str(key)]
-        before = rows.loc[rows["month"] < event_month]
-        after = rows.loc[rows["month"] >= event_month]
-        if after.empty or before.empty:
+        rows = metric == key
+        after = rows & is_after
+        before = rows & ~is_after
+        if not after.any() or not before.any():
             continue
-        types = set(after["point_type"].astype(str))
+        types = set(point_type[after].tolist())
         worse = "special_cause_concern" in types
         better = "special_cause_improvement" in types
         if worse and better:
@@ -154,7 +204,7 @@ def _verdicts(before_after: pd.DataFrame, event_month: pd.Timestamp) -> list[Met
             verdict = "improvement"
         else:
             verdict = "no_change"
-        flagged = after.loc[after["special_cause"], "special_cause_type"].tolist()
+        flagged = rule[after & special].tolist()
         detail = (
             ", ".join(sorted({_RULE_TEXT.get(f, f) for f in flagged}))
             if flagged
@@ -165,21 +215,32 @@ def _verdicts(before_after: pd.DataFrame, event_month: pd.Timestamp) -> list[Met
                 metric=m.key,
                 label=m.label,
                 verdict=verdict,
-                before_mean=_num(before["value"].mean()),
-                after_mean=_num(after["value"].mean()),
-                after_points=len(after),
+                before_mean=_num(pd.Series(value[before]).mean()),
+                after_mean=_num(pd.Series(value[after]).mean()),
+                after_points=int(after.sum()),
                 detail=detail,
             )
         )
     return changes
 
 
-def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: date) -> RecheckResult:
+def run_recheck(
+    session: Session,
+    settings: Settings,
+    ward_code: str,
+    as_of: date,
+    batch: Sequence[str] = (),
+) -> RecheckResult:
     """Re-pull a ward 3 or 6 months after its engagement event and judge the change.
 
     The stored chart is rebased at the event month (new limits for the new process); the verdict
     compares the post-event months with limits fixed on the pre-event baseline, the Making Data
     Count way of asking "is this different from before?". Idempotent per ward, wave and kind.
+
+    Only the ward's own extract rows are read, or with ``batch`` (the day's due wards) the
+    batch's: read once for the batch (the folder cache is keyed by ward set), and the batch's
+    wards re-checked over the same period are charted together in one pass (see
+    :func:`_batch_charts`). Each ward's verdict is the one it gets re-checked on its own.
     """
     ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
     if ward is None:
@@ -202,14 +263,8 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
             message=f"Not due: the first re-check is 3 months after the event on {event_day}.",
         )
     wave_id = enrolment.wave_id if enrolment else None
-    # The month the event falls in is part before, part after: the new process is measured from
-    # the first whole month after the event (or the event's own month if it was on the 1st).
-    rebase_at = (
-        (event_day.replace(day=1) + relativedelta(months=1)) if event_day.day > 1 else event_day
-    )
+    start, end, rebase_at = period = _period(event_day, as_of)
     event_month = pd.Timestamp(rebase_at)
-    start = baseline_period(event_day)[0]
-    end = as_of.replace(day=1) - relativedelta(days=1)
 
     existing = session.exec(
         select(DiagnosticSnapshot).where(
@@ -218,21 +273,28 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
             DiagnosticSnapshot.kind == kind,
         )
     ).first()
+    wards = sorted({*batch, ward.code})
     try:
-        extracts = load_checked(session, settings, ward.code, as_of)
+        extracts = load_checked(session, settings, ward.code, as_of, wards=wards)
     except ExtractsRefused as refused:
         # The re-check stays due: it runs on the next day's pass once the data is corrected.
         tell_team_refused(session, settings, ward, refused)
         return RecheckResult(
             ward_code, None, as_of, event_day, None, False, message=str(refused).splitlines()[0]
         )
-    metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end, gaps=True)
-    fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
+    rebased: pd.DataFrame | None = None
+    if len(wards) > 1:
+        metrics, fixed, rebased = _batch_charts(session, extracts, ward.code, period, wards, as_of)
+    else:
+        metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end, gaps=True)
+        fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
     changes = _verdicts(fixed, event_month) if not metrics.empty else []
 
     created = False
     if existing is None:
-        chart = charts_for(metrics, rebase=(rebase_at,)) if not metrics.empty else metrics
+        if rebased is None:
+            rebased = charts_for(metrics, rebase=(rebase_at,)) if not metrics.empty else metrics
+        chart = rebased
         mj = metrics_json(chart) if not metrics.empty else {}
         existing = DiagnosticSnapshot(
             ward_id=require_id(ward),
@@ -249,7 +311,11 @@ def run_recheck(session: Session, settings: Settings, ward_code: str, as_of: dat
                 "changes": [c.__dict__ for c in changes],
             },
             signals=find_signals(mj),
-            staff_survey=staff_survey_json(extracts, ward.code, as_of, settings),
+            # With a batch, the batch's survey scores are computed in one pass (per ward, so
+            # each ward's are its own).
+            staff_survey=staff_survey_json(
+                extracts, ward.code, as_of, settings, wards if len(wards) > 1 else ()
+            ),
         )
         session.add(existing)
         session.flush()
@@ -328,46 +394,151 @@ def latest_rechecks(session: Session, as_of: date | None = None) -> list[dict[st
     return [latest[k] for k in sorted(latest)]
 
 
-def fixed_limit_charts(metrics: pd.DataFrame, event_month: pd.Timestamp) -> pd.DataFrame:
-    """Each metric charted with its limits fixed on its own points before ``event_month``.
+def _period(event_day: date, as_of: date) -> tuple[date, date, date]:
+    """(start, end, rebase_at) of a re-check as of ``as_of`` for an event on ``event_day``.
 
+    The month the event falls in is part before, part after: the new process is measured from
+    the first whole month after the event (or the event's own month if it was on the 1st).
+    """
+    rebase_at = (
+        (event_day.replace(day=1) + relativedelta(months=1)) if event_day.day > 1 else event_day
+    )
+    start = baseline_period(event_day)[0]
+    end = as_of.replace(day=1) - relativedelta(days=1)
+    return start, end, rebase_at
+
+
+_Charts = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+# One batch's charting at a time (the threads of a day's re-checks share one Extracts).
+_BATCH_LOCK = threading.Lock()
+
+
+def _batch_charts(
+    session: Session,
+    extracts: Extracts,
+    ward_code: str,
+    period: tuple[date, date, date],
+    wards: Sequence[str],
+    as_of: date,
+) -> _Charts:
+    """(metrics, fixed-limit charts, rebased charts) of ``ward_code``, whose re-check covers
+    ``period``, computed in one pass with the batch's other wards re-checked over that period.
+
+    Wards whose events fall in the same month share a period (baseline start, end, rebase
+    month); each such group is charted once: one ``ward_month_metrics``, one SPC pass per
+    distinct count of baseline points, one rebased SPC pass. SPC is per ward-metric series and
+    the metrics per ward-month, so each ward's rows are what charting it alone gives. The
+    batch's event days are read once (two queries). Kept on the extracts' memo for one day and
+    batch at a time, so memory is one day's due wards whatever the size of the trust.
+    """
+    batch_key = (as_of, tuple(wards))
+    with _BATCH_LOCK:
+        memo = extracts._memo.get("rechecks")
+        if memo is None or memo[0] != batch_key:
+            days = {w.code: day for _, w, day in _enrolled_event_days(session, wards)}
+            fresh: dict[tuple[str, tuple[date, date, date]], _Charts] = {}
+            memo = (batch_key, days, fresh)
+            extracts._memo["rechecks"] = memo
+        _, days, charts = memo
+        if (ward_code, period) not in charts:
+            group = {ward_code} | {
+                code
+                for code, day in days.items()
+                if day is not None
+                and recheck_kind(day, as_of) is not None
+                and _period(day, as_of) == period
+            }
+            for code, found in _chart_group(extracts, sorted(group), *period).items():
+                charts[(code, period)] = found
+        result: _Charts = charts[(ward_code, period)]
+    return result
+
+
+def _chart_group(
+    extracts: Extracts, group: Sequence[str], start: date, end: date, rebase_at: date
+) -> dict[str, _Charts]:
+    """:func:`_batch_charts` for one period: every ward of ``group`` charted in one pass."""
+    metrics = ward_month_metrics(extracts.for_wards(group).tables, start, end, gaps=True)
+    if metrics.empty:
+        return {code: (metrics, metrics, metrics) for code in group}
+    frames = (
+        metrics,
+        fixed_limit_charts(metrics, pd.Timestamp(rebase_at)),
+        charts_for(metrics, rebase=(rebase_at,)),
+    )
+    # Each frame is sorted by ward first (fixed_limit_charts keeps first-appearance order), so
+    # a ward's slice is in the order charting it alone gives.
+    split = [
+        {
+            str(c): rows.reset_index(drop=True)
+            for c, rows in f.groupby("ward_code", sort=False, observed=True)
+        }
+        for f in frames
+    ]
+    empty = metrics.iloc[0:0]
+    return {
+        code: (
+            (split[0][code], split[1][code], split[2][code])
+            if code in split[0]
+            else (empty, empty, empty)
+        )
+        for code in group
+    }
+
+
+def fixed_limit_charts(metrics: pd.DataFrame, event_month: pd.Timestamp) -> pd.DataFrame:
+    """Each series charted with its limits fixed on its own points before ``event_month``.
+
+    A series is one ward's metric (``metrics`` may hold several wards).
     ``fix_after_n_points`` is per series, so series are charted in one pass per distinct count
     (nearly always one: every metric has the same months before the event), not one per metric;
     rows come back in the order charting each metric on its own gives.
     """
-    n_before = metrics.loc[metrics["month"] < event_month].groupby("metric").size()
-    order = list(dict.fromkeys(metrics["metric"]))
-    count_of = {key: int(n_before.get(key, 0)) for key in order}
+    series = ["ward_code", "metric"]
+    n_before = metrics.loc[metrics["month"] < event_month].groupby(series, observed=True).size()
+    count_of = {
+        key: int(n_before.get(key, 0))
+        for key in dict.fromkeys(zip(metrics["ward_code"], metrics["metric"], strict=True))
+    }
+    keys = pd.MultiIndex.from_frame(metrics[series])
+    counts = np.array([count_of[k] for k in keys])
     parts = [
-        charts_for(
-            metrics.loc[metrics["metric"].isin([k for k in order if count_of[k] == n])],
-            fix_after_n_points=n or None,
-        )
+        charts_for(metrics.loc[counts == n], fix_after_n_points=n or None)
         for n in dict.fromkeys(count_of.values())
     ]
     chart = pd.concat(parts, ignore_index=True)
-    rank = chart["metric"].map({key: i for i, key in enumerate(order)})
-    return chart.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+    # Wards in the order they come; within a ward, metrics in their categories' order (the
+    # order ward_month_metrics declares them), else in the order they come.
+    ward_rank = chart["ward_code"].map(
+        {code: i for i, code in enumerate(dict.fromkeys(metrics["ward_code"]))}
+    )
+    if isinstance(chart["metric"].dtype, pd.CategoricalDtype):
+        metric_rank = chart["metric"].cat.codes.to_numpy()
+    else:
+        first = {key: i for i, key in enumerate(dict.fromkeys(metrics["metric"]))}
+        metric_rank = chart["metric"].map(first).to_numpy()
+    # lexsort is stable: rows of one series keep their (month) order.
+    return chart.iloc[np.lexsort((metric_rank, ward_rank.to_numpy()))].reset_index(drop=True)
 
 
 def due_rechecks(session: Session, as_of: date) -> list[str]:
-    """Ward codes whose 3- or 6-month re-check is due by ``as_of`` and not yet recorded."""
+    """Ward codes whose 3- or 6-month re-check is due by ``as_of`` and not yet recorded.
+
+    Three queries in all (enrolments, events, re-check snapshots), not two per enrolled ward.
+    """
+    done = {
+        (ward_id, wave_id, kind)
+        for ward_id, wave_id, kind in session.exec(
+            select(
+                DiagnosticSnapshot.ward_id, DiagnosticSnapshot.wave_id, DiagnosticSnapshot.kind
+            ).where(col(DiagnosticSnapshot.kind).in_(list(RECHECK_KINDS.values())))
+        ).all()
+    }
     due: list[str] = []
-    rows = session.exec(
-        select(WardEnrolment, Ward).where(WardEnrolment.ward_id == Ward.id).order_by(Ward.code)
-    ).all()
-    for enrolment, ward in rows:
-        event_day = engagement_date(session, ward, enrolment)
+    for enrolment, ward, event_day in _enrolled_event_days(session):
         kind = recheck_kind(event_day, as_of) if event_day else None
         if kind is None:
             continue
-        done = session.exec(
-            select(DiagnosticSnapshot.id).where(
-                DiagnosticSnapshot.ward_id == ward.id,
-                DiagnosticSnapshot.wave_id == enrolment.wave_id,
-                DiagnosticSnapshot.kind == kind,
-            )
-        ).first()
-        if done is None:
+        if (ward.id, enrolment.wave_id, kind) not in done:
             due.append(ward.code)
     return due
