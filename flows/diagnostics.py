@@ -15,7 +15,12 @@ from sqlmodel import Session
 
 from flows.common import artifact_key, dated_run_name, on_its_day, runtime, ward_task_runner
 from wardprog.db import session_scope
-from wardprog.services.diagnostics import due_rechecks, pack_summary, run_recheck
+from wardprog.services.diagnostics import (
+    due_rechecks,
+    pack_summary,
+    prepare_rechecks,
+    run_recheck,
+)
 
 
 @task(name="publish-pack-artifacts", task_run_name="pack artifacts {ward_code}")
@@ -103,9 +108,12 @@ def run_due_rechecks(as_of: date) -> list[dict[str, Any]]:
     calls this directly rather than through ``recheck_due_wards``: a subflow run a day is an
     API round trip and a flow-run page nobody reads.
     """
-    _, engine = runtime()
+    settings, engine = runtime()
     with Session(engine) as session:
         wards = due_rechecks(session, as_of)
+        # Read and chart the batch here, once: four task threads would otherwise start together
+        # and three of them wait for the first to do it.
+        prepare_rechecks(session, settings, wards, as_of)
     batch = tuple(wards)
     results = (
         [f.result() for f in recheck_ward_task.map(wards, unmapped(as_of), unmapped(batch))]

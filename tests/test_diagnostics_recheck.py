@@ -19,6 +19,7 @@ from wardprog.models import DiagnosticSnapshot, EngagementEvent
 from wardprog.services.context import StageContext
 from wardprog.services.diagnostics import (
     due_rechecks,
+    prepare_rechecks,
     recheck_kind,
     run_diagnostic_stage,
     run_recheck,
@@ -256,6 +257,7 @@ def test_a_recheck_read_with_its_days_batch_equals_one_read_alone(
     for snap in session.exec(select(DiagnosticSnapshot)).all():
         session.delete(snap)
     session.flush()
+    prepare_rechecks(session, settings, due, as_of)  # what the daily run does first
     batched = {code: seen(run_recheck(session, settings, code, as_of, due)) for code in due}
     assert batched == alone
     assert any(c.verdict != "no_change" for r in alone.values() for c in r["changes"])

@@ -36,6 +36,7 @@ from wardprog.services.diagnostics.rechecks import (
     engagement_date,
     fixed_limit_charts,
     latest_rechecks,
+    prepare_rechecks,
     recheck_kind,
     run_recheck,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "metrics_json",
     "pack_path_for",
     "pack_summary",
+    "prepare_rechecks",
     "pull_snapshot",
     "recheck_kind",
     "refuse_impossible",

@@ -6,6 +6,7 @@ The baseline's SPC limits are fixed and the months since are read against them, 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
 from wardprog.config import IMPROVEMENT_TEAM_TAG, LONDON, Settings
-from wardprog.errors import NotFoundError
+from wardprog.errors import InputFileError, NotFoundError
 from wardprog.models import (
     DiagnosticSnapshot,
     EngagementEvent,
@@ -48,6 +49,8 @@ from wardprog.services.diagnostics.extracts import (
     ExtractsRefused,
     baseline_period,
     load_checked,
+    load_extracts,
+    refuse_impossible,
 )
 from wardprog.services.diagnostics.stage import tell_team_refused
 from wardprog.sources.extracts import Extracts
@@ -392,6 +395,31 @@ def latest_rechecks(session: Session, as_of: date | None = None) -> list[dict[st
             "mixed": [c["label"] for c in changes if c.get("verdict") == "mixed"],
         }
     return [latest[k] for k in sorted(latest)]
+
+
+def prepare_rechecks(
+    session: Session, settings: Settings, wards: Sequence[str], as_of: date
+) -> None:
+    """Read and chart the day's due wards once, before their re-checks run (``batch=wards``).
+
+    Only warms what :func:`run_recheck` with that batch would compute first anyway (the batch's
+    extract rows, its impossible-data check, each period's charts), so the ward tasks that run
+    next on their threads look theirs up instead of waiting on one another. Nothing is written;
+    a refused or unreadable extract is left for each ward's re-check to report.
+    """
+    codes = sorted(set(wards))
+    if len(codes) < 2:
+        return
+    try:
+        extracts = load_extracts(settings, codes)
+    except InputFileError:
+        return  # unreadable: every ward's re-check reports it
+    # A refusal is that ward's re-check's to report; the check is memoised for the batch.
+    with contextlib.suppress(ExtractsRefused):
+        refuse_impossible(settings, extracts, codes[0], as_of)
+    for _, ward, day in _enrolled_event_days(session, codes):
+        if day is not None and recheck_kind(day, as_of) is not None:
+            _batch_charts(session, extracts, ward.code, _period(day, as_of), codes, as_of)
 
 
 def _period(event_day: date, as_of: date) -> tuple[date, date, date]:
