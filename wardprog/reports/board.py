@@ -50,7 +50,7 @@ from wardprog.reports.icons import (
 from wardprog.reports.pdf import print_in_browser
 from wardprog.rules.evaluation import RATE_METRICS, plain_english
 from wardprog.rules.metrics import METRICS, METRICS_BY_KEY
-from wardprog.rules.spc import spc
+from wardprog.rules.spc import spc_frame
 from wardprog.services.diagnostics import charts_for
 from wardprog.services.evaluation import ProgrammeEvaluation, evaluate_programme
 
@@ -132,13 +132,33 @@ def _trust_series(metrics: pd.DataFrame, bed_days: pd.DataFrame) -> pd.DataFrame
 def mdc_summary(metrics: pd.DataFrame, bed_days: pd.DataFrame) -> list[dict[str, Any]]:
     """Each programme metric's trust-wide XmR icons (variation and assurance) and latest value."""
     series = _trust_series(metrics, bed_days)
+    if series.empty:
+        return []
+    # Every metric's chart in one pass (as the diagnostic packs chart every ward-metric), each
+    # with its own direction and target: the same charts as one ``spc`` call per metric.
+    series = series.assign(
+        metric=series["metric"].astype(str),
+        month=pd.to_datetime(series["month"]),
+        value=series["value"].astype(float),
+        improvement=series["metric"].map({m.key: m.improvement for m in METRICS}),
+        target=series["metric"].map({m.key: m.target for m in METRICS}).astype(float),
+    )
+    charts = spc_frame(
+        series,
+        by=["metric"],
+        date_col="month",
+        improvement_col="improvement",
+        target_col="target",
+    )
+    latest = {
+        str(row["metric"]): row
+        for row in charts.groupby("metric", sort=False).tail(1).to_dict("records")
+    }
     out = []
     for m in METRICS:
-        rows = series.loc[series["metric"] == m.key].sort_values("month")
-        if rows.empty:
+        last = latest.get(m.key)
+        if last is None:
             continue
-        chart = spc(rows["month"], rows["value"], improvement=m.improvement, target=m.target)
-        last = chart.iloc[-1]
         assurance = last["assurance_icon"] if isinstance(last["assurance_icon"], str) else None
         out.append(
             {
