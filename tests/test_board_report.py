@@ -163,25 +163,24 @@ def test_pdf_opens_and_page_one_renders(session, settings, tmp_path) -> None:  #
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_two_pdfs_in_one_process_share_one_browser(  # type: ignore[no-untyped-def]
-    session, settings, tmp_path, monkeypatch
+    session, settings, tmp_path
 ) -> None:
     from wardprog.reports import pdf
 
     chromium = _tool("chromium", "chromium-browser")
     _seed(session, settings)
     _, html_path = write_board_html(session, settings, AS_OF)
-    pdf.close_browsers()  # this thread starts from no open browser
-    launches = []
-    launch = pdf._launch
-    monkeypatch.setattr(pdf, "_launch", lambda *a: launches.append(a) or launch(*a))
+    pdf.close_browsers()  # start from no open browser
+    before = pdf.printer_stats()["launches"]
     first = print_pdf(html_path, tmp_path / "first.pdf", chromium)
     second = print_pdf(html_path, tmp_path / "second.pdf", chromium)
-    assert len(launches) == 1
-    printer = pdf.thread_printer(chromium, (), 1)
-    assert printer is not None and printer.printed == 2 and printer.browser.is_connected()
+    stats = pdf.printer_stats()
+    assert stats["launches"] == before + 1 and stats["printed"] == {chromium: 2}
     assert first.read_bytes()[:5] == second.read_bytes()[:5] == b"%PDF-"
+    # The caller's thread keeps no event loop of Playwright's: asyncio still runs here.
+    asyncio.run(asyncio.sleep(0))
     pdf.close_browsers()
-    assert not printer.browser.is_connected()
+    assert pdf.printer_stats()["printed"] == {}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -206,7 +205,7 @@ def test_pdf_without_playwright_prints_with_a_subprocess(  # type: ignore[no-unt
         "Playwright could not start Chromium (no Playwright driver): printing each PDF with a "
         "Chromium subprocess instead"
     ]
-    pdf.close_browsers()  # forget the failure: later tests on this thread use a browser
+    pdf.close_browsers()  # forget the failure: later tests use a browser
 
 
 @pytest.mark.slow
