@@ -161,6 +161,53 @@ def test_pdf_opens_and_page_one_renders(session, settings, tmp_path) -> None:  #
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_two_pdfs_in_one_process_share_one_browser(  # type: ignore[no-untyped-def]
+    session, settings, tmp_path
+) -> None:
+    from wardprog.reports import pdf
+
+    chromium = _tool("chromium", "chromium-browser")
+    _seed(session, settings)
+    _, html_path = write_board_html(session, settings, AS_OF)
+    pdf.close_browsers()  # start from no open browser
+    before = pdf.printer_stats()["launches"]
+    first = print_pdf(html_path, tmp_path / "first.pdf", chromium)
+    second = print_pdf(html_path, tmp_path / "second.pdf", chromium)
+    stats = pdf.printer_stats()
+    assert stats["launches"] == before + 1 and stats["printed"] == {chromium: 2}
+    assert first.read_bytes()[:5] == second.read_bytes()[:5] == b"%PDF-"
+    # The caller's thread keeps no event loop of Playwright's: asyncio still runs here.
+    asyncio.run(asyncio.sleep(0))
+    pdf.close_browsers()
+    assert pdf.printer_stats()["printed"] == {}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_pdf_without_playwright_prints_with_a_subprocess(  # type: ignore[no-untyped-def]
+    session, settings, tmp_path, monkeypatch, caplog
+) -> None:
+    from wardprog.reports import pdf
+
+    chromium = _tool("chromium", "chromium-browser")
+    _seed(session, settings)
+    _, html_path = write_board_html(session, settings, AS_OF)
+    pdf.close_browsers()
+
+    def no_driver(*_: object) -> None:
+        raise RuntimeError("no Playwright driver")
+
+    monkeypatch.setattr(pdf, "_launch", no_driver)
+    with caplog.at_level("WARNING", logger=pdf.__name__):
+        out = print_pdf(html_path, tmp_path / "board.pdf", chromium)
+    assert out.read_bytes()[:5] == b"%PDF-"
+    assert [r.getMessage() for r in caplog.records] == [
+        "Playwright could not start Chromium (no Playwright driver): printing each PDF with a "
+        "Chromium subprocess instead"
+    ]
+    pdf.close_browsers()  # forget the failure: later tests use a browser
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

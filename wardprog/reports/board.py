@@ -9,8 +9,8 @@ latest point is a special-cause concern, and the items escalated to the director
 
 The report for month M covers data to the end of M (``report_month(as_of)`` is the last complete
 month before ``as_of``). HTML is written to ``<output>/board/<YYYY-MM>.html``; the PDF is headless
-Chromium's print-to-PDF of that file (Debian's ``chromium``), so what the board prints is exactly
-what the browser shows.
+Chromium's print-to-PDF of that file (Debian's ``chromium``, one browser kept open for the
+process), so what the board prints is exactly what the browser shows.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ from wardprog.reports.icons import (
     meaning,
     short_name,
 )
+from wardprog.reports.pdf import print_in_browser
 from wardprog.rules.evaluation import RATE_METRICS, plain_english
 from wardprog.rules.metrics import METRICS, METRICS_BY_KEY
-from wardprog.rules.spc import spc
+from wardprog.rules.spc import spc_frame
 from wardprog.services.diagnostics import charts_for
 from wardprog.services.evaluation import ProgrammeEvaluation, evaluate_programme
 
@@ -131,13 +132,33 @@ def _trust_series(metrics: pd.DataFrame, bed_days: pd.DataFrame) -> pd.DataFrame
 def mdc_summary(metrics: pd.DataFrame, bed_days: pd.DataFrame) -> list[dict[str, Any]]:
     """Each programme metric's trust-wide XmR icons (variation and assurance) and latest value."""
     series = _trust_series(metrics, bed_days)
+    if series.empty:
+        return []
+    # Every metric's chart in one pass (as the diagnostic packs chart every ward-metric), each
+    # with its own direction and target: the same charts as one ``spc`` call per metric.
+    series = series.assign(
+        metric=series["metric"].astype(str),
+        month=pd.to_datetime(series["month"]),
+        value=series["value"].astype(float),
+        improvement=series["metric"].map({m.key: m.improvement for m in METRICS}),
+        target=series["metric"].map({m.key: m.target for m in METRICS}).astype(float),
+    )
+    charts = spc_frame(
+        series,
+        by=["metric"],
+        date_col="month",
+        improvement_col="improvement",
+        target_col="target",
+    )
+    latest = {
+        str(row["metric"]): row
+        for row in charts.groupby("metric", sort=False).tail(1).to_dict("records")
+    }
     out = []
     for m in METRICS:
-        rows = series.loc[series["metric"] == m.key].sort_values("month")
-        if rows.empty:
+        last = latest.get(m.key)
+        if last is None:
             continue
-        chart = spc(rows["month"], rows["value"], improvement=m.improvement, target=m.target)
-        last = chart.iloc[-1]
         assurance = last["assurance_icon"] if isinstance(last["assurance_icon"], str) else None
         out.append(
             {
@@ -341,7 +362,11 @@ def find_chromium() -> str | None:
 
 
 def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> Path:
-    """Headless Chromium's print-to-PDF of ``html_path`` (A4, no browser header or footer)."""
+    """Headless Chromium's print-to-PDF of ``html_path`` (A4, no browser header or footer).
+
+    Printed in this thread's open browser (``wardprog.reports.pdf``), or by a Chromium
+    subprocess when Playwright cannot start here: the same page either way.
+    """
     binary = chromium or find_chromium()
     if binary is None:
         raise BoardReportError(
@@ -349,8 +374,12 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> P
             "package (the HTML report was written)"
         )
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
+    # This thread's open Chromium first (a tenth of a second a report); a fresh subprocess
+    # (about a second) only when Playwright cannot start here or that browser failed.
+    if print_in_browser(html_path, tmp, binary, CHROMIUM_FLAGS, PDF_TIMEOUT_SECONDS):
+        return _keep_pdf(html_path, tmp, pdf_path)
     with tempfile.TemporaryDirectory(prefix="wardprog-chromium-") as profile:
-        tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
         try:
             subprocess.run(
                 [
@@ -372,10 +401,15 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> P
             raise BoardReportError(
                 f"Chromium could not print {html_path} to PDF: {exc}; {detail[-300:]}"
             ) from exc
-        if not tmp.exists() or tmp.read_bytes()[:5] != b"%PDF-":
-            tmp.unlink(missing_ok=True)
-            raise BoardReportError(f"Chromium wrote no PDF for {html_path}")
-        tmp.replace(pdf_path)
+    return _keep_pdf(html_path, tmp, pdf_path)
+
+
+def _keep_pdf(html_path: Path, tmp: Path, pdf_path: Path) -> Path:
+    """Move the printed ``tmp`` into place if it is a PDF (a reader never sees half a file)."""
+    if not tmp.exists() or tmp.read_bytes()[:5] != b"%PDF-":
+        tmp.unlink(missing_ok=True)
+        raise BoardReportError(f"Chromium wrote no PDF for {html_path}")
+    tmp.replace(pdf_path)
     return pdf_path
 
 

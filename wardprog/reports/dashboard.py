@@ -120,15 +120,21 @@ def dashboard_data(session: Session, settings: Settings, as_of: date) -> Dashboa
 
     sites = {s.id: s.code for s in session.exec(select(Site)).all()}
     signals: list[dict[str, Any]] = []
-    for snap in session.exec(
-        select(DiagnosticSnapshot).where(DiagnosticSnapshot.kind == "baseline")
+    # The three columns the signals need, not whole snapshots: each baseline's metrics JSON
+    # (most of a snapshot) was decoded and dropped on every dashboard and board report.
+    for snap_ward, snap_day, snap_signals in session.exec(
+        select(
+            col(DiagnosticSnapshot.ward_id),
+            col(DiagnosticSnapshot.as_of),
+            col(DiagnosticSnapshot.signals),
+        ).where(DiagnosticSnapshot.kind == "baseline")
     ).all():
-        if snap.as_of > as_of:  # pulled after the day the dashboard reads
+        if snap_day > as_of:  # pulled after the day the dashboard reads
             continue
-        ward = wards.get(snap.ward_id)
+        ward = wards.get(snap_ward)
         if ward is None:
             continue
-        for sig in snap.signals:
+        for sig in snap_signals:
             key = str(sig.get("metric", ""))
             known = METRICS_BY_KEY.get(key)
             signals.append(
@@ -195,9 +201,10 @@ def _relative(path: Path, folder: Path) -> str:
 
 def scorecard_rows(session: Session, settings: Settings, as_of: date) -> list[dict[str, Any]]:
     from wardprog.reports.diagnostic_pack import ICON_TEXT, spc_svg
-    from wardprog.services.scorecard import kpi_trends, scorecard
+    from wardprog.services.scorecard import kpi_trends, read_records, scorecard_on
 
-    trends = kpi_trends(session, settings, as_of)
+    records = read_records(session)  # one read for the trend's twelve month ends and today
+    trends = kpi_trends(session, settings, as_of, records=records)
     return [
         k.as_json()
         | {
@@ -205,7 +212,7 @@ def scorecard_rows(session: Session, settings: Settings, as_of: date) -> list[di
             "trend_svg": spc_svg(trends[k.kpi], width=320, height=110),
             "assurance": ICON_TEXT.get(trends[k.kpi]["assurance_icon"] or "", ""),
         }
-        for k in scorecard(session, settings, as_of)
+        for k in scorecard_on(records, settings, as_of)
     ]
 
 

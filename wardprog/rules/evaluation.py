@@ -25,6 +25,7 @@ statsmodels, no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping
@@ -131,12 +132,21 @@ def mark_exposure(panel: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
         raise EvaluationError(f"lag must be 0 or more months, not {lag}")
     out = panel.copy()
     out["month"] = month_start(pd.to_datetime(out["month"]))
-    first = exposure_month(out["start"], lag)
-    out["exposed"] = (first.notna() & (out["month"] >= first)).astype(int)
+    # What `exposure_month` says, in whole months since 1970: a month is exposed from the
+    # event's month + 1 + lag (NaT, a ward not yet joined, is never exposed).
+    month, event = _month_numbers(out["month"]), _month_numbers(out["start"])
+    joined = ~np.isnan(event)
+    out["exposed"] = (joined & (month >= event + 1 + lag)).astype(int)
     if lag:
-        transition = exposure_month(out["start"], 0)
-        out = out.loc[~(transition.notna() & (out["month"] >= transition) & (out["exposed"] == 0))]
+        transition = joined & (month >= event + 1)
+        out = out.loc[~(transition & (out["exposed"].to_numpy() == 0))]
     return out
+
+
+def _month_numbers(values: pd.Series) -> np.ndarray:
+    """Months since January 1970 of each date (float, NaN for a missing date)."""
+    stamps = pd.to_datetime(values).to_numpy().astype("datetime64[M]")
+    return np.where(np.isnat(stamps), np.nan, stamps.astype(np.int64).astype(float))
 
 
 def _counts(data: pd.DataFrame) -> tuple[int, int, int]:
@@ -147,11 +157,15 @@ def _not_estimable(data: pd.DataFrame) -> str | None:
     """Why this panel cannot answer, in words a board member can read (None: it can)."""
     if data.empty:
         return "no ward-months with a value"
-    months = data["month"].nunique()
+    # Arrays, not groupbys: this runs before every fit, and the panels are small.
+    month = data["month"].to_numpy()
+    ward = data["ward"].to_numpy(dtype=object)
+    exposed = data["exposed"].to_numpy() == 1
+    months = len(np.unique(month))
     if months < MIN_MONTHS:
         return f"only {months} month(s) of data: at least {MIN_MONTHS} are needed"
-    exposed_wards = data.loc[data["exposed"] == 1, "ward"].nunique()
-    unexposed_wards = data.loc[data["exposed"] == 0, "ward"].nunique()
+    exposed_wards = len(set(ward[exposed]))
+    unexposed_wards = len(set(ward[~exposed]))
     if exposed_wards < MIN_EXPOSED_WARDS:
         return (
             f"too few wards have joined: {exposed_wards} ward(s) have months after their "
@@ -162,8 +176,8 @@ def _not_estimable(data: pd.DataFrame) -> str | None:
             f"too few comparison ward-months: {unexposed_wards} ward(s) have months before "
             f"exposure (at least {MIN_UNEXPOSED_WARDS} are needed)"
         )
-    both = data.groupby("month")["exposed"].agg(["min", "max"])
-    contrast = int(((both["min"] == 0) & (both["max"] == 1)).sum())
+    # Months with both an exposed and an unexposed ward-month (``exposed`` is 0 or 1).
+    contrast = len(np.intersect1d(month[exposed], month[~exposed]))
     if contrast < MIN_CONTRAST_MONTHS:
         return (
             f"only {contrast} month(s) have both joined and not-yet-joined wards: at least "
@@ -193,12 +207,15 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
     reason = _not_estimable(data)
     if reason:
         return _failed(data, METHOD_MIXED, lag, metric, reason)
-    frame = data.assign(month=data["month"].dt.strftime("%Y-%m"), ward=data["ward"].astype(str))
+    frame = data.assign(month=_month_labels(data["month"]), ward=data["ward"].astype(str))
     groups = pd.factorize(frame["ward"])[0]
+    # The ward labels as plain strings: MixedLM walks them one by one to split the panel, which
+    # over an Arrow-backed column cost as much as the design (same labels, same groups).
+    labels = frame["ward"].to_numpy(dtype=object)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = MixedLM(frame["value"], mixed_design(frame), groups=frame["ward"])
+            model = MixedLM(frame["value"], mixed_design(frame), groups=labels)
             # statsmodels' default optimisers, started at the exact REML optimum of the one
             # variance ratio (see `reml_start`): they confirm it and give the standard errors
             # in a few steps instead of searching from scratch (0.1-5 s a fit, 14 fits a
@@ -227,6 +244,12 @@ def fit_mixed(data: pd.DataFrame, *, lag: int = 0, metric: str | None = None) ->
     )
 
 
+def _month_labels(months: pd.Series) -> pd.Series:
+    """``months.dt.strftime("%Y-%m")``, through numpy's month strings (strftime is per value)."""
+    stamps = months.to_numpy().astype("datetime64[M]")
+    return pd.Series(np.datetime_as_string(stamps, unit="M"), index=months.index, dtype=object)
+
+
 def mixed_design(frame: pd.DataFrame) -> pd.DataFrame:
     """The design matrix of ``value ~ exposed + C(month)``, as patsy builds it.
 
@@ -234,17 +257,25 @@ def mixed_design(frame: pd.DataFrame) -> pd.DataFrame:
     same columns in the same order, so the same fit, without patsy's formula machinery (a
     quarter of each fit's time).
     """
-    months = pd.get_dummies(frame["month"], prefix="C(month)", prefix_sep="[T.", dtype=float)
-    months = months.reindex(columns=sorted(months.columns)).iloc[:, 1:]
-    months.columns = [f"{c}]" for c in months.columns]
-    return pd.concat(
-        [
-            pd.DataFrame({"Intercept": 1.0}, index=frame.index),
-            months,
-            frame["exposed"].astype(float).rename("exposed"),
-        ],
-        axis=1,
-    )
+    return treatment_design(frame, ["month"])
+
+
+def treatment_design(frame: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
+    """``~ exposed + C(f1) + C(f2) ...`` as patsy builds it: the intercept, each factor's
+    treatment columns (levels sorted, the first left out) in formula order, then ``exposed``.
+
+    The same columns, values and column-major layout as patsy's, so statsmodels fits the same
+    numbers from it (checked against the formula in tests/test_evaluation_design.py).
+    """
+    parts: list[pd.DataFrame | pd.Series] = [pd.DataFrame({"Intercept": 1.0}, index=frame.index)]
+    for factor in factors:
+        name = f"C({factor})"
+        dummies = pd.get_dummies(frame[factor], prefix=name, prefix_sep="[T.", dtype=float)
+        dummies = dummies.reindex(columns=sorted(dummies.columns)).iloc[:, 1:]
+        dummies.columns = [f"{c}]" for c in dummies.columns]
+        parts.append(dummies)
+    parts.append(frame["exposed"].astype(float).rename("exposed"))
+    return pd.concat(parts, axis=1)
 
 
 # The variance ratio's search grid (random-intercept variance over residual variance): from none
@@ -309,22 +340,23 @@ def fit_poisson(
     ``data`` needs ``events`` and ``bed_days`` columns besides the panel's.
     """
     import statsmodels.api as sm
-    import statsmodels.formula.api as smf
 
     data = data.loc[data["bed_days"].fillna(0) > 0].dropna(subset=["events"])
     reason = _not_estimable(data)
     if reason:
         return _failed(data, METHOD_POISSON, lag, metric, reason)
-    frame = data.assign(month=data["month"].dt.strftime("%Y-%m"), ward=data["ward"].astype(str))
+    frame = data.assign(month=_month_labels(data["month"]), ward=data["ward"].astype(str))
     unexposed = frame.loc[frame["exposed"] == 0]
     base_rate = per * float(unexposed["events"].sum()) / float(unexposed["bed_days"].sum())
     groups = pd.factorize(frame["ward"])[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            result = smf.glm(
-                "events ~ exposed + C(month) + C(ward)",
-                frame,
+            # ``events ~ exposed + C(month) + C(ward)``, its design built as patsy builds it
+            # (a third of each fit's time went on the formula).
+            result = sm.GLM(
+                frame["events"].astype(float),
+                treatment_design(frame, ["month", "ward"]),
                 family=sm.families.Poisson(),
                 offset=np.log(frame["bed_days"].astype(float)),
             ).fit(cov_type="cluster", cov_kwds={"groups": groups})
@@ -361,17 +393,30 @@ def evaluate_panel(panel: pd.DataFrame, *, lag: int = 0, metric: str | None = No
     ``panel`` columns: ward, month, value, start (engagement date, NaT if not joined) and, for a
     rate, events and bed_days (then the Poisson model is used).
     """
-    from threadpoolctl import threadpool_limits
-
     marked = mark_exposure(panel, lag)
     # One BLAS thread: the designs are small (a ward-month panel by a few dozen columns), and
     # OpenBLAS's threads spinning for a share of two busy cores made the Poisson fits' SVDs
     # ten times slower (4 s instead of 0.4 s a fit); one thread gives the same numbers.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         if {"events", "bed_days"} <= set(marked.columns):
             per = RATE_METRICS.get(metric or "", 1000.0)
             return fit_poisson(marked, per=per, lag=lag, metric=metric)
         return fit_mixed(marked, lag=lag, metric=metric)
+
+
+@functools.cache
+def _blas() -> Any:
+    """The process's BLAS libraries (a ``threadpoolctl.ThreadpoolController``), found once.
+
+    ``threadpool_limits`` looks for them again on every call, reading the process's memory map
+    (a tenth of each small fit); the libraries do not change once numpy, scipy and statsmodels
+    are loaded, which they are first.
+    """
+    import scipy.linalg  # noqa: F401 - scipy's own OpenBLAS, limited with numpy's
+    import statsmodels.api  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 # -- the programme's ward-month metrics ---------------------------------------------------------
@@ -431,32 +476,39 @@ def wave_before_after(
     data = panel.dropna(subset=["value"]).loc[lambda f: f["start"].notna()]
     if data.empty:
         return pd.DataFrame(columns=[*cols, "change"])
-    data = data.assign(
-        month=month_start(pd.to_datetime(data["month"])),
-        event=month_start(pd.to_datetime(data["start"])),
-        wave=data["ward"].map(waves),
-    ).dropna(subset=["wave"])
-    offset = (data["month"].dt.year - data["event"].dt.year) * 12 + (
-        data["month"].dt.month - data["event"].dt.month
-    )
-    before = data.loc[(offset >= -window) & (offset < 0)]
-    after = data.loc[(offset >= 1) & (offset <= window)]
+    # Arrays per wave, not a frame per wave: the same rows in the same order, so each mean is
+    # numpy's sum over the same values (what ``Series.mean`` computes), at a fraction of the cost.
+    wave_of = data["ward"].map(waves).to_numpy(dtype=float)
+    keep = ~np.isnan(wave_of)
+    ward = data["ward"].to_numpy(dtype=object)[keep]
+    value = data["value"].to_numpy(dtype=float)[keep]
+    month = _month_numbers(data["month"])[keep]
+    offset = month - _month_numbers(data["start"])[keep]
+    wave_of = wave_of[keep]
+    before_rows = (offset >= -window) & (offset < 0)
+    after_rows = (offset >= 1) & (offset <= window)
     rows = []
-    for wave in sorted(data["wave"].unique()):
-        b, a = before.loc[before["wave"] == wave], after.loc[after["wave"] == wave]
+    for wave in np.unique(wave_of):
+        mine = wave_of == wave
+        b, a = mine & before_rows, mine & after_rows
         rows.append(
             {
                 "wave": int(wave),
-                "wards": int(data.loc[data["wave"] == wave, "ward"].nunique()),
-                "before_mean": float(b["value"].mean()) if len(b) else math.nan,
-                "before_months": int(b["month"].nunique()),
-                "after_mean": float(a["value"].mean()) if len(a) else math.nan,
-                "after_months": int(a["month"].nunique()),
+                "wards": len(set(ward[mine])),
+                "before_mean": _mean(value[b]),
+                "before_months": len(np.unique(month[b])),
+                "after_mean": _mean(value[a]),
+                "after_months": len(np.unique(month[a])),
             }
         )
     out = pd.DataFrame(rows, columns=cols)
     out["change"] = out["after_mean"] - out["before_mean"]
     return out
+
+
+def _mean(values: np.ndarray) -> float:
+    """``pd.Series(values).mean()`` for NaN-free values (NaN when empty), without the Series."""
+    return float(values.sum() / values.size) if values.size else math.nan
 
 
 # -- words for the board ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from wardprog.config import Settings
 from wardprog.models import (
     CoachingSession,
     ImprovementProject,
+    ImprovementScore,
     NominationStatus,
     QiEvent,
     QiEventAttendance,
@@ -22,7 +24,7 @@ from wardprog.models import (
 from wardprog.rules.scorecard import Kpi, ProjectFacts, Targets
 from wardprog.rules.scorecard import scorecard as compute
 from wardprog.rules.spc import spc
-from wardprog.services.project_scores import latest_project_scores
+from wardprog.services.project_scores import scores_by_project
 from wardprog.services.spc_points import chart_icons, chart_point
 
 
@@ -37,16 +39,75 @@ def targets_from(settings: Settings) -> Targets:
     )
 
 
-def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
-    # Every project's own history: `improve` items' and standalone projects' alike.
-    scores = {pid: row.score for pid, row in latest_project_scores(session, as_of).items()}
-    coached = set(
-        session.exec(
-            select(CoachingSession.project_id).where(col(CoachingSession.held_on) <= as_of)
-        ).all()
+@dataclass(frozen=True)
+class ScorecardRecords:
+    """Everything the scorecard reads, read once; each day's facts are then taken in memory.
+
+    The dashboard's KPI trends need the scorecard on twelve month ends: reading the projects
+    (and decoding their JSON columns), the score history and the rest once instead of twelve
+    times was most of the dashboard's cost. Each filter below is its query's ``WHERE``.
+    """
+
+    projects: list[ImprovementProject]
+    # Each project's score history, oldest first (``scores_by_project`` with no day).
+    scores: dict[int, list[ImprovementScore]]
+    coaching: list[tuple[int, date | None]]  # (project id, held on)
+    qsir_completions: list[tuple[int, date | None]]  # (staff id, completed on)
+    training_attendance: list[tuple[int, date]]  # (staff id, training event held on)
+    qi_cafes: list[date]
+
+
+def read_records(session: Session) -> ScorecardRecords:
+    return ScorecardRecords(
+        projects=list(session.exec(select(ImprovementProject)).all()),
+        scores=scores_by_project(session),
+        coaching=list(
+            session.exec(
+                select(col(CoachingSession.project_id), col(CoachingSession.held_on))
+            ).all()
+        ),
+        qsir_completions=list(
+            session.exec(
+                select(col(QsirNomination.staff_id), col(QsirNomination.completed_on)).where(
+                    QsirNomination.status == NominationStatus.completed
+                )
+            ).all()
+        ),
+        training_attendance=list(
+            session.exec(
+                select(col(QiEventAttendance.staff_id), col(QiEvent.held_on))
+                .join(QiEvent, col(QiEvent.id) == col(QiEventAttendance.event_id))
+                .where(QiEvent.kind == QiEventKind.training)
+            ).all()
+        ),
+        qi_cafes=list(
+            session.exec(
+                select(col(QiEvent.held_on)).where(QiEvent.kind == QiEventKind.qi_cafe)
+            ).all()
+        ),
     )
+
+
+def _on_or_before(day: date | None, as_of: date) -> bool:
+    """SQL's ``day <= as_of``: a missing day is never on or before anything."""
+    return day is not None and day <= as_of
+
+
+def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
+    return facts_on(read_records(session), as_of)
+
+
+def facts_on(records: ScorecardRecords, as_of: date) -> list[ProjectFacts]:
+    # Every project's own history: `improve` items' and standalone projects' alike.
+    scores = {}
+    for pid, rows in records.scores.items():
+        # The history is in day order: the last row on or before the day is the latest then.
+        then = [r for r in rows if r.scored_on <= as_of]
+        if then:
+            scores[pid] = then[-1].score
+    coached = {pid for pid, held in records.coaching if _on_or_before(held, as_of)}
     out = []
-    for p in session.exec(select(ImprovementProject)).all():
+    for p in records.projects:
         # A project whose status changed after the day was still active on the day.
         done_by_then = p.completed_on is not None and p.completed_on <= as_of
         status = p.status.value if done_by_then or p.status.value == "active" else "active"
@@ -68,32 +129,29 @@ def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
 def trained_staff(session: Session, as_of: date) -> set[int]:
     """Distinct staff trained by ``as_of``: QSIR Practitioner or Fundamentals completed, or
     attendance at a QI training event (Fundamentals or similar)."""
-    qsir = session.exec(
-        select(QsirNomination.staff_id).where(
-            QsirNomination.status == NominationStatus.completed,
-            col(QsirNomination.completed_on) <= as_of,
-        )
-    ).all()
-    events = session.exec(
-        select(QiEventAttendance.staff_id)
-        .join(QiEvent, col(QiEvent.id) == col(QiEventAttendance.event_id))
-        .where(QiEvent.kind == QiEventKind.training, col(QiEvent.held_on) <= as_of)
-    ).all()
-    return set(qsir) | set(events)
+    return _trained_on(read_records(session), as_of)
+
+
+def _trained_on(records: ScorecardRecords, as_of: date) -> set[int]:
+    qsir = {staff for staff, done in records.qsir_completions if _on_or_before(done, as_of)}
+    events = {staff for staff, held in records.training_attendance if _on_or_before(held, as_of)}
+    return qsir | events
 
 
 def qi_cafe_days(session: Session, as_of: date) -> list[date]:
-    events = session.exec(
-        select(QiEvent).where(QiEvent.kind == QiEventKind.qi_cafe, col(QiEvent.held_on) <= as_of)
-    ).all()
-    return [e.held_on for e in events]
+    return [d for d in read_records(session).qi_cafes if _on_or_before(d, as_of)]
 
 
 def scorecard(session: Session, settings: Settings, as_of: date) -> list[Kpi]:
+    return scorecard_on(read_records(session), settings, as_of)
+
+
+def scorecard_on(records: ScorecardRecords, settings: Settings, as_of: date) -> list[Kpi]:
+    """The scorecard as it stood on ``as_of``, from records read once (see ``read_records``)."""
     return compute(
-        project_facts(session, as_of),
-        staff_trained=len(trained_staff(session, as_of)),
-        qi_cafe_days=qi_cafe_days(session, as_of),
+        facts_on(records, as_of),
+        staff_trained=len(_trained_on(records, as_of)),
+        qi_cafe_days=[d for d in records.qi_cafes if _on_or_before(d, as_of)],
         as_of=as_of,
         targets=targets_from(settings),
     )
@@ -111,15 +169,20 @@ def month_ends(as_of: date, months: int = 12) -> list[date]:
 
 
 def kpi_trends(
-    session: Session, settings: Settings, as_of: date, months: int = 12
+    session: Session,
+    settings: Settings,
+    as_of: date,
+    months: int = 12,
+    records: ScorecardRecords | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each KPI month by month as a Making Data Count XmR (the pack's chart shape), with the
     assurance icon against the KPI's target (higher is better for every KPI)."""
     ends = month_ends(as_of, months)
+    records = records or read_records(session)
     by_kpi: dict[str, list[float | None]] = {}
     targets: dict[str, float] = {}
     for day in ends:
-        for k in scorecard(session, settings, day):
+        for k in scorecard_on(records, settings, day):
             by_kpi.setdefault(k.kpi, []).append(k.value)
             targets[k.kpi] = k.target
     stamps = [pd.Timestamp(d.replace(day=1)) for d in ends]
