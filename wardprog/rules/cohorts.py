@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from wardprog.rules.working_days import england_bank_holidays_of
+
 PRACTITIONER = "practitioner"
 FUNDAMENTALS = "fundamentals"
 
@@ -41,11 +43,8 @@ def england_bank_holidays(years: Iterable[int]) -> frozenset[date]:
 
 @functools.lru_cache(maxsize=64)
 def _england_bank_holidays(years: tuple[int, ...]) -> frozenset[date]:
-    # Only the UK calendar is loaded (not the package's country registry), once per span of
-    # years: cohorts are planned on every ward's QSIR stage, and the dates never change.
-    from holidays.countries.united_kingdom import UnitedKingdom
-
-    return frozenset(UnitedKingdom(subdiv="ENG", years=years))
+    # Once per span of years: cohorts are planned on every ward's QSIR stage.
+    return frozenset().union(*(england_bank_holidays_of(y) for y in years))
 
 
 def is_teaching_day(day: date, closed: Collection[date]) -> bool:

@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 
 from wardprog.config import LONDON
 from wardprog.errors import SchedulingError
+from wardprog.rules.working_days import england_bank_holidays_of
 
 # The early (07:30-15:30) and late (12:30-20:30) shifts overlap from 12:30 to 15:30: a session at
 # 13:30 reaches both shifts without pulling anyone off the floor at handover or mealtimes.
@@ -93,18 +93,11 @@ class _Rejections:
     no_facilitator: int = 0
 
 
-@lru_cache(maxsize=32)
-def _england_holidays(year: int) -> frozenset[date]:
-    import holidays  # on first use, as in ``rules.working_days``
-
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=[year]).keys())
-
-
 def england_bank_holidays(first: date, last: date) -> frozenset[date]:
     """England bank holidays (incl. substitute days) between ``first`` and ``last`` inclusive."""
     days: set[date] = set()
     for year in range(first.year, last.year + 1):
-        days |= {d for d in _england_holidays(year) if first <= d <= last}
+        days |= {d for d in england_bank_holidays_of(year) if first <= d <= last}
     return frozenset(days)
 
 

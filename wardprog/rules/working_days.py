@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import holidays
 
 
 @lru_cache(maxsize=64)
-def _england(year: int) -> holidays.HolidayBase:
-    # Imported on first use: the package costs ~0.2 s at start (every country's calendar),
-    # and commands that only read the programme (status, reports) never count working days.
-    import holidays
+def england_bank_holidays_of(year: int) -> frozenset[date]:
+    """England's bank holidays in ``year`` (not Scotland's, Wales' or NI's), substitute days too.
 
-    return holidays.country_holidays("GB", subdiv="ENG", years=year)
+    The one source of bank holidays for every rule (working days, engagement slots, teaching
+    days). Imported on first use: the package loads every country's calendar (about 0.1 s),
+    and commands that only read the programme never count a working day.
+    """
+    from holidays.countries.united_kingdom import UnitedKingdom
+
+    return frozenset(UnitedKingdom(subdiv="ENG", years=year))
 
 
 def is_bank_holiday(day: date) -> bool:
-    return day in _england(day.year)
+    return day in england_bank_holidays_of(day.year)
 
 
 def is_working_day(day: date) -> bool:
