@@ -54,28 +54,27 @@ def enqueue(
     existing = _existing(session, key)
     if existing is not None:
         return existing
-    return _add(session, key, kind, tags, context, ward_code, recipients, attachments)
+    return _add(
+        session,
+        key=key,
+        kind=kind,
+        tags=tags,
+        context=context,
+        ward_code=ward_code,
+        recipients=recipients,
+        attachments=attachments,
+    )
 
 
-def enqueue_new(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    tags: Iterable[str],
-    context: dict[str, Any],
-    ward_code: str | None = None,
-    recipients: Sequence[str] = (),
-    attachments: Sequence[Attachment] = (),
-) -> Notification | None:
-    """:func:`enqueue`, but ``None`` when a message with ``key`` was enqueued before.
+def enqueue_new(session: Session, *, key: str, **message: Any) -> Notification | None:
+    """:func:`enqueue` (the same arguments), but ``None`` when ``key`` was enqueued before.
 
     For a caller that counts what it sent: one read of the key instead of a check of its own
     followed by enqueue's.
     """
     if _existing(session, key) is not None:
         return None
-    return _add(session, key, kind, tags, context, ward_code, recipients, attachments)
+    return _add(session, key=key, **message)
 
 
 def enqueued(session: Session, key: str) -> bool:
@@ -94,13 +93,14 @@ def _existing(session: Session, key: str) -> Notification | None:
 
 def _add(
     session: Session,
+    *,
     key: str,
     kind: str,
     tags: Iterable[str],
     context: dict[str, Any],
-    ward_code: str | None,
-    recipients: Sequence[str],
-    attachments: Sequence[Attachment],
+    ward_code: str | None = None,
+    recipients: Sequence[str] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> Notification:
     if ward_code is not None:
         # Every ward message carries the ward page link, signed for the ward's manager.
