@@ -364,8 +364,8 @@ def find_chromium() -> str | None:
 def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> Path:
     """Headless Chromium's print-to-PDF of ``html_path`` (A4, no browser header or footer).
 
-    Printed in this thread's open browser (``wardprog.reports.pdf``), or by a Chromium
-    subprocess when Playwright cannot start here: the same page either way.
+    Printed in the process's open browser (``wardprog.reports.pdf``, on its own thread), or by
+    a Chromium subprocess when Playwright cannot start here: the same page either way.
     """
     binary = chromium or find_chromium()
     if binary is None:
@@ -375,8 +375,8 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str | None = None) -> P
         )
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    # This thread's open Chromium first (a tenth of a second a report); a fresh subprocess
-    # (about a second) only when Playwright cannot start here or that browser failed.
+    # The open Chromium first (a tenth of a second a report); a fresh subprocess (about a
+    # second) only when Playwright cannot start here or that browser failed.
     if print_in_browser(html_path, tmp, binary, CHROMIUM_FLAGS, PDF_TIMEOUT_SECONDS):
         return _keep_pdf(html_path, tmp, pdf_path)
     with tempfile.TemporaryDirectory(prefix="wardprog-chromium-") as profile:

@@ -93,10 +93,6 @@ def _on_or_before(day: date | None, as_of: date) -> bool:
     return day is not None and day <= as_of
 
 
-def project_facts(session: Session, as_of: date) -> list[ProjectFacts]:
-    return facts_on(read_records(session), as_of)
-
-
 def facts_on(records: ScorecardRecords, as_of: date) -> list[ProjectFacts]:
     # Every project's own history: `improve` items' and standalone projects' alike.
     scores = {}
@@ -126,20 +122,12 @@ def facts_on(records: ScorecardRecords, as_of: date) -> list[ProjectFacts]:
     return out
 
 
-def trained_staff(session: Session, as_of: date) -> set[int]:
+def _trained_on(records: ScorecardRecords, as_of: date) -> set[int]:
     """Distinct staff trained by ``as_of``: QSIR Practitioner or Fundamentals completed, or
     attendance at a QI training event (Fundamentals or similar)."""
-    return _trained_on(read_records(session), as_of)
-
-
-def _trained_on(records: ScorecardRecords, as_of: date) -> set[int]:
     qsir = {staff for staff, done in records.qsir_completions if _on_or_before(done, as_of)}
     events = {staff for staff, held in records.training_attendance if _on_or_before(held, as_of)}
     return qsir | events
-
-
-def qi_cafe_days(session: Session, as_of: date) -> list[date]:
-    return [d for d in read_records(session).qi_cafes if _on_or_before(d, as_of)]
 
 
 def scorecard(session: Session, settings: Settings, as_of: date) -> list[Kpi]:
