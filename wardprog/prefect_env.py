@@ -33,9 +33,15 @@ CONSOLE_LEVELS = ("WARNING", "INFO", "DEBUG")
 # Prefect's defaults, 10 with the recorder batched, 2 with the events batched too (the rest
 # meet a flush, every 5 s). The UI sees task runs and events at most one flush (5 s) later; a
 # server shutting down flushes what it holds.
+#
+# The local API gets 90 s to start instead of Prefect's 20: on a fresh machine the first start
+# compiles Prefect's server modules and migrates a new database, and was seen to take longer
+# than 20 s there, failing `make demo` ("Timed out while attempting to connect to ephemeral
+# Prefect API server"). A warm start takes a few seconds; the longer limit costs those nothing.
 SERVER_TUNING = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "1000",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
 }
 
 
