@@ -34,10 +34,11 @@ CONSOLE_LEVELS = ("WARNING", "INFO", "DEBUG")
 # meet a flush, every 5 s). The UI sees task runs and events at most one flush (5 s) later; a
 # server shutting down flushes what it holds.
 #
-# The local API gets 90 s to start instead of Prefect's 20: on a fresh machine the first start
-# compiles Prefect's server modules and migrates a new database, and was seen to take longer
-# than 20 s there, failing `make demo` ("Timed out while attempting to connect to ephemeral
-# Prefect API server"). A warm start takes a few seconds; the longer limit costs those nothing.
+# The local API gets 90 s to start instead of Prefect's 20: on a fresh machine its first start
+# was seen to take longer than 20 s, failing `make demo` ("Timed out while attempting to connect
+# to ephemeral Prefect API server"); the same command passed at once on a second try. Likely
+# (not measured) the cold start's module compiling and new database's migrations. A warm start
+# takes a few seconds; the longer limit costs those nothing.
 SERVER_TUNING = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE": "1000",
