@@ -19,9 +19,9 @@ from wardprog.rules.slots import (
     FacilitatorAvailability,
     Room,
     SlotRequest,
-    england_bank_holidays,
     find_slot,
 )
+from wardprog.rules.working_days import england_bank_holidays
 
 
 def run(

@@ -17,14 +17,14 @@ from wardprog.rules.cohorts import (
     Verdict,
     allocate,
     completion_verdict,
-    england_bank_holidays,
     plan_fundamentals_sessions,
     plan_practitioner_cohorts,
     practitioner_session_dates,
     service_order,
 )
+from wardprog.rules.working_days import england_bank_holidays
 
-HOLIDAYS = england_bank_holidays(range(2025, 2032))
+HOLIDAYS = england_bank_holidays(date(2025, 1, 1), date(2031, 12, 31))
 
 
 # --- dates ------------------------------------------------------------------------------------

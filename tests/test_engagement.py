@@ -22,7 +22,8 @@ from wardprog.models.engagement import (
     Facilitator,
     Venue,
 )
-from wardprog.rules.slots import LONDON, england_bank_holidays, to_utc
+from wardprog.rules.slots import LONDON, to_utc
+from wardprog.rules.working_days import england_bank_holidays
 from wardprog.services.engagement import (
     cancel_event,
     event_history,

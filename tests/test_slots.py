@@ -16,10 +16,10 @@ from wardprog.rules.slots import (
     Room,
     SlotRequest,
     engagement_window,
-    england_bank_holidays,
     find_slot,
     is_working_day,
 )
+from wardprog.rules.working_days import england_bank_holidays
 
 ROOMS = {1: [Room(1, "Seminar", 24), Room(2, "Meeting", 14)], 2: [Room(3, "Seminar B", 20)]}
 PEOPLE = [

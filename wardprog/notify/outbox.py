@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlmodel import Session, select
 
@@ -35,46 +35,34 @@ class Attachment:
         }
 
 
-def enqueue(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    tags: Iterable[str],
-    context: dict[str, Any],
-    ward_code: str | None = None,
-    recipients: Sequence[str] = (),
-    attachments: Sequence[Attachment] = (),
-) -> Notification:
+class Message(TypedDict):
+    """What a message says and to whom: everything but its idempotency key."""
+
+    kind: str
+    tags: Iterable[str]
+    context: dict[str, Any]
+    ward_code: NotRequired[str | None]
+    recipients: NotRequired[Sequence[str]]
+    attachments: NotRequired[Sequence[Attachment]]
+
+
+def enqueue(session: Session, *, key: str, **message: Unpack[Message]) -> Notification:
     """Add a rendered message to the outbox unless one with ``key`` already exists.
 
     ``recipients`` are e-mail addresses (blank ones, e.g. a ward with no manager recorded, are
     dropped); routing decides which destinations use them (see ``wardprog.notify.routing``).
     """
     existing = _existing(session, key)
-    if existing is not None:
-        return existing
-    return _add(
-        session,
-        key=key,
-        kind=kind,
-        tags=tags,
-        context=context,
-        ward_code=ward_code,
-        recipients=recipients,
-        attachments=attachments,
-    )
+    return existing if existing is not None else _add(session, key, message)
 
 
-def enqueue_new(session: Session, *, key: str, **message: Any) -> Notification | None:
-    """:func:`enqueue` (the same arguments), but ``None`` when ``key`` was enqueued before.
+def enqueue_new(session: Session, *, key: str, **message: Unpack[Message]) -> Notification | None:
+    """:func:`enqueue`, but ``None`` when ``key`` was enqueued before.
 
     For a caller that counts what it sent: one read of the key instead of a check of its own
     followed by enqueue's.
     """
-    if _existing(session, key) is not None:
-        return None
-    return _add(session, key=key, **message)
+    return None if _existing(session, key) is not None else _add(session, key, message)
 
 
 def enqueued(session: Session, key: str) -> bool:
@@ -91,17 +79,9 @@ def _existing(session: Session, key: str) -> Notification | None:
     return session.exec(select(Notification).where(Notification.idempotency_key == key)).first()
 
 
-def _add(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    tags: Iterable[str],
-    context: dict[str, Any],
-    ward_code: str | None = None,
-    recipients: Sequence[str] = (),
-    attachments: Sequence[Attachment] = (),
-) -> Notification:
+def _add(session: Session, key: str, message: Message) -> Notification:
+    context = message["context"]
+    ward_code = message.get("ward_code")
     if ward_code is not None:
         # Every ward message carries the ward page link, signed for the ward's manager.
         from wardprog.config import get_settings
@@ -110,17 +90,17 @@ def _add(
         link = ward_page_link(session, get_settings(), ward_code)
         if link is not None:
             context = {**context, "ward_link": link}
-    rendered = render(kind, context)
+    rendered = render(message["kind"], context)
     note = Notification(
         idempotency_key=key,
-        kind=kind,
-        tags=sorted(set(tags)),
+        kind=message["kind"],
+        tags=sorted(set(message["tags"])),
         ward_code=ward_code,
-        recipients=[r.strip() for r in recipients if r and r.strip()],
+        recipients=[r.strip() for r in message.get("recipients", ()) if r and r.strip()],
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,
-        attachments=[a.as_json() for a in attachments],
+        attachments=[a.as_json() for a in message.get("attachments", ())],
     )
     session.add(note)
     session.flush()

@@ -13,14 +13,13 @@ written around them); only pending and waitlisted nominations are (re)allocated.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from wardprog.rules.working_days import england_bank_holidays_of
+from wardprog.rules.working_days import england_bank_holidays
 
 PRACTITIONER = "practitioner"
 FUNDAMENTALS = "fundamentals"
@@ -36,15 +35,13 @@ FUNDAMENTALS_WEEKDAY = 3  # Thursday
 FUNDAMENTALS_WEEK_OF_MONTH = 3
 
 
-def england_bank_holidays(years: Iterable[int]) -> frozenset[date]:
-    """England (not Scotland/Wales/NI) bank holidays, including substitute days."""
-    return _england_bank_holidays(tuple(sorted(set(years))))
+def closed_days(after: date, until: date) -> frozenset[date]:
+    """The days teaching cannot fall on for cohorts planned between ``after`` and ``until``.
 
-
-@functools.lru_cache(maxsize=64)
-def _england_bank_holidays(years: tuple[int, ...]) -> frozenset[date]:
-    # Once per span of years: cohorts are planned on every ward's QSIR stage.
-    return frozenset().union(*(england_bank_holidays_of(y) for y in years))
+    Bank holidays to the end of the year after ``until``: a cohort starting near ``until``
+    runs on for five weeks past it.
+    """
+    return england_bank_holidays(date(after.year, 1, 1), date(until.year + 1, 12, 31))
 
 
 def is_teaching_day(day: date, closed: Collection[date]) -> bool:
@@ -130,7 +127,7 @@ def plan_practitioner_cohorts(
 ) -> list[CohortPlan]:
     """Practitioner cohorts starting strictly after ``after`` and on or before ``until``."""
     if closed is None:
-        closed = england_bank_holidays(range(after.year, until.year + 2))
+        closed = closed_days(after, until)
     plans = []
     for year, month in _months(after, until):
         if month not in PRACTITIONER_START_MONTHS:
@@ -153,7 +150,7 @@ def plan_fundamentals_sessions(
 ) -> list[CohortPlan]:
     """Monthly one-day Fundamentals sessions strictly after ``after`` up to ``until``."""
     if closed is None:
-        closed = england_bank_holidays(range(after.year, until.year + 2))
+        closed = closed_days(after, until)
     plans = []
     for year, month in _months(after, until):
         anchor = nth_weekday(year, month, weekday, FUNDAMENTALS_WEEK_OF_MONTH)

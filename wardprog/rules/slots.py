@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from wardprog.config import LONDON
 from wardprog.errors import SchedulingError
-from wardprog.rules.working_days import england_bank_holidays_of
+from wardprog.rules.working_days import england_bank_holidays
 
 # The early (07:30-15:30) and late (12:30-20:30) shifts overlap from 12:30 to 15:30: a session at
 # 13:30 reaches both shifts without pulling anyone off the floor at handover or mealtimes.
@@ -91,14 +91,6 @@ class _Rejections:
     site_busy: int = 0
     no_room: int = 0
     no_facilitator: int = 0
-
-
-def england_bank_holidays(first: date, last: date) -> frozenset[date]:
-    """England bank holidays (incl. substitute days) between ``first`` and ``last`` inclusive."""
-    days: set[date] = set()
-    for year in range(first.year, last.year + 1):
-        days |= {d for d in england_bank_holidays_of(year) if first <= d <= last}
-    return frozenset(days)
 
 
 def is_working_day(day: date, bank_holidays: Collection[date]) -> bool:

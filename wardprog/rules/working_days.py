@@ -19,6 +19,20 @@ def england_bank_holidays_of(year: int) -> frozenset[date]:
     return frozenset(UnitedKingdom(subdiv="ENG", years=year))
 
 
+@lru_cache(maxsize=256)
+def england_bank_holidays(first: date, last: date) -> frozenset[date]:
+    """England's bank holidays between ``first`` and ``last`` inclusive.
+
+    Cached: slot finding and cohort planning ask for the same spans on every ward's stage.
+    """
+    return frozenset(
+        day
+        for year in range(first.year, last.year + 1)
+        for day in england_bank_holidays_of(year)
+        if first <= day <= last
+    )
+
+
 def is_bank_holiday(day: date) -> bool:
     return day in england_bank_holidays_of(day.year)
 

@@ -36,11 +36,11 @@ from wardprog.rules.slots import (
     Slot,
     SlotRequest,
     engagement_window,
-    england_bank_holidays,
     find_slot,
     parse_hhmm,
     to_utc,
 )
+from wardprog.rules.working_days import england_bank_holidays
 from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.triage_template import (
     CALENDAR_CONTENT_TYPE,

@@ -28,7 +28,7 @@ def ensure_cohorts(
     cohort first is tolerated (savepoint per cohort).
     """
     until = as_of + timedelta(days=horizon_days)
-    closed = rules.england_bank_holidays(range(as_of.year, until.year + 2))
+    closed = rules.closed_days(as_of, until)
     plans = rules.plan_practitioner_cohorts(
         as_of, until, settings.qsir_cohort_capacity, closed
     ) + rules.plan_fundamentals_sessions(as_of, until, settings.qsir_cohort_capacity, closed)
