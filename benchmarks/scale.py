@@ -191,7 +191,7 @@ def run_services(
     from wardprog.demo.staff import simulate_attendance
     from wardprog.models import Wave, WaveStatus
     from wardprog.notify.dispatch import dispatch_pending
-    from wardprog.services.enrolment import WORK_STAGES, run_stage
+    from wardprog.services.enrolment import WORK_STAGES, after_stage, run_stage
     from wardprog.services.programme import get_programme, open_wave, wave_wards
 
     warm_imports()
@@ -236,6 +236,12 @@ def run_services(
                     statements[stage.value] += counter.count - c0
                     if not outcome.done:
                         blocked.add(enrolment_id)
+                s0, c0 = time.perf_counter(), counter.count
+                counter.recording = stage.value == RECORD_STAGE
+                after_stage(engine, settings, stage, as_of)
+                counter.recording = False
+                by_stage[stage.value] += time.perf_counter() - s0
+                statements[stage.value] += counter.count - c0
         a0 = time.perf_counter()
         with db.session_scope(engine) as session:
             simulate_attendance(session, as_of)  # simulated: nominees attend their sessions

@@ -39,7 +39,7 @@ from wardprog import queries
 from wardprog.db import session_scope
 from wardprog.models import Stage, WardEnrolment, Wave
 from wardprog.models.base import require_id
-from wardprog.services.enrolment import WORK_STAGES, is_past, run_stage
+from wardprog.services.enrolment import WORK_STAGES, after_stage, is_past, run_stage
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
     get_programme,
@@ -77,6 +77,20 @@ def stage_task(enrolment_id: int, ward_code: str, stage: Stage, as_of: date) -> 
     outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
     get_run_logger().info("%s %s: %s", stage.value, ward_code, outcome.summary)
     return {"done": outcome.done, "summary": outcome.summary, **outcome.details}
+
+
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_transient,
+    task_run_name="{stage.value} · the wave's shared step",
+    persist_result=False,
+)
+def after_stage_task(stage: Stage, as_of: date) -> None:
+    settings, engine = runtime()
+    line = after_stage(engine, settings, stage, as_of)
+    if line:
+        get_run_logger().info("%s: %s", stage.value, line)
 
 
 def _open_wave_ids(programme_name: str) -> list[int]:
@@ -200,9 +214,12 @@ def _fan_out(
     ]
 
 
+# Stages with a step for the whole wave after the wards' own work (``enrolment.after_stage``).
+SHARED_STEP_STAGES: frozenset[Stage] = frozenset({Stage.triage})
+
 # Stages a wave on a worker sends out as site batches (other processes, on any worker). Triage
-# stays here, on threads: it files items under trust-wide themes whose keys are handed out in
-# order, a shared decision that separate processes would race for.
+# stays here, on threads: a ward's import is a few statements, less than a batch run costs to
+# start, and its one shared decision (themes) is the wave's own step after it in any case.
 BATCH_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic})
 
 
@@ -290,6 +307,8 @@ def advance_wave_wards(
     for n, stage in enumerate(WORK_STAGES, start=1):
         todo = [(e, w) for e, w in wards if w not in blocked]
         results = _run_stage_for_wards(stage, todo, as_of, site_of, batch_timeout)  # type: ignore[arg-type]
+        if stage in SHARED_STEP_STAGES and todo:
+            after_stage_task(stage, as_of)
         packs: list[tuple[str, int]] = []
         for (_, ward), result in zip(todo, results, strict=True):
             if stage is Stage.diagnostic and result.get("snapshot_id"):

@@ -16,9 +16,10 @@ from wardprog.cli import app
 from wardprog.commands import MergeThemes, SplitTheme, build
 from wardprog.config import Settings
 from wardprog.errors import WardprogError
-from wardprog.models import Notification, Theme, TriageItem
+from wardprog.models import Notification, Stage, Theme, TriageItem
+from wardprog.services.enrolment import after_stage
 from wardprog.services.handlers import run
-from wardprog.services.themes import theme_rows
+from wardprog.services.themes import refresh_themes, theme_rows
 from wardprog.services.triage import run_triage_stage, triage_inbox
 
 AS_OF = date(2026, 2, 2)
@@ -41,6 +42,7 @@ def _triage(session: Session, settings: Settings, rows: list[list[str]]) -> None
         body = "".join(f'"{issue}",change\n' for issue in issues)
         (inbox / "r.csv").write_text("Issue,Category\n" + body)
         assert run_triage_stage(ctx).done
+        refresh_themes(session, settings, AS_OF)  # the wave's step after the ward's triage
 
 
 def _theme_of(session: Session, text: str) -> str:
@@ -85,6 +87,37 @@ def test_themes_group_across_wards_and_escalate_once(session: Session, settings:
         len(session.exec(select(Notification).where(Notification.kind == "theme_escalation")).all())
         == 1
     )
+
+
+def test_a_waves_themes_follow_ward_order_not_the_order_wards_finished(
+    session: Session, settings: Settings
+) -> None:
+    """The wave's wards are triaged concurrently; themes are numbered afterwards, ward by ward.
+
+    Ward B finishes first here (its items get the lower ids), yet ward A's problem founds T1
+    and B's joins it: the same keys whichever ward's transaction committed first.
+    """
+    site = make_site(session)
+    wave = make_wave(session, quarter_start=AS_OF)
+    wards = {
+        code: make_ward(session, site, code=code) for code in (f"{site.code}-A", f"{site.code}-B")
+    }
+    for code, issues in (
+        (f"{site.code}-B", [HOIST[1], "Sluice door sticks"]),
+        (f"{site.code}-A", [HOIST[0]]),
+    ):
+        ctx = make_context(session, settings, as_of=AS_OF, site=site, wave=wave, ward=wards[code])
+        inbox = triage_inbox(settings, code)
+        inbox.mkdir(parents=True, exist_ok=True)
+        (inbox / "r.csv").write_text("Issue,Category\n" + "".join(f'"{i}",fix\n' for i in issues))
+        assert run_triage_stage(ctx).done
+    assert session.exec(select(TriageItem).where(TriageItem.theme_id != None)).all() == []  # noqa: E711
+    session.commit()  # the wave's step is its own transaction, as in the flow
+    after_stage(session.get_bind(), settings, Stage.triage, AS_OF)  # type: ignore[arg-type]
+    session.expire_all()
+    first = session.exec(select(Theme).order_by(Theme.key)).all()  # type: ignore[arg-type]
+    assert [(t.key, t.title) for t in first][:1] == [("T1", HOIST[0])]
+    assert _theme_of(session, HOIST[1]) == "T1" and _theme_of(session, "Sluice door sticks") == "T2"
 
 
 def test_merge_and_split_by_command_and_the_cli_lists_themes(
@@ -156,6 +189,7 @@ def test_themes_read_as_of_a_day_show_only_what_was_raised_and_escalated_by_then
                 inbox.mkdir(parents=True, exist_ok=True)
                 (inbox / "r.csv").write_text(f'Issue,Category\n"{issue}",change\n')
                 assert run_triage_stage(ctx).done
+            refresh_themes(session, settings, day)  # the wave's step after its wards' triage
     (now,) = theme_rows(session, min_wards=2)
     assert now["ward_count"] == 3 and now["status"] == "escalated"
     assert now["escalated_on"] == later.isoformat()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -21,9 +21,6 @@ from wardprog.cli.actions import (
     print_rows,
 )
 from wardprog.cli.common import LazyChoice
-
-if TYPE_CHECKING:
-    pass
 
 projects_app = typer.Typer(
     help="Improvement projects: list, start (outside the programme) and update them.",

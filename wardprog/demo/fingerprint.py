@@ -12,7 +12,9 @@ the two fingerprints::
 The outbox is compared message by message on what a recipient sees and when: kind, ward,
 recipients, subject and the simulated day it was written. Idempotency keys, bodies and row ids
 are left out on purpose: the demo's wards run concurrently, so which item gets id 79 differs
-from run to run while every message and count stays the same.
+from run to run while every message and count stays the same. Trust-wide themes are compared
+by key, title and wards: they are numbered in ward order after each wave's triage, so the same
+programme gives the same themes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from wardprog.config import get_settings
 from wardprog.db import get_engine
 from wardprog.models import Notification
 from wardprog.queries import table_counts
+from wardprog.services.themes import theme_rows
 
 
 def fingerprint(session: Session) -> dict[str, Any]:
@@ -49,7 +52,16 @@ def fingerprint(session: Session) -> dict[str, Any]:
         for n in session.exec(select(Notification)).all()
     )
     digest = hashlib.sha256("\n".join(messages).encode()).hexdigest()
-    return {"tables": table_counts(session), "outbox_sha256": digest, "outbox": messages}
+    themes = [
+        [row["theme"], row["title"], row["wards"]]
+        for row in sorted(theme_rows(session), key=lambda r: int(r["theme"][1:]))
+    ]
+    return {
+        "tables": table_counts(session),
+        "outbox_sha256": digest,
+        "outbox": messages,
+        "themes": themes,
+    }
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -62,6 +74,11 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     was, now = Counter(before["outbox"]), Counter(after["outbox"])
     lines += [f"outbox, only before: {m}" for m in sorted((was - now).elements())]
     lines += [f"outbox, only after: {m}" for m in sorted((now - was).elements())]
+    if "themes" in before and "themes" in after:  # older fingerprints have no themes
+        old = {json.dumps(t, ensure_ascii=False) for t in before["themes"]}
+        new = {json.dumps(t, ensure_ascii=False) for t in after["themes"]}
+        lines += [f"theme, only before: {t}" for t in sorted(old - new)]
+        lines += [f"theme, only after: {t}" for t in sorted(new - old)]
     return lines
 
 
@@ -74,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     with Session(get_engine(args.db or get_settings().database_url)) as session:
         now = fingerprint(session)
     print(f"{sum(now['tables'].values())} rows in {len(now['tables'])} tables; "
-          f"{len(now['outbox'])} messages, outbox sha256 {now['outbox_sha256'][:16]}")  # fmt: skip
+          f"{len(now['outbox'])} messages, outbox sha256 {now['outbox_sha256'][:16]}; "
+          f"{len(now['themes'])} themes")  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(now, indent=1, ensure_ascii=False))
     if args.compare:

@@ -124,6 +124,9 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 class Issue:
     item_id: int
     text: str
+    # Issues are placed ward by ward, each ward's in the order raised: a wave's wards are
+    # triaged concurrently, so item ids interleave by timing and cannot order them alone.
+    ward: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def assign(
             add(key, words(text))
     out: list[Assignment] = []
     n = next_number
-    for issue in sorted(issues, key=lambda i: i.item_id):
+    for issue in sorted(issues, key=lambda i: (i.ward, i.item_id)):
         mine = words(issue.text)
         candidates = {pos for word in mine for pos in index.get(word, ())}
         scores: dict[str, float] = {}

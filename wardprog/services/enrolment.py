@@ -47,6 +47,24 @@ def stage_function(stage: Stage) -> StageFn:
     raise ValueError(f"{stage} is not a work stage")
 
 
+def after_stage(engine: Engine, settings: Settings, stage: Stage, as_of: date) -> str | None:
+    """The wave's shared step once each of its wards has had its turn at ``stage``.
+
+    Per-ward work runs concurrently; what one ward's outcome decides for the others is done
+    here, once, in a fixed order. Triage: every new item joins its trust-wide theme (ward by
+    ward, each ward's items in the order raised) and themes that reached the threshold are
+    escalated. Idempotent: items a crashed run left unplaced are placed by the next.
+    Returns a line for the run's log, or ``None`` when the stage has no such step.
+    """
+    if stage is not Stage.triage:
+        return None
+    from wardprog.services.themes import refresh_themes
+
+    with session_scope(engine) as session:
+        keys = ", ".join(t.key for t in refresh_themes(session, settings, as_of))
+    return f"themes placed; escalated: {keys}" if keys else "themes placed"
+
+
 def is_past(current: Stage, stage: Stage) -> bool:
     return STAGE_ORDER.index(current) >= STAGE_ORDER.index(stage)
 

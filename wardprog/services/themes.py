@@ -1,10 +1,12 @@
 """Trust-wide themes: group triage items across wards, keep them stable, escalate the big ones.
 
-``refresh_themes`` places every item not yet in a theme (``rules.themes``) and, for each theme
-now raised by ``theme_escalate_wards`` wards or more, sends ONE trust-wide change request (to the
-trust executive from the owners register and the improvement team) with the count of wards;
-the theme is then ``escalated`` and never sent again. The team corrects the grouping with
-``merge_themes`` and ``split_theme``; an item keeps the theme it was given (or moved to).
+``refresh_themes`` places every item not yet in a theme (``rules.themes``), ward by ward in ward
+code order, and, for each theme now raised by ``theme_escalate_wards`` wards or more, sends ONE
+trust-wide change request (to the trust executive from the owners register and the improvement
+team) with the count of wards; the theme is then ``escalated`` and never sent again. A wave's
+triage runs it once after all its wards (``services.enrolment.after_stage``); one ward's return
+by form or command runs it at once. The team corrects the grouping with ``merge_themes`` and
+``split_theme``; an item keeps the theme it was given (or moved to).
 """
 
 from __future__ import annotations
@@ -51,12 +53,15 @@ def _live(session: Session) -> list[Theme]:
 
 def refresh_themes(session: Session, settings: Settings, as_of: date) -> list[Theme]:
     """Place new items; escalate themes that reached the threshold. Returns themes escalated."""
-    # Wards triaged at the same time (thread pool, site batches) each number new themes from
-    # the highest key: one at a time, or two would both take T53.
+    # Runs numbering new themes from the highest key (a wave's step beside a ward's return by
+    # form) go one at a time, or two would both take T53.
     serialise(session, THEME_NUMBERING_LOCK)
-    pending = session.exec(
-        select(TriageItem).where(col(TriageItem.theme_id).is_(None)).order_by(col(TriageItem.id))
+    rows = session.exec(
+        select(TriageItem, Ward.code)
+        .where(TriageItem.ward_id == Ward.id, col(TriageItem.theme_id).is_(None))
+        .order_by(col(Ward.code), col(TriageItem.id))
     ).all()
+    pending = [item for item, _ in rows]
     if pending:
         themes = _live(session)
         by_id = {t.id: t for t in themes}
@@ -71,7 +76,7 @@ def refresh_themes(session: Session, settings: Settings, as_of: date) -> list[Th
             theme = by_id.get(theme_id)
             if theme is not None:
                 members[theme.key].append(issue)
-        issues = [Issue(i.id, i.issue) for i in pending if i.id is not None]
+        issues = [Issue(i.id, i.issue, code) for i, code in rows if i.id is not None]
         by_key = {t.key: t for t in themes}
         items = {i.id: i for i in pending}
         assignments = assign(members, issues, next_number=_next_number(session))

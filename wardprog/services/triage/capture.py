@@ -81,7 +81,10 @@ def import_entries(
     source: str,
     as_of: date,
 ) -> ImportResult:
-    """Write validated entries as triage items; an issue already recorded is left untouched."""
+    """Write validated entries as triage items; an issue already recorded is left untouched.
+
+    The items are not placed in trust-wide themes here: see ``_accept``.
+    """
     keys = [e.issue_key for e in entries]
     existing = {
         item.issue_key: item
@@ -150,10 +153,6 @@ def import_entries(
             )
         )
     session.flush()
-    if created:
-        from wardprog.services.themes import refresh_themes
-
-        refresh_themes(session, settings, as_of)  # each new item joins its trust-wide theme
     return ImportResult(source, created, [existing[k] for k in keys if k in existing])
 
 
@@ -239,8 +238,9 @@ def submit_rows(
         "\n".join(f"{e.issue_key}|{e.category}" for e in entries).encode()
     ).hexdigest()
     return _accept(
-        session, settings, ward, wave, entries, source=source, digest=digest, as_of=as_of
-    )
+        session, settings, ward, wave, entries, source=source, digest=digest, as_of=as_of,
+        place_themes=True,
+    )  # fmt: skip
 
 
 def _accept(
@@ -253,8 +253,13 @@ def _accept(
     source: str,
     digest: str,
     as_of: date,
+    place_themes: bool,
 ) -> ImportResult:
     result = import_entries(session, settings, ward, wave, entries, source=source, as_of=as_of)
+    if result.created and place_themes:
+        from wardprog.services.themes import refresh_themes
+
+        refresh_themes(session, settings, as_of)  # each new item joins its trust-wide theme
     if _submission(session, ward, wave, digest) is None:
         session.add(
             TriageSubmission(
@@ -316,8 +321,14 @@ def _reject(ctx: StageContext, returned: ReturnedFile, err: InputFileError) -> N
     session.flush()
 
 
-def capture_from_inbox(ctx: StageContext) -> tuple[list[ImportResult], list[InputFileError]]:
-    """Import every returned file in the ward's triage inbox; bad files are rejected whole."""
+def capture_from_inbox(
+    ctx: StageContext, *, place_themes: bool = True
+) -> tuple[list[ImportResult], list[InputFileError]]:
+    """Import every returned file in the ward's triage inbox; bad files are rejected whole.
+
+    ``place_themes=False`` leaves the new items for the wave's one theme step (the triage
+    stage, whose wards run concurrently: see ``services.enrolment.after_stage``).
+    """
     results: list[ImportResult] = []
     errors: list[InputFileError] = []
     for returned in returned_files(triage_inbox(ctx.settings, ctx.ward.code)):
@@ -342,6 +353,7 @@ def capture_from_inbox(ctx: StageContext) -> tuple[list[ImportResult], list[Inpu
                 source=returned.name,
                 digest=returned.sha256,
                 as_of=ctx.as_of,
+                place_themes=place_themes,
             )
         )
         file_on_commit(ctx.session, returned)

@@ -30,7 +30,10 @@ def run_triage_stage(ctx: StageContext) -> StageOutcome:
     A rejected file does not raise: the ward manager has been told what to fix, and one ward's
     spreadsheet must not stop the rest of the programme's run.
     """
-    results, errors = capture_from_inbox(ctx)
+    # A wave's wards are triaged concurrently: their items join trust-wide themes afterwards,
+    # in one step in ward order (``enrolment.after_stage``), so theme keys do not depend on
+    # which ward's transaction took the numbering lock first.
+    results, errors = capture_from_inbox(ctx, place_themes=False)
     items = ward_items(ctx.session, require_id(ctx.ward), require_id(ctx.wave))
     created = sum(len(r.created) for r in results)
     details: dict[str, Any] = {
