@@ -43,7 +43,7 @@ test: $(STAMP) browser
 	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy wardprog flows schedules
+	$(BIN)/mypy wardprog flows schedules benchmarks tools
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 lint: $(STAMP)

@@ -184,12 +184,12 @@ def flow_run_breakdown() -> list[tuple[str, str, int, float]]:
                     totals.setdefault((name, "flow"), []).append(_seconds(run))
             offset += len(page)
         offset = 0
-        while page := client.read_task_runs(offset=offset, limit=200):
-            for run in page:
-                name = run.task_key.rsplit("-", 1)[0]  # the task function's name
+        while tasks := client.read_task_runs(offset=offset, limit=200):
+            for task_run in tasks:
+                name = task_run.task_key.rsplit("-", 1)[0]  # the task function's name
                 if name != "noop":
-                    totals.setdefault((name, "task"), []).append(_seconds(run))
-            offset += len(page)
+                    totals.setdefault((name, "task"), []).append(_seconds(task_run))
+            offset += len(tasks)
     rows = [(n, k, len(v), sum(v)) for (n, k), v in totals.items()]
     return sorted(rows, key=lambda r: -r[3])
 

@@ -24,6 +24,7 @@ from wardprog.services import qsir
 from wardprog.services.context import StageContext
 from wardprog.services.engagement import run_engagement_stage
 from wardprog.services.staff_register import import_staff
+from wardprog.services.themes import refresh_themes
 from wardprog.services.triage import run_triage_stage, triage_inbox
 
 AS_OF = date(2026, 2, 16)
@@ -58,6 +59,7 @@ def ward_in_programme(session: Session, settings: Settings, tmp_path: Path) -> W
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "triage.csv").write_text(TRIAGE_CSV)
     assert run_triage_stage(ctx).done
+    refresh_themes(session, settings, AS_OF)  # the wave's step after its wards' triage
     import_staff(
         session, write_staff_extract([(ctx.ward.code, ctx.ward.manager_name)], tmp_path / "s.csv")
     )

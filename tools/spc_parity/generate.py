@@ -83,7 +83,7 @@ HAND_CASES: list[tuple[str, list[float | None], str, float | None]] = [
         None,
     ),
     ("hand", [99.8] * 24, "decrease", 99.0),
-    ("hand", [0.1] * 10 + [0.2, 0.1, 0.1, 0.1, 0.1], "increase", None),
+    ("hand", [*[0.1] * 10, 0.2, 0.1, 0.1, 0.1, 0.1], "increase", None),
 ]
 
 

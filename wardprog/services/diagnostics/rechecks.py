@@ -40,9 +40,7 @@ from wardprog.services.diagnostics.charts import (
     _RULE_TEXT,
     _num,
     charts_for,
-    find_signals,
     metrics_json,
-    staff_survey_json,
 )
 from wardprog.services.diagnostics.extracts import (
     DiagnosticError,
@@ -52,7 +50,7 @@ from wardprog.services.diagnostics.extracts import (
     load_extracts,
     refuse_impossible,
 )
-from wardprog.services.diagnostics.stage import tell_team_refused
+from wardprog.services.diagnostics.stage import add_snapshot, tell_team_refused
 from wardprog.sources.extracts import Extracts
 
 RECHECK_KINDS = {3: "recheck_3m", 6: "recheck_6m"}
@@ -298,30 +296,25 @@ def run_recheck(
         if rebased is None:
             rebased = charts_for(metrics, rebase=(rebase_at,)) if not metrics.empty else metrics
         chart = rebased
-        mj = metrics_json(chart) if not metrics.empty else {}
-        existing = DiagnosticSnapshot(
-            ward_id=require_id(ward),
+        existing = add_snapshot(
+            session,
+            settings,
+            ward=ward,
             wave_id=wave_id,
             kind=kind,
             as_of=as_of,
-            period_start=start,
-            period_end=end,
-            metrics={
-                "metrics": mj,
-                "sources": extracts.sources,
+            period=(start, end),
+            extracts=extracts,
+            metrics=metrics_json(chart) if not metrics.empty else {},
+            # With a batch, the batch's survey scores are computed in one pass (per ward, so
+            # each ward's are its own).
+            survey_wards=wards if len(wards) > 1 else (),
+            extra={
                 "event_date": event_day.isoformat(),
                 "rebased_at": rebase_at.isoformat(),
                 "changes": [c.__dict__ for c in changes],
             },
-            signals=find_signals(mj),
-            # With a batch, the batch's survey scores are computed in one pass (per ward, so
-            # each ward's are its own).
-            staff_survey=staff_survey_json(
-                extracts, ward.code, as_of, settings, wards if len(wards) > 1 else ()
-            ),
         )
-        session.add(existing)
-        session.flush()
         created = True
     tally = {v: sum(c.verdict == v for c in changes) for v in VERDICTS}
     message = (

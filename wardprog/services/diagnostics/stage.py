@@ -9,6 +9,7 @@ pack; the improvement team gets one message and the stage waits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,6 +45,7 @@ from wardprog.services.diagnostics.charts import (
     wave_ward_charts,
 )
 from wardprog.services.diagnostics.extracts import ExtractsRefused, baseline_period, load_checked
+from wardprog.sources.extracts import Extracts
 from wardprog.sources.plausibility import fingerprint
 
 logger = logging.getLogger(__name__)
@@ -118,21 +120,48 @@ def pull_snapshot(
     else:
         extracts = load_checked(session, settings, ward.code, as_of)
         chart = ward_charts(extracts, ward.code, start, end, rebase=rebase)
-    metrics = metrics_json(chart)
+    snap = add_snapshot(
+        session, settings, ward=ward, wave_id=wave_id, kind=kind, as_of=as_of,
+        period=(start, end), extracts=extracts, metrics=metrics_json(chart),
+        survey_wards=wave_codes,
+    )  # fmt: skip
+    return snap, chart
+
+
+def add_snapshot(
+    session: Session,
+    settings: Settings,
+    *,
+    ward: Ward,
+    wave_id: int | None,
+    kind: str,
+    as_of: date,
+    period: tuple[date, date],
+    extracts: Extracts,
+    metrics: dict[str, Any],
+    survey_wards: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> DiagnosticSnapshot:
+    """A baseline or re-check snapshot of ``metrics`` (a chart's ``metrics_json``), flushed.
+
+    Its signals and staff survey section are derived here, the same for every kind;
+    ``survey_wards`` scores the ward's survey with those wards' in one pass; ``extra`` adds a
+    re-check's event, rebase month and verdicts to the stored metrics.
+    """
     snap = DiagnosticSnapshot(
         ward_id=require_id(ward),
         wave_id=wave_id,
         kind=kind,
         as_of=as_of,
-        period_start=start,
-        period_end=end,
-        metrics={"metrics": metrics, "sources": extracts.sources},
+        period_start=period[0],
+        period_end=period[1],
+        metrics={"metrics": metrics, "sources": extracts.sources, **(extra or {})},
         signals=find_signals(metrics),
-        staff_survey=staff_survey_json(extracts, ward.code, as_of, settings, wave_codes),
+        staff_survey=staff_survey_json(extracts, ward.code, as_of, settings, survey_wards),
     )
     session.add(snap)
     session.flush()
-    return snap, chart
+    return snap
 
 
 def run_diagnostic_stage(ctx: StageContext) -> StageOutcome:
