@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# Python may cache compiled modules (__pycache__, git-ignored): with PYTHONDONTWRITEBYTECODE set,
+# as some shells and containers set it, every process the tests and the demo start (the CLI,
+# workers, the local API) compiles wardprog again; `wardprog status` took 1.1-1.5 s, 0.9 cached.
+unexport PYTHONDONTWRITEBYTECODE
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 # Quiet console, full run logs to the API (the UI): `wardprog` itself sets the console level;
 # PREFECT_LOGGING_LEVEL=WARNING would also drop the INFO logs the Prefect UI shows.
