@@ -33,10 +33,10 @@ CONSOLE_LEVELS = ("WARNING", "INFO", "DEBUG")
 # Prefect's defaults, 10 with the recorder batched, 2 with the events batched too (the rest
 # meet a flush, every 5 s). The UI sees task runs and events at most one flush (5 s) later; a
 # server shutting down flushes what it holds, if it can within 5 s.
-# Why not flush less often: measured 2026-12-03, the waits still cost 16 s of the first four months' replay (8
-# retries, each 2 s: the client's fixed back-off). Flushing every 60 s instead removed them all,
-# but lost 687 of a demo's 1164 task runs: Prefect stops its local API with SIGTERM and kills it
-# 5 s later (SubprocessASGIServer.stop), before a minute's final flush had finished.
+# Why not flush less often: measured 2026-12-03, the waits still cost 16 s of the first four
+# months' replay (8 retries, each 2 s: the client's fixed back-off). Flushing every 60 s instead
+# removed them all, but lost 687 of a demo's 1164 task runs: Prefect stops its local API with
+# SIGTERM and kills it 5 s later (SubprocessASGIServer.stop), before a minute's final flush.
 #
 # The local API gets 90 s to start instead of Prefect's 20: on a fresh machine its first start
 # was seen to take longer than 20 s, failing `make demo` ("Timed out while attempting to connect
