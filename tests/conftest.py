@@ -11,6 +11,7 @@ a failure, not a skip: the production database must be exercised.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -93,10 +94,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         url = request.getfixturevalue("postgres_url")
         engine = db.get_engine(url)
         SQLModel.metadata.create_all(engine)
-        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
         with engine.begin() as conn:
-            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            conn.exec_driver_sql(_emptying_sql(conn))
         yield url
+
+
+@functools.cache
+def _emptying_sql_for(sequences: tuple[str, ...]) -> str:
+    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(SQLModel.metadata.sorted_tables)]
+    return "; ".join(deletes + [f"ALTER SEQUENCE {name} RESTART" for name in sequences])
+
+
+def _emptying_sql(conn: sa.Connection) -> str:
+    """Every table emptied (children first) and every id sequence restarted, in one round trip.
+
+    ``TRUNCATE ... RESTART IDENTITY CASCADE`` of the 32 tables took 130-150 ms a test here (a
+    file operation per table, on every PostgreSQL test); deleting the few rows a test leaves
+    takes about 7 ms. Ids restart at 1 as before.
+    """
+    sequences = conn.exec_driver_sql(
+        "SELECT quote_ident(sequence_schema) || '.' || quote_ident(sequence_name)"
+        " FROM information_schema.sequences ORDER BY 1"
+    )
+    return _emptying_sql_for(tuple(row[0] for row in sequences))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
