@@ -189,7 +189,7 @@ def run_services(
     from wardprog.demo.replay import programme_ticks
     from wardprog.demo.simulate import return_templates
     from wardprog.demo.staff import simulate_attendance
-    from wardprog.models import Wave, WaveStatus
+    from wardprog.models import Stage, Wave, WaveStatus
     from wardprog.notify.dispatch import dispatch_pending
     from wardprog.services.enrolment import WORK_STAGES, after_stage, run_stage
     from wardprog.services.programme import get_programme, open_wave, wave_wards
@@ -201,6 +201,19 @@ def run_services(
     by_stage: dict[str, float] = {stage.value: 0.0 for stage in WORK_STAGES}
     statements: dict[str, int] = {stage.value: 0 for stage in WORK_STAGES}
     statements["dispatch"] = 0
+
+    @contextlib.contextmanager
+    def counted_to(stage: Stage) -> Iterator[None]:
+        """The block's time and SQL statements, counted to ``stage``."""
+        s0, c0 = time.perf_counter(), counter.count
+        counter.recording = stage.value == RECORD_STAGE
+        try:
+            yield
+        finally:
+            counter.recording = False
+            by_stage[stage.value] += time.perf_counter() - s0
+            statements[stage.value] += counter.count - c0
+
     for as_of, action in programme_ticks(START, END):
         s0 = time.perf_counter()
         with db.session_scope(engine) as session:
@@ -228,20 +241,12 @@ def run_services(
                 for enrolment_id in enrolment_ids:
                     if enrolment_id in blocked or enrolment_id is None:
                         continue
-                    s0, c0 = time.perf_counter(), counter.count
-                    counter.recording = stage.value == RECORD_STAGE
-                    outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
-                    counter.recording = False
-                    by_stage[stage.value] += time.perf_counter() - s0
-                    statements[stage.value] += counter.count - c0
+                    with counted_to(stage):
+                        outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
                     if not outcome.done:
                         blocked.add(enrolment_id)
-                s0, c0 = time.perf_counter(), counter.count
-                counter.recording = stage.value == RECORD_STAGE
-                after_stage(engine, settings, stage, as_of)
-                counter.recording = False
-                by_stage[stage.value] += time.perf_counter() - s0
-                statements[stage.value] += counter.count - c0
+                with counted_to(stage):
+                    after_stage(engine, settings, stage, as_of)
         a0 = time.perf_counter()
         with db.session_scope(engine) as session:
             simulate_attendance(session, as_of)  # simulated: nominees attend their sessions
