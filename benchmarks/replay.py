@@ -21,7 +21,9 @@ Usage: `.venv/bin/python benchmarks/replay.py [--end 2026-12-31] [--register war
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -113,12 +115,46 @@ def same_shape_seconds(subflows: int, tasks: int) -> float:
     return time.perf_counter() - t0
 
 
-def replay_seconds(start: date, end: date) -> float:
+class RetryWaits(logging.Handler):
+    """Counts the Prefect client's waits before retrying a request the API refused (a 503).
+
+    The client logs each at DEBUG ("Another attempt will be made in 2s"): how much of a run is
+    spent waiting on the local API's SQLite rather than working.
+    """
+
+    WAIT = re.compile(r"Another attempt will be made in ([0-9.]+)s")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.waits: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if match := self.WAIT.search(record.getMessage()):
+            self.waits.append(float(match.group(1)))
+
+    def __enter__(self) -> RetryWaits:
+        # DEBUG for this handler only: the client's records stop at it, not at the console.
+        client = logging.getLogger("prefect.client")
+        self._saved = client.level, client.propagate
+        client.setLevel(logging.DEBUG)
+        client.propagate = False
+        client.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        client = logging.getLogger("prefect.client")
+        client.removeHandler(self)
+        client.level, client.propagate = self._saved
+
+
+def replay_seconds(start: date, end: date) -> tuple[float, list[float]]:
+    """The replay's wall time and the client's retry waits during it."""
     from wardprog.demo.replay import replay_programme
 
-    t0 = time.perf_counter()
-    replay_programme(start, end)
-    return time.perf_counter() - t0
+    with RetryWaits() as retries:
+        t0 = time.perf_counter()
+        replay_programme(start, end)
+        return time.perf_counter() - t0, retries.waits
 
 
 def peak_rss_mb() -> float:
@@ -144,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         prepare_demo(settings, START, args.end, args.register)
         prepare_s = time.perf_counter() - t0
         cold_s, bare_s = bare_flow_seconds()
-        replay_s = replay_seconds(START, args.end)
+        replay_s, waits = replay_seconds(START, args.end)
         complete = _complete_wards(settings.database_url)
         breakdown = flow_run_breakdown()
         subflows = sum(r[2] for r in breakdown if r[1] == "flow" and r[0] != "run-programme")
@@ -155,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bare flow, 200 no-op tasks, first run: {cold_s:6.1f} s (starts the local API)")
     print(f"bare flow, 200 no-op tasks:           {bare_s:7.1f} s")
     print(f"run-programme replay {START} to {args.end}: {replay_s:7.1f} s ({complete})")
+    print(f"  of which waiting to retry a refused call: {sum(waits):5.1f} s ({len(waits)} waits)")
     print(f"ratio replay / bare:                  {replay_s / bare_s:7.1f} x   (goal <= 5 x)")
     print(f"ratio replay / bare first run:        {replay_s / cold_s:7.1f} x")
     print(f"bare run of the replay's shape ({subflows} subflows, {tasks} tasks): {shape_s:6.1f} s")

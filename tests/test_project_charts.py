@@ -7,15 +7,22 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from sqlmodel import Session
 from typer.testing import CliRunner
 
 from tests.utils.factories import make_context, make_site, make_ward
 from wardprog.cli import app
 from wardprog.config import Settings
+from wardprog.models import ImprovementProject
+from wardprog.rules.metrics import METRICS_BY_KEY
+from wardprog.rules.spc import spc
 from wardprog.services.diagnostics import run_diagnostic_stage
-from wardprog.services.project_charts import metric_series
+from wardprog.services.project_charts import ChartInput, chart_dict, charts_together, metric_series
 from wardprog.sources.synthetic import generate_extracts
 
 runner = CliRunner()
@@ -164,3 +171,43 @@ def test_one_metrics_pass_per_refresh_gives_each_chart_its_own_series(
     (path,) = refresh_project_packs(session, settings, as_of)
     refreshed = path.read_bytes()
     assert write_ward_pack(session, settings, ward_code, as_of).read_bytes() == refreshed
+
+
+_METRIC_KEYS = ("falls_per_1000_obd", "rn_day_fill_pct", "complaints", "chppd")
+
+
+@st.composite
+def _chart_inputs(draw: st.DrawFn) -> list[ChartInput]:
+    """A refresh's worth of charts: any metric, any length (empty too), gaps, shared rebases."""
+    months = pd.date_range("2025-01-01", periods=18, freq="MS")
+    rebases = draw(st.lists(st.sampled_from(list(months)), max_size=2, unique=True))
+    charts = []
+    for _ in range(draw(st.integers(1, 6))):
+        first = draw(st.integers(0, 17))
+        n = draw(st.integers(0, 18 - first))
+        values = draw(st.lists(st.one_of(st.none(), st.decimals(0, 40, places=1)), min_size=n,
+                               max_size=n))  # fmt: skip
+        series = pd.DataFrame({
+            "month": months[first : first + n],
+            "value": [float("nan") if v is None else float(v) for v in values],
+        })  # fmt: skip
+        rebase = draw(st.sampled_from([(), *[(r.date(),) for r in rebases]]))
+        project = ImprovementProject(title="p", started_on=date(2026, 1, 1))
+        charts.append(ChartInput(project, draw(st.sampled_from(_METRIC_KEYS)), series, [], rebase))
+    return charts
+
+
+@settings_(max_examples=60, deadline=None)
+@given(_chart_inputs())
+def test_charts_drawn_together_are_each_as_drawn_alone(charts: list[ChartInput]) -> None:
+    """A refresh draws its charts in one SPC pass per set of rebase months: each chart must be
+    what `spc` gives for that chart's series alone (the chart `wardprog spc` draws)."""
+    for chart, together in zip(charts, charts_together(charts), strict=True):
+        if chart.series.empty:
+            assert together is None
+            continue
+        definition = METRICS_BY_KEY[chart.metric]
+        alone = spc(chart.series["month"], chart.series["value"], rebase=chart.rebase,
+                    improvement=definition.improvement, target=definition.target)  # fmt: skip
+        assert together is not None
+        assert chart_dict(chart, together, AS_OF) == chart_dict(chart, alone, AS_OF)

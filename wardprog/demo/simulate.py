@@ -190,9 +190,7 @@ def reschedule_events(session: Session, settings: Settings, as_of: date) -> int:
 
 
 def _local_start(event: EngagementEvent) -> datetime:
-    from zoneinfo import ZoneInfo
-
     from wardprog.rules.slots import to_utc
 
     assert event.starts_at is not None
-    return to_utc(event.starts_at).astimezone(ZoneInfo("Europe/London")).replace(tzinfo=None)
+    return to_utc(event.starts_at).astimezone(LONDON).replace(tzinfo=None)

@@ -18,6 +18,7 @@ from rich.console import Group
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from wardprog.config import TIMEZONE
 from wardprog.models import (
     Course,
     NominationStatus,
@@ -53,7 +54,7 @@ def training_kpis(
     as_of: date,
     target: int = DEFAULT_TARGET,
     capacity: int | None = None,
-    tz: str = "Europe/London",
+    tz: str = TIMEZONE,
 ) -> dict[str, Any]:
     """Trained to date vs ``target``, by site and by wave, plus a forecast date for the target.
 

@@ -26,6 +26,19 @@ def chart_point(month: str, row: Mapping[Hashable, Any]) -> dict[str, Any]:
     }
 
 
+# What a chart point reads of an ``spc`` row: select these before ``to_dict("records")``, whose
+# cost grows with the frame's columns (about 30).
+POINT_COLUMNS = [
+    "value",
+    "mean",
+    "lpl",
+    "upl",
+    "rebase_group",
+    "point_type",
+    "special_cause_type",
+]
+
+
 def chart_icons(last: Any) -> dict[str, str | None]:
     """The variation and assurance icons of a chart's last row (None where there is none)."""
     return {
