@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, on_its_day, resolve_as_of, runtime
+from flows.common import TRANSIENT, artifact_key, dated_run_name, on_its_day, resolve_as_of, runtime
 from wardprog.db import session_scope
 from wardprog.errors import WardprogError
 from wardprog.notify.outbox import Attachment, enqueue
@@ -30,7 +30,7 @@ from wardprog.reports.board import (
 )
 
 
-@task(retries=1, retry_delay_seconds=10)
+@task(**TRANSIENT)
 def write_board_report_task(as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with Session(engine) as session:

@@ -7,7 +7,7 @@ import inspect
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import exc as sa_exc
@@ -128,6 +128,21 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """
     return is_transient(failure_of(state))
 
+
+class RetryPolicy(TypedDict):
+    retries: int
+    retry_delay_seconds: list[float]
+    retry_condition_fn: Callable[[Any, Any, Any], bool]
+
+
+# The one retry policy of every task that reads or writes the database (``@task(**TRANSIENT,
+# ...)``): a lock, a dropped connection or a lost race is tried again after 5 s, then 30 s (a
+# server restart or failover takes longer than a lock); bad input fails at once.
+TRANSIENT: RetryPolicy = {
+    "retries": 2,
+    "retry_delay_seconds": [5, 30],
+    "retry_condition_fn": retry_transient,
+}
 
 F = TypeVar("F")
 R = TypeVar("R")

@@ -13,7 +13,14 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from sqlmodel import Session
 
-from flows.common import artifact_key, dated_run_name, on_its_day, runtime, ward_task_runner
+from flows.common import (
+    TRANSIENT,
+    artifact_key,
+    dated_run_name,
+    on_its_day,
+    runtime,
+    ward_task_runner,
+)
 from wardprog.db import session_scope
 from wardprog.services.diagnostics import (
     due_rechecks,
@@ -49,8 +56,7 @@ def publish_pack_artifacts(ward_code: str, snapshot_id: int) -> str:
 @task(
     name="recheck-ward",
     task_run_name="re-check {ward_code} as of {as_of}",
-    retries=1,
-    retry_delay_seconds=10,
+    **TRANSIENT,
     persist_result=False,
 )
 def recheck_ward_task(ward_code: str, as_of: date, batch: tuple[str, ...] = ()) -> dict[str, Any]:

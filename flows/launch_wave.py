@@ -26,11 +26,11 @@ from prefect.exceptions import ObjectNotFound
 from sqlmodel import Session, col, select
 
 from flows.common import (
+    TRANSIENT,
     artifact_key,
     dated_run_name,
     on_its_day,
     resolve_as_of,
-    retry_transient,
     runtime,
     ward_task_runner,
 )
@@ -48,12 +48,7 @@ from wardprog.services.programme import (
 )
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    task_run_name="open wave due {as_of}",
-)
+@task(**TRANSIENT, task_run_name="open wave due {as_of}")
 def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
     settings, engine = runtime()
     with session_scope(engine) as session:
@@ -65,9 +60,7 @@ def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
 
 
 @task(
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_transient,
+    **TRANSIENT,
     task_run_name="{stage.value} · {ward_code}",
     # The outcome lives in the database; Prefect only hands it back to this flow run.
     persist_result=False,
@@ -80,9 +73,7 @@ def stage_task(enrolment_id: int, ward_code: str, stage: Stage, as_of: date) -> 
 
 
 @task(
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_transient,
+    **TRANSIENT,
     task_run_name="{stage.value} · the wave's shared step",
     persist_result=False,
 )

@@ -22,12 +22,12 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from flows.common import (
+    TRANSIENT,
     artifact_key,
     dated_run_name,
     form_until_accepted,
     on_its_day,
     resolve_as_of,
-    retry_transient,
     runtime,
 )
 from wardprog.db import session_scope
@@ -52,12 +52,7 @@ class NominationForm(RunInput):
     )
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_transient,
-    task_run_name="qsir stage · {ward_code}",
-)
+@task(**TRANSIENT, task_run_name="qsir stage · {ward_code}")
 def nominate_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:

@@ -9,17 +9,17 @@ from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session
 
 from flows.common import (
+    TRANSIENT,
     artifact_key,
     dated_run_name,
     on_its_day,
     resolve_as_of,
-    retry_transient,
     runtime,
 )
 from wardprog.reports.dashboard import dashboard_data, render_dashboard
 
 
-@task(retries=1, retry_delay_seconds=10, retry_condition_fn=retry_transient)
+@task(**TRANSIENT)
 def write_dashboard_task(as_of: date) -> str:
     settings, engine = runtime()
     with Session(engine) as session:

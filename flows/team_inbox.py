@@ -13,16 +13,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from flows.common import artifact_key, dated_run_name, resolve_as_of, retry_transient, runtime
+from flows.common import TRANSIENT, artifact_key, dated_run_name, resolve_as_of, runtime
 from wardprog.services.team_inbox import file_team_returns as file_returns
 
 
-@task(
-    task_run_name="file team returns {as_of}",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-)
+@task(**TRANSIENT, task_run_name="file team returns {as_of}")
 def file_task(as_of: date) -> list[dict[str, Any]]:
     settings, engine = runtime()
     return [filed.as_json() for filed in file_returns(engine, settings, as_of)]

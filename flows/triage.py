@@ -21,12 +21,12 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from flows.common import (
+    TRANSIENT,
     artifact_key,
     dated_run_name,
     form_until_accepted,
     on_its_day,
     resolve_as_of,
-    retry_transient,
     runtime,
 )
 from wardprog.db import session_scope
@@ -92,12 +92,7 @@ def _items_table(ward_code: str, as_of: date) -> list[dict[str, Any]]:
         ]
 
 
-@task(
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    task_run_name="triage inbox · {ward_code}",
-)
+@task(**TRANSIENT, task_run_name="triage inbox · {ward_code}")
 def capture_inbox_task(ward_code: str, as_of: date) -> dict[str, Any]:
     settings, engine = runtime()
     with session_scope(engine) as session:
