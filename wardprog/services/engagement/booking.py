@@ -1,0 +1,136 @@
+"""Booking an engagement event's slot: the ward's preferences, the site's rooms and facilitators,
+the trust's other events, and the slot finder over them (no weekend, no bank holiday, no clash)."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+from sqlmodel import Session, col, select
+
+from wardprog.config import Settings
+from wardprog.errors import SchedulingError
+from wardprog.models import Site, Ward
+from wardprog.models.engagement import EngagementEvent, EventStatus, WardEngagementPreference
+from wardprog.rules.slots import (
+    DEFAULT_PREFERRED_STARTS,
+    Booking,
+    FacilitatorAvailability,
+    Room,
+    Slot,
+    SlotRequest,
+    find_slot,
+    parse_hhmm,
+    to_utc,
+)
+from wardprog.rules.working_days import england_bank_holidays
+from wardprog.services.context import require_id
+from wardprog.services.venues import site_resources
+
+
+def existing_bookings(session: Session, exclude_event_id: int | None = None) -> list[Booking]:
+    """Every scheduled engagement event in the trust, as the slot finder sees them."""
+    rows = session.exec(
+        select(EngagementEvent, Ward.site_id)
+        .join(Ward, col(Ward.id) == col(EngagementEvent.ward_id))
+        .where(EngagementEvent.status == EventStatus.scheduled)
+    ).all()
+    return [
+        Booking(
+            starts_at=to_utc(ev.starts_at),
+            ends_at=to_utc(ev.ends_at),
+            site_id=site_id,
+            room_id=ev.venue_id,
+            facilitator_id=ev.facilitator_id,
+        )
+        for ev, site_id in rows
+        if ev.id != exclude_event_id and ev.starts_at is not None and ev.ends_at is not None
+    ]
+
+
+def preference(session: Session, ward: Ward) -> WardEngagementPreference:
+    """The ward's stored preferences, or the defaults (not added to the session)."""
+    pref = session.exec(
+        select(WardEngagementPreference).where(WardEngagementPreference.ward_id == ward.id)
+    ).first()
+    return pref or WardEngagementPreference(ward_id=require_id(ward))
+
+
+def set_ward_preference(
+    session: Session,
+    ward: Ward,
+    preferred_starts: list[str] | None = None,
+    avoid_weekdays: list[int] | None = None,
+    expected_attendees: int | None = None,
+) -> WardEngagementPreference:
+    """Record when a ward can release staff (validated before anything is stored)."""
+    pref = preference(session, ward)
+    if preferred_starts is not None:
+        pref.preferred_starts = [parse_hhmm(s).strftime("%H:%M") for s in preferred_starts]
+    if avoid_weekdays is not None:
+        if any(d not in range(7) for d in avoid_weekdays):
+            raise SchedulingError(f"avoid_weekdays must be 0 (Mon)..6 (Sun), got {avoid_weekdays}")
+        pref.avoid_weekdays = sorted(set(avoid_weekdays))
+    if expected_attendees is not None:
+        if expected_attendees < 1:
+            raise SchedulingError("expected_attendees must be at least 1")
+        pref.expected_attendees = expected_attendees
+    session.add(pref)
+    session.flush()
+    return pref
+
+
+def _resources(session: Session, site: Site) -> tuple[list[Room], list[FacilitatorAvailability]]:
+    venues, people = site_resources(session, site)
+    rooms = [Room(v.id, v.name, v.capacity) for v in venues if v.id is not None]
+    avail = [
+        FacilitatorAvailability(
+            p.id,
+            p.name,
+            frozenset(p.working_days),
+            frozenset(date.fromisoformat(d) for d in p.unavailable_dates),
+        )
+        for p in people
+        if p.id is not None
+    ]
+    return rooms, avail
+
+
+def find_slot_for(
+    session: Session,
+    settings: Settings,
+    ward: Ward,
+    site: Site,
+    first_day: date,
+    last_day: date,
+    *,
+    exclude_event_id: int | None = None,
+    starts: tuple[time, ...] | None = None,
+    keep: EngagementEvent | None = None,
+) -> Slot:
+    """The ward's slot between ``first_day`` and ``last_day`` (raises SchedulingError if none).
+
+    ``starts`` replaces the ward's preferred start times (a move to a given time: weekdays the
+    ward avoids are then allowed); ``keep`` prefers that event's room and facilitator, and
+    ``exclude_event_id`` leaves the event being moved out of the bookings it must not clash with.
+    """
+    pref = preference(session, ward)
+    rooms, people = _resources(session, site)
+    preferred = starts or (
+        tuple(parse_hhmm(s) for s in pref.preferred_starts) or DEFAULT_PREFERRED_STARTS
+    )
+    request = SlotRequest(
+        site_id=require_id(site),
+        first_day=first_day,
+        last_day=last_day,
+        duration=timedelta(minutes=settings.engagement_session_minutes),
+        preferred_starts=preferred,
+        attendees=pref.expected_attendees,
+        avoid_weekdays=frozenset(pref.avoid_weekdays) if starts is None else frozenset(),
+        ward_code=ward.code,
+        keep_room_id=keep.venue_id if keep else None,
+        keep_facilitator_id=keep.facilitator_id if keep else None,
+    )
+    bank_holidays = england_bank_holidays(first_day - timedelta(days=7), last_day)
+    return find_slot(
+        request, rooms, people, existing_bookings(session, exclude_event_id), bank_holidays
+    )

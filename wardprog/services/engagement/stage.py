@@ -1,0 +1,124 @@
+"""The engagement stage: book the ward's event once its pack is ready and invite the ward; the
+stage completes when the event is recorded as held."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from wardprog.config import IMPROVEMENT_TEAM_TAG
+from wardprog.models import Site, Ward, WardEnrolment
+from wardprog.models.engagement import EngagementEvent, EventStatus
+from wardprog.notify.outbox import enqueue
+from wardprog.rules.slots import LONDON, engagement_window, to_utc
+from wardprog.rules.working_days import england_bank_holidays
+from wardprog.services.context import StageContext, StageOutcome, require_id
+from wardprog.services.engagement.booking import find_slot_for
+from wardprog.services.engagement.invites import event_uid, load_event, send_invite
+from wardprog.services.venues import site_resources
+
+
+def _pack_ready(ctx: StageContext) -> date:
+    if ctx.enrolment.diagnostic_at is None:
+        return ctx.as_of
+    return to_utc(ctx.enrolment.diagnostic_at).astimezone(LONDON).date()
+
+
+def run_engagement_stage(ctx: StageContext) -> StageOutcome:
+    """Schedule the ward's engagement event and send the invite with the triage template."""
+    session = ctx.session
+    event = session.exec(
+        select(EngagementEvent).where(
+            EngagementEvent.ward_id == ctx.ward.id, EngagementEvent.wave_id == ctx.wave.id
+        )
+    ).first()
+    if event is not None:
+        if event.status is EventStatus.held and event.held_on is not None:
+            return StageOutcome(
+                done=True,
+                summary=f"engagement event held on {event.held_on:%a %d %b %Y}",
+                details={**_details(event), "completed_on": event.held_on},
+            )
+        return StageOutcome(
+            done=False,
+            summary=f"waiting: engagement event {event.status.value}, not yet recorded as held",
+            details=_details(event),
+        )
+    pack_ready = _pack_ready(ctx)
+    first_day, last_day = engagement_window(
+        quarter_start=ctx.wave.quarter_start,
+        start_days=ctx.settings.engagement_window_start_days,
+        end_days=ctx.settings.engagement_window_end_days,
+        pack_ready=pack_ready,
+        as_of=ctx.as_of,
+        bank_holidays=england_bank_holidays(pack_ready, pack_ready + timedelta(days=14)),
+    )
+    missing = _missing_resources(session, ctx.site)
+    if missing:
+        _ask_team_to_register(ctx, missing)
+        return StageOutcome(
+            done=False,
+            summary=f"waiting: no {' or '.join(missing)} registered for site {ctx.site.code}",
+        )
+    slot = find_slot_for(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
+    event = EngagementEvent(
+        ward_id=require_id(ctx.ward),
+        wave_id=require_id(ctx.wave),
+        venue_id=slot.room.id,
+        facilitator_id=slot.facilitator.id,
+        starts_at=slot.starts_at.astimezone(UTC),
+        ends_at=slot.ends_at.astimezone(UTC),
+        uid=event_uid(ctx.ward.code, ctx.wave.number),
+    )
+    session.add(event)
+    session.flush()
+    send_invite(session, load_event(session, require_id(event)), ctx.as_of)
+    local = slot.starts_at.astimezone(LONDON)
+    # Invited, not engaged: the stage completes when the event is recorded as held.
+    return StageOutcome(
+        done=False,
+        summary=f"engagement event {local:%a %d %b %Y %H:%M} in {slot.room.name} "
+        f"with {slot.facilitator.name}",
+        details=_details(event),
+    )
+
+
+def _missing_resources(session: Session, site: Site) -> list[str]:
+    venues, people = site_resources(session, site)
+    return [name for name, found in (("rooms", venues), ("facilitators", people)) if not found]
+
+
+def _ask_team_to_register(ctx: StageContext, missing: list[str]) -> None:
+    """One message per site and wave: what to register before events can be booked."""
+    waiting = ctx.session.exec(
+        select(func.count())
+        .select_from(WardEnrolment)
+        .join(Ward, col(Ward.id) == WardEnrolment.ward_id)
+        .where(WardEnrolment.wave_id == ctx.wave.id, Ward.site_id == ctx.site.id)
+    ).one()
+    enqueue(
+        ctx.session,
+        key=f"resources_missing:{ctx.site.code}:wave-{ctx.wave.number}:{'+'.join(missing)}",
+        kind="resources_missing",
+        tags=[IMPROVEMENT_TEAM_TAG],
+        context={
+            "site_code": ctx.site.code,
+            "site_name": ctx.site.name,
+            "wave_number": ctx.wave.number,
+            "ward_name": ctx.ward.name,
+            "ward_count": waiting,
+            "missing": missing,
+        },
+    )
+
+
+def _details(event: EngagementEvent) -> dict[str, object]:
+    return {
+        "event_id": event.id,
+        "uid": event.uid,
+        "starts_at": to_utc(event.starts_at).isoformat() if event.starts_at else None,
+        "status": event.status.value,
+        "sequence": event.sequence,
+    }
