@@ -12,8 +12,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.common import artifact_key, on_its_day, resolve_as_of, runtime
 from wardprog.db import session_scope
-from wardprog.services.project_charts import refresh_project_packs
-from wardprog.services.project_followup import send_scoring_prompts, send_stale_flags
+from wardprog.services.projects.charts import refresh_project_packs
+from wardprog.services.projects.followup import send_scoring_prompts, send_stale_flags
 
 
 @task(task_run_name="project follow-up {as_of}")

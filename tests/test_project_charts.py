@@ -22,7 +22,7 @@ from wardprog.models import ImprovementProject
 from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.rules.spc import spc
 from wardprog.services.diagnostics import run_diagnostic_stage
-from wardprog.services.project_charts import ChartInput, chart_dict, charts_together, metric_series
+from wardprog.services.projects.charts import ChartInput, chart_dict, charts_together, metric_series
 from wardprog.sources.synthetic import generate_extracts
 
 runner = CliRunner()
@@ -100,7 +100,7 @@ def test_measure_chart_in_the_pack_matches_spc(
 def test_packs_refreshed_for_wards_with_measured_projects(
     session: Session, settings: Settings, ward_code: str
 ) -> None:
-    from wardprog.services.project_charts import refresh_project_packs
+    from wardprog.services.projects.charts import refresh_project_packs
 
     assert refresh_project_packs(session, settings, date(2026, 6, 15)) == []
     ok("projects", "start", "Fewer complaints", "--ward", ward_code, "--metric", "complaints",
@@ -147,7 +147,7 @@ def test_one_metrics_pass_per_refresh_gives_each_chart_its_own_series(
     from sqlmodel import col, select
 
     from wardprog.models import ImprovementProject, Ward
-    from wardprog.services.project_charts import (
+    from wardprog.services.projects.charts import (
         measure_chart,
         refresh_project_packs,
         ward_project_charts,

@@ -14,7 +14,7 @@ from wardprog import commands as c
 from wardprog.config import Settings
 from wardprog.models import ImprovementProject, Notification
 from wardprog.services.handlers import handle
-from wardprog.services.project_followup import (
+from wardprog.services.projects.followup import (
     send_scoring_prompts,
     send_stale_flags,
     stale_projects,

@@ -150,8 +150,8 @@ def chart(
     from wardprog.config import get_settings
     from wardprog.db import get_engine
     from wardprog.errors import WardprogError
-    from wardprog.services.project_charts import measure_chart
     from wardprog.services.projects import get_project
+    from wardprog.services.projects.charts import measure_chart
 
     try:
         with Session(get_engine()) as session:
@@ -191,7 +191,7 @@ def pack(
     from wardprog.config import get_settings
     from wardprog.db import get_engine, session_scope
     from wardprog.errors import WardprogError
-    from wardprog.services.project_charts import write_ward_pack
+    from wardprog.services.projects.charts import write_ward_pack
 
     try:
         with session_scope(get_engine()) as session:

@@ -24,7 +24,7 @@ from wardprog.models import (
 from wardprog.rules.scorecard import Kpi, ProjectFacts, Targets
 from wardprog.rules.scorecard import scorecard as compute
 from wardprog.rules.spc import spc
-from wardprog.services.project_scores import scores_by_project
+from wardprog.services.projects.scores import scores_by_project
 from wardprog.services.spc_points import chart_icons, chart_point
 
 

@@ -276,7 +276,7 @@ def _items(session: Session, ward: Ward) -> dict[TriageCategory, list[ItemView]]
 
 def _projects(session: Session, ward: Ward) -> list[ProjectView]:
     """The ward's projects (its `improve` items' and any started on the ward), oldest first."""
-    from wardprog.services.project_scores import scores_by_project
+    from wardprog.services.projects.scores import scores_by_project
 
     projects = session.exec(
         select(ImprovementProject)

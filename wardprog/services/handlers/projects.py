@@ -14,12 +14,10 @@ from wardprog.models import (
     ImprovementProject,
     QiEventKind,
 )
-from wardprog.services import (
-    project_scores,
-    projects,
-)
+from wardprog.services import projects
 from wardprog.services.handlers.bus import Outcome, handler
 from wardprog.services.handlers.shared import project_outcome
+from wardprog.services.projects import scores as project_scores
 
 # --- improvement projects ----------------------------------------------------------------------
 

@@ -10,13 +10,10 @@ from wardprog.models import (
     TriageItem,
     TriageStatus,
 )
-from wardprog.services import (
-    project_scores,
-    projects,
-    triage,
-)
+from wardprog.services import projects, triage
 from wardprog.services.handlers.bus import Outcome, handler
 from wardprog.services.handlers.shared import project_outcome, ward_code_of
+from wardprog.services.projects import scores as project_scores
 
 IHI = triage.IHI_SCORES
 

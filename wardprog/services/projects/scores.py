@@ -37,8 +37,12 @@ from wardprog.rules.aims import (
 )
 from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.rules.triage import check_score_entry
-from wardprog.services.project_charts import metric_series
-from wardprog.services.projects import ProjectError, ensure_project_for_item, score_given_already
+from wardprog.services.projects.charts import metric_series
+from wardprog.services.projects.records import (
+    ProjectError,
+    ensure_project_for_item,
+    score_given_already,
+)
 
 
 def project_of_item(session: Session, item_id: int, on: date) -> ImprovementProject:

@@ -21,7 +21,7 @@ from wardprog.models import (
 )
 from wardprog.notify.outbox import enqueue, enqueued
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
-from wardprog.services.project_scores import latest_project_scores
+from wardprog.services.projects.scores import latest_project_scores
 from wardprog.services.triage import TRIAGE_SCORER
 
 PROMPT_KIND = "project_score_prompt"

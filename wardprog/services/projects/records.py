@@ -272,7 +272,7 @@ def project_rows(session: Session, status: ProjectStatus | None = None) -> list[
     if status is not None:
         query = query.where(ImprovementProject.status == status)
     projects = session.exec(query).all()
-    from wardprog.services.project_scores import latest_project_scores
+    from wardprog.services.projects.scores import latest_project_scores
 
     wards = {w.id: w.code for w in session.exec(select(Ward)).all()}
     scores = latest_project_scores(session)

@@ -40,7 +40,7 @@ from wardprog.services.diagnostics import (
     load_extracts,
     pack_path_for,
 )
-from wardprog.services.projects import pdsa_cycles
+from wardprog.services.projects.records import pdsa_cycles
 from wardprog.services.spc_points import POINT_COLUMNS, chart_icons, chart_point
 
 
