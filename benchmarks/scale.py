@@ -177,7 +177,7 @@ def warm_imports() -> None:
     import wardprog.services.engagement
     import wardprog.services.qsir
     import wardprog.services.triage
-    import wardprog.services.triage_template  # noqa: F401
+    import wardprog.services.triage.template  # noqa: F401
 
 
 def run_services(

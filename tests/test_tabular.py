@@ -16,7 +16,7 @@ from wardprog.errors import InputFileError
 from wardprog.models import Site, StaffMember, Ward
 from wardprog.services.register import import_register, read_register
 from wardprog.services.staff_register import import_staff
-from wardprog.services.triage_template import build_xlsx, parse_template
+from wardprog.services.triage.template import build_xlsx, parse_template
 from wardprog.sources.tabular import (
     append_text_row,
     read_table,

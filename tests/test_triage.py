@@ -30,7 +30,7 @@ from wardprog.services.triage import (
     send_overdue_reminders,
     triage_inbox,
 )
-from wardprog.services.triage_template import parse_template
+from wardprog.services.triage.template import parse_template
 
 AS_OF = date(2026, 2, 2)
 

@@ -28,7 +28,7 @@ from sqlmodel import select
 from wardprog.models import Ward
 from wardprog.services.context import StageContext
 from wardprog.services.triage import triage_inbox
-from wardprog.services.triage_template import SHEET, build_xlsx
+from wardprog.services.triage.template import SHEET, build_xlsx
 from wardprog.sources.synthetic import specialty_group
 
 CATEGORIES = ("fix", "improve", "change")

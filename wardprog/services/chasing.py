@@ -33,7 +33,7 @@ from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.services.owners import owners_for
 from wardprog.services.qsir import nomination_inbox
 from wardprog.services.triage import triage_inbox
-from wardprog.services.triage_template import (
+from wardprog.services.triage.template import (
     CSV_CONTENT_TYPE,
     XLSX_CONTENT_TYPE,
     build_csv,

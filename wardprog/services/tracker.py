@@ -37,7 +37,7 @@ from wardprog.rules.triage import IHI_SCORES
 from wardprog.rules.working_days import first_working_day_of_month
 from wardprog.services.handlers import ActionResult, run
 from wardprog.services.inbox import file_on_commit, inbox_folder, quarantine, returned_files
-from wardprog.services.triage_template import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
+from wardprog.services.triage.template import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from wardprog.services.views import item_rows
 from wardprog.sources.tabular import read_table, safe_row
 

@@ -20,7 +20,7 @@ from wardprog.models.engagement import EngagementEvent, Facilitator, Venue
 from wardprog.notify.ics import CalendarEvent, build_calendar
 from wardprog.notify.outbox import Attachment, enqueue
 from wardprog.rules.slots import LONDON, to_utc
-from wardprog.services.triage_template import (
+from wardprog.services.triage.template import (
     CALENDAR_CONTENT_TYPE,
     CSV_CONTENT_TYPE,
     XLSX_CONTENT_TYPE,

@@ -44,7 +44,7 @@ from wardprog.services.inbox import (
     returned_files,
 )
 from wardprog.services.projects import projects_for_new_items
-from wardprog.services.triage_template import parse_template
+from wardprog.services.triage.template import parse_template
 
 TRIAGE_SCORER = "Improvement team (triage)"
 
