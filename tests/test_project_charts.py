@@ -23,6 +23,7 @@ from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.rules.spc import spc
 from wardprog.services.diagnostics import run_diagnostic_stage
 from wardprog.services.projects.charts import ChartInput, chart_dict, charts_together, metric_series
+from wardprog.services.spc_points import POINT_COLUMNS, chart_point, records
 from wardprog.sources.synthetic import generate_extracts
 
 runner = CliRunner()
@@ -211,3 +212,7 @@ def test_charts_drawn_together_are_each_as_drawn_alone(charts: list[ChartInput])
                     improvement=definition.improvement, target=definition.target)  # fmt: skip
         assert together is not None
         assert chart_dict(chart, together, AS_OF) == chart_dict(chart, alone, AS_OF)
+        # The points are read column by column: the same as pandas' records.
+        assert [chart_point("m", r) for r in records(together, POINT_COLUMNS)] == [
+            chart_point("m", r) for r in together[POINT_COLUMNS].to_dict("records")
+        ]

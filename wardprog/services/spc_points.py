@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import pandas as pd
+
 from wardprog.services.diagnostics import _num
 
 
@@ -37,6 +39,13 @@ POINT_COLUMNS = [
     "point_type",
     "special_cause_type",
 ]
+
+
+def records(frame: pd.DataFrame, columns: list[str]) -> list[dict[Hashable, Any]]:
+    """``frame[columns].to_dict("records")``, column by column: a chart of twenty rows spends
+    most of ``to_dict``'s time in its per-call set-up."""
+    values = [frame[c].tolist() for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def chart_icons(last: Any) -> dict[str, str | None]:

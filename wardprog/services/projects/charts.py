@@ -41,7 +41,7 @@ from wardprog.services.diagnostics import (
     pack_path_for,
 )
 from wardprog.services.projects.records import pdsa_cycles
-from wardprog.services.spc_points import POINT_COLUMNS, chart_icons, chart_point
+from wardprog.services.spc_points import POINT_COLUMNS, chart_icons, chart_point, records
 
 
 def first_adoption(project: ImprovementProject, cycles: list[Any]) -> date | None:
@@ -212,7 +212,7 @@ def chart_dict(chart: ChartInput, xmr: pd.DataFrame | None, as_of: date) -> dict
                 **chart_point(pd.Timestamp(r["date"]).strftime("%Y-%m"), r),
                 "date": pd.Timestamp(r["date"]).date().isoformat(),
             }
-            for r in xmr[["date", *POINT_COLUMNS]].to_dict("records")
+            for r in records(xmr, ["date", *POINT_COLUMNS])
         ]
         icons = chart_icons(xmr.iloc[-1])
     else:
@@ -261,12 +261,21 @@ def ward_chart_inputs(
         long = _projects_long(settings, [ward.code], projects, as_of)
     elif not long.empty:
         long = long.loc[long["ward_code"] == ward.code]  # slice once, not per chart
+    # Each chart reads one metric: split the ward's frame by metric once, not per chart.
+    by_metric = (
+        {}
+        if long is None or long.empty
+        else {str(m): f for m, f in long.groupby("metric", sort=False, observed=True)}
+    )
     return [
-        chart_input(session, settings, p, metric, as_of, long)
+        chart_input(
+            session, settings, p, metric, as_of,
+            None if long is None else by_metric.get(metric, long.iloc[0:0]),
+        )
         for p in projects
         if p.started_on <= as_of
         for metric in p.metrics
-    ]
+    ]  # fmt: skip
 
 
 def ward_project_charts(
@@ -305,6 +314,7 @@ def write_ward_pack(
         select(DiagnosticSnapshot)
         .where(DiagnosticSnapshot.ward_id == ward.id)
         .order_by(col(DiagnosticSnapshot.as_of).desc(), col(DiagnosticSnapshot.id).desc())
+        .limit(1)  # one row read and its JSON decoded, not the ward's every snapshot
     ).first()
     if snap is None:
         raise NotFoundError(f"{ward_code} has no diagnostic snapshot yet: pull its data first")
