@@ -21,6 +21,25 @@ def _as_london(value: datetime) -> datetime:
     return value.replace(tzinfo=LONDON) if value.tzinfo is None else value.astimezone(LONDON)
 
 
+def _log_change(
+    session: Session, ev: EngagementEvent, action: str, reason: str, old_start: datetime | None
+) -> None:
+    """The event's next SEQUENCE, with the change that made it in the event's history."""
+    ev.sequence += 1
+    session.add(ev)
+    session.add(
+        EngagementEventChange(
+            event_id=require_id(ev),
+            action=action,
+            old_starts_at=old_start,
+            new_starts_at=ev.starts_at if action == "reschedule" else None,
+            reason=reason,
+            sequence=ev.sequence,
+        )
+    )
+    session.flush()
+
+
 def reschedule_event(
     session: Session,
     event_id: int,
@@ -68,19 +87,7 @@ def reschedule_event(
     ev.ends_at = slot.ends_at.astimezone(UTC)
     ev.venue_id = slot.room.id
     ev.facilitator_id = slot.facilitator.id
-    ev.sequence += 1
-    session.add(ev)
-    session.add(
-        EngagementEventChange(
-            event_id=require_id(ev),
-            action="reschedule",
-            old_starts_at=old_start,
-            new_starts_at=ev.starts_at,
-            reason=reason,
-            sequence=ev.sequence,
-        )
-    )
-    session.flush()
+    _log_change(session, ev, "reschedule", reason, old_start)
     send_invite(session, load_event(session, event_id), as_of, reason)
     return ev
 
@@ -148,18 +155,8 @@ def cancel_event(session: Session, event_id: int, reason: str, as_of: date) -> E
             "cancelled"
         )
     ev.status = EventStatus.cancelled
-    ev.sequence += 1  # RFC 5546: a CANCEL carries a higher SEQUENCE than the last request
-    session.add(ev)
-    session.add(
-        EngagementEventChange(
-            event_id=require_id(ev),
-            action="cancel",
-            old_starts_at=ev.starts_at,
-            reason=reason,
-            sequence=ev.sequence,
-        )
-    )
-    session.flush()
+    # RFC 5546: a CANCEL carries a higher SEQUENCE than the last request.
+    _log_change(session, ev, "cancel", reason, ev.starts_at)
     send_cancellation(session, load_event(session, event_id), as_of, reason)
     return ev
 

@@ -116,20 +116,27 @@ def _message_context(parts: EventParts, reason: str = "") -> dict[str, object]:
     }
 
 
-def _recipients(parts: EventParts) -> list[str]:
-    emails = [parts.ward.manager_email]
-    if parts.facilitator is not None:
-        emails.append(parts.facilitator.email)
-    return [e for e in emails if e]
-
-
-def _tags(parts: EventParts) -> list[str]:
-    return [parts.ward.code, parts.site.code, IMPROVEMENT_TEAM_TAG]
+def _enqueue(
+    session: Session, parts: EventParts, kind: str, reason: str, attachments: list[Attachment]
+) -> None:
+    """One message about the event to its ward manager and facilitator, once per SEQUENCE."""
+    ward, ev = parts.ward, parts.event
+    emails = [ward.manager_email, parts.facilitator.email if parts.facilitator else None]
+    enqueue(
+        session,
+        key=f"{kind}:{ward.code}:wave-{parts.wave.number}:v{ev.sequence}",
+        kind=kind,
+        tags=[ward.code, parts.site.code, IMPROVEMENT_TEAM_TAG],
+        context=_message_context(parts, reason),
+        ward_code=ward.code,
+        recipients=[e for e in emails if e],
+        attachments=attachments,
+    )
 
 
 def send_invite(session: Session, parts: EventParts, as_of: date, reason: str = "") -> None:
     """The calendar request (SEQUENCE 0 with the triage template; later ones move it)."""
-    ev = parts.event
+    ward, wave = parts.ward, parts.wave
     attachments = [
         Attachment(
             filename="engagement-event.ics",
@@ -137,48 +144,28 @@ def send_invite(session: Session, parts: EventParts, as_of: date, reason: str = 
             content_type=CALENDAR_CONTENT_TYPE,
         )
     ]
-    if ev.sequence == 0:
+    if parts.event.sequence == 0:
         # The first invite carries the triage template; updates only move the meeting.
         attachments += [
             Attachment(
-                filename=template_filename(parts.ward.code, parts.wave.number, ".xlsx"),
-                content=build_xlsx(parts.ward.code, parts.ward.name, parts.wave.number),
+                filename=template_filename(ward.code, wave.number, ".xlsx"),
+                content=build_xlsx(ward.code, ward.name, wave.number),
                 content_type=XLSX_CONTENT_TYPE,
             ),
             Attachment(
-                filename=template_filename(parts.ward.code, parts.wave.number, ".csv"),
+                filename=template_filename(ward.code, wave.number, ".csv"),
                 content=build_csv(),
                 content_type=CSV_CONTENT_TYPE,
             ),
         ]
-    enqueue(
-        session,
-        key=f"engagement_invite:{parts.ward.code}:wave-{parts.wave.number}:v{ev.sequence}",
-        kind="engagement_invite",
-        tags=_tags(parts),
-        context=_message_context(parts, reason),
-        ward_code=parts.ward.code,
-        recipients=_recipients(parts),
-        attachments=attachments,
-    )
+    _enqueue(session, parts, "engagement_invite", reason, attachments)
 
 
 def send_cancellation(session: Session, parts: EventParts, as_of: date, reason: str) -> None:
     """METHOD:CANCEL to everyone the invite went to."""
-    ev = parts.event
-    enqueue(
-        session,
-        key=f"engagement_cancelled:{parts.ward.code}:wave-{parts.wave.number}:v{ev.sequence}",
-        kind="engagement_cancelled",
-        tags=_tags(parts),
-        context=_message_context(parts, reason),
-        ward_code=parts.ward.code,
-        recipients=_recipients(parts),
-        attachments=[
-            Attachment(
-                filename="engagement-event-cancelled.ics",
-                content=_calendar(parts, as_of, "CANCEL"),
-                content_type=CALENDAR_CONTENT_TYPE,
-            )
-        ],
+    cancel = Attachment(
+        filename="engagement-event-cancelled.ics",
+        content=_calendar(parts, as_of, "CANCEL"),
+        content_type=CALENDAR_CONTENT_TYPE,
     )
+    _enqueue(session, parts, "engagement_cancelled", reason, [cancel])

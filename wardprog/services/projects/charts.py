@@ -140,15 +140,11 @@ def chart_input(
 
 
 def measure_chart(
-    session: Session,
-    settings: Settings,
-    project: ImprovementProject,
-    metric: str,
-    as_of: date,
-    long: pd.DataFrame | None = None,
+    session: Session, settings: Settings, project: ImprovementProject, metric: str, as_of: date
 ) -> dict[str, Any]:
-    """One chart dict (the pack's metric shape) plus its PDSA marks and rebase date."""
-    chart = chart_input(session, settings, project, metric, as_of, long)
+    """One chart dict (the pack's metric shape) plus its PDSA marks and rebase date, drawn by
+    `spc` alone (what `wardprog projects chart` shows and a refresh's one pass must equal)."""
+    chart = chart_input(session, settings, project, metric, as_of)
     definition = METRICS_BY_KEY[metric]
     xmr = (
         None
