@@ -21,10 +21,11 @@ from wardprog.models.triage import (
     TriageSubmission,
 )
 from wardprog.services.context import StageContext
+from wardprog.services.projects import ProjectError
+from wardprog.services.projects.scores import project_of_item, record_score
 from wardprog.services.triage import (
     TriageError,
     close_item,
-    record_ihi_score,
     run_triage_stage,
     score_history,
     send_overdue_reminders,
@@ -210,16 +211,22 @@ def test_ihi_scores_are_validated_and_kept_as_history(session: Session, ctx: Sta
     improve = session.exec(select(TriageItem).where(TriageItem.category == "improve")).one()
     fix = session.exec(select(TriageItem).where(TriageItem.category == "fix")).one()
     assert improve.id is not None and fix.id is not None
+
+    def score(item_id: int, value: float, by: str, on: date, why: str) -> None:
+        """As the command does: the item's project, then its score (one way to score)."""
+        project = project_of_item(session, item_id, on)
+        record_score(session, ctx.settings, project, value, by, on, why)
+
     for bad in (0.0, 0.7, 5.5):
-        with pytest.raises(TriageError, match="not on the scale"):
-            record_ihi_score(session, improve.id, bad, "QI lead", AS_OF, "evidence")
-    with pytest.raises(TriageError, match="justification"):
-        record_ihi_score(session, improve.id, 1.0, "QI lead", AS_OF, " ")
-    with pytest.raises(TriageError, match="only improvement projects"):
-        record_ihi_score(session, fix.id, 1.0, "QI lead", AS_OF, "x")
+        with pytest.raises(ProjectError, match="not on the scale"):
+            score(improve.id, bad, "QI lead", AS_OF, "evidence")
+    with pytest.raises(ProjectError, match="justification"):
+        score(improve.id, 1.0, "QI lead", AS_OF, " ")
+    with pytest.raises(ProjectError, match="only improvement projects"):
+        score(fix.id, 1.0, "QI lead", AS_OF, "x")
     later = AS_OF + timedelta(days=30)
-    record_ihi_score(session, improve.id, 2.0, "Priya Raman", later, "PDSA cycles under way")
-    record_ihi_score(session, improve.id, 2.0, "Priya Raman", later, "PDSA cycles under way")
+    score(improve.id, 2.0, "Priya Raman", later, "PDSA cycles under way")
+    score(improve.id, 2.0, "Priya Raman", later, "PDSA cycles under way")
     history = score_history(session, improve.id)
     assert [(s.score, s.scored_by) for s in history] == [
         (0.5, "Improvement team (triage)"),

@@ -18,7 +18,6 @@ from wardprog.models.triage import (
 )
 from wardprog.notify.outbox import enqueue, enqueued
 from wardprog.rules.triage import (
-    check_score_entry,
     iso_week,
     overdue_since,
 )
@@ -27,7 +26,6 @@ from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
 )
 from wardprog.services.programme import on_day
-from wardprog.services.projects import ensure_project_for_item, score_given_already
 from wardprog.services.triage.capture import _item_view, _ward_parts
 
 
@@ -40,46 +38,6 @@ def _item(session: Session, item_id: int) -> TriageItem:
     if item is None:
         raise NotFoundError(f"Triage item {item_id} does not exist")
     return item
-
-
-def record_ihi_score(
-    session: Session,
-    item_id: int,
-    score: float,
-    scored_by: str,
-    scored_on: date,
-    justification: str,
-) -> ImprovementScore:
-    """Add to an improvement project's IHI score history (0.5-5.0 in 0.5 steps).
-
-    Recording the same score by the same person on the same day again returns the existing row.
-    """
-    item = _item(session, item_id)
-    if item.category is not TriageCategory.improve:
-        raise TriageError(
-            f"Triage item {item_id} is a {item.category.value}; only improvement projects "
-            "carry an IHI score"
-        )
-    try:
-        score = check_score_entry(score, scored_by, justification)
-    except ValueError as exc:
-        raise TriageError(str(exc)) from exc
-    existing = score_given_already(
-        session, scored_on, scored_by, score, of=ImprovementScore.triage_item_id == item_id
-    )
-    if existing is not None:
-        return existing
-    row = ImprovementScore(
-        triage_item_id=item_id,
-        project_id=ensure_project_for_item(session, item, scored_on).id,
-        score=score,
-        scored_by=scored_by.strip(),
-        scored_on=scored_on,
-        justification=justification.strip(),
-    )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def score_history(session: Session, item_id: int) -> list[ImprovementScore]:
