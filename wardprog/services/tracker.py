@@ -22,8 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlmodel import Session, select
 
@@ -39,7 +37,7 @@ from wardprog.services.handlers import ActionResult, run
 from wardprog.services.inbox import file_on_commit, inbox_folder, quarantine, returned_files
 from wardprog.services.triage.template import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE
 from wardprog.services.views import item_rows
-from wardprog.sources.tabular import read_table, safe_row
+from wardprog.sources.tabular import headed_sheet, read_table, safe_row
 
 SHEET = "Tracker"
 # (heading, item_rows field or None for the manager's columns)
@@ -80,14 +78,7 @@ def _cells(item: dict[str, Any]) -> list[Any]:
 
 
 def build_xlsx(ward_code: str, items: list[dict[str, Any]]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = SHEET
-    ws.append(list(HEADINGS))
-    for cell in ws[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="005EB8")
+    wb, ws = headed_sheet(SHEET, HEADINGS)
     for item in items:
         ws.append(_cells(item))
     for row in ws.iter_rows(min_row=2):

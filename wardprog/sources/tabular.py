@@ -227,6 +227,26 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     return path
 
 
+NHS_BLUE = "005EB8"
+
+
+def headed_sheet(title: str, headings: Sequence[str]) -> tuple[Any, Any]:
+    """A new workbook (and its one sheet, ``title``) whose first row is ``headings`` in bold
+    white on NHS blue: how every workbook wardprog sends out begins."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = title
+    ws.append(list(headings))
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor=NHS_BLUE)
+    return wb, ws
+
+
 def append_text_row(ws: Any, values: Iterable[Any]) -> None:
     """Append to an openpyxl worksheet; strings are stored as text, never as formulas.
 

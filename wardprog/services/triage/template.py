@@ -14,8 +14,7 @@ import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from wardprog.errors import InputFileError, RowProblem
@@ -27,7 +26,7 @@ from wardprog.rules.triage import (
     TriageEntry,
     validate_rows,
 )
-from wardprog.sources.tabular import append_text_row, read_table
+from wardprog.sources.tabular import append_text_row, headed_sheet, read_table
 
 SHEET = "Triage"
 GUIDANCE_SHEET = "How to fill this in"
@@ -53,7 +52,6 @@ def register_attachment_types() -> None:
 register_attachment_types()
 
 HEADERS: tuple[str, ...] = ("Issue", "Raised by", "Category", "Suggested owner", "Notes")
-_NHS_BLUE = "005EB8"
 
 GUIDANCE: tuple[str, ...] = (
     "One row per issue raised at the engagement event.",
@@ -74,14 +72,8 @@ def template_filename(ward_code: str, wave_number: int, suffix: str) -> str:
 
 
 def build_xlsx(ward_code: str, ward_name: str, wave_number: int) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = SHEET
-    ws.append(list(HEADERS))
+    wb, ws = headed_sheet(SHEET, HEADERS)
     for cell in ws[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor=_NHS_BLUE)
         cell.alignment = Alignment(vertical="center")
     for letter, width in zip("ABCDE", (60, 22, 14, 26, 40), strict=True):
         ws.column_dimensions[letter].width = width
