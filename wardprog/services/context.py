@@ -13,13 +13,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from wardprog.config import Settings
+from wardprog.errors import NotFoundError
 from wardprog.models import Site, Ward, WardEnrolment, Wave
 from wardprog.models.base import Stored, require_id
 
-__all__ = ["StageContext", "StageOutcome", "Stored", "context_for_ward", "require_id"]
+__all__ = [
+    "StageContext",
+    "StageOutcome",
+    "Stored",
+    "context_for_ward",
+    "require_id",
+    "ward_by_code",
+]
 
 
 @dataclass
@@ -42,17 +50,19 @@ class StageOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def ward_by_code(session: Session, ward_code: str) -> Ward:
+    """The ward with this code, or NotFoundError naming it (every way in looks wards up so)."""
+    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
+    if ward is None:
+        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
+    return ward
+
+
 def context_for_ward(
     session: Session, settings: Settings, ward_code: str, as_of: date
 ) -> StageContext:
     """The stage context for a ward by code: for flows and commands run for one ward."""
-    from sqlmodel import select
-
-    from wardprog.errors import NotFoundError
-
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
+    ward = ward_by_code(session, ward_code)
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
     if enrolment is None:
         raise NotFoundError(f"ward {ward_code} is not enrolled in a wave yet")

@@ -16,7 +16,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from wardprog.config import Settings
-from wardprog.errors import NotFoundError, WardprogError
+from wardprog.errors import WardprogError
 from wardprog.models import (
     EngagementEvent,
     EventStatus,
@@ -32,7 +32,7 @@ from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.planner import shortfalls
 from wardprog.services import engagement
-from wardprog.services.context import require_id
+from wardprog.services.context import require_id, ward_by_code
 from wardprog.services.programme import refresh_wave_status, rollout_plan
 
 
@@ -51,9 +51,7 @@ class Deferred:
 def defer_ward(
     session: Session, settings: Settings, ward_code: str, reason: str, as_of: date, by: str
 ) -> Deferred:
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
+    ward = ward_by_code(session, ward_code)
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
     if enrolment is None:
         raise DeferralError(f"{ward.code} is not enrolled in a wave yet; nothing to move")

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time
 from sqlmodel import Session, col, select
 
 from wardprog.config import LONDON
-from wardprog.errors import NotFoundError
 from wardprog.models import (
     CoachingSession,
     DiagnosticSnapshot,
@@ -33,6 +32,7 @@ from wardprog.models import (
     WardEnrolment,
     Wave,
 )
+from wardprog.services.context import ward_by_code
 
 
 @dataclass(frozen=True)
@@ -158,13 +158,6 @@ def _local(value: datetime | None) -> datetime:
     return aware.astimezone(LONDON)
 
 
-def _ward(session: Session, ward_code: str) -> Ward:
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r}")
-    return ward
-
-
 def _wave(session: Session, ward: Ward) -> tuple[WardEnrolment | None, Wave | None]:
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
     return enrolment, session.get(Wave, enrolment.wave_id) if enrolment else None
@@ -180,19 +173,19 @@ def _pack_path(session: Session, ward: Ward) -> str | None:
 
 def pack_path(session: Session, ward_code: str) -> str | None:
     """The ward's latest baseline pack (the pack route needs nothing else of the page)."""
-    return _pack_path(session, _ward(session, ward_code))
+    return _pack_path(session, ward_by_code(session, ward_code))
 
 
 def ward_event(session: Session, ward_code: str) -> tuple[int, EventView] | None:
     """The ward's wave number and engagement event, for forms that act on the event."""
-    ward = _ward(session, ward_code)
+    ward = ward_by_code(session, ward_code)
     _, wave = _wave(session, ward)
     event = _event(session, ward, wave)
     return (wave.number, event) if wave is not None and event is not None else None
 
 
 def ward_page(session: Session, ward_code: str) -> WardPage:
-    ward = _ward(session, ward_code)
+    ward = ward_by_code(session, ward_code)
     site = session.get(Site, ward.site_id)
     enrolment, wave = _wave(session, ward)
     pack = _pack_path(session, ward)

@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
 from wardprog.config import IMPROVEMENT_TEAM_TAG, LONDON, Settings
-from wardprog.errors import InputFileError, NotFoundError
+from wardprog.errors import InputFileError
 from wardprog.models import (
     DiagnosticSnapshot,
     EngagementEvent,
@@ -35,7 +35,7 @@ from wardprog.rules.metrics import (
     METRICS_BY_KEY,
     ward_month_metrics,
 )
-from wardprog.services.context import require_id
+from wardprog.services.context import require_id, ward_by_code
 from wardprog.services.diagnostics.charts import (
     _RULE_TEXT,
     _num,
@@ -243,9 +243,7 @@ def run_recheck(
     wards re-checked over the same period are charted together in one pass (see
     :func:`_batch_charts`). Each ward's verdict is the one it gets re-checked on its own.
     """
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r} in the register")
+    ward = ward_by_code(session, ward_code)
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
     event_day = engagement_date(session, ward, enrolment)
     if event_day is None:

@@ -35,7 +35,7 @@ from wardprog.reports.diagnostic_pack import (
     render_pack,
     write_pack,
 )
-from wardprog.services.context import StageContext, StageOutcome, require_id
+from wardprog.services.context import StageContext, StageOutcome, require_id, ward_by_code
 from wardprog.services.diagnostics.charts import (
     RECENT_MONTHS,
     find_signals,
@@ -292,10 +292,8 @@ class PackSummary:
 
 def pack_summary(session: Session, ward_code: str, snapshot_id: int) -> PackSummary:
     """Markdown and table of a stored snapshot (for Prefect artifacts), no extract reads."""
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
+    ward = ward_by_code(session, ward_code)
     snap = session.get(DiagnosticSnapshot, snapshot_id)
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r} in the register")
     if snap is None or snap.ward_id != ward.id:
         raise NotFoundError(f"no diagnostic snapshot {snapshot_id} for ward {ward_code}")
     site = session.get(Site, ward.site_id)

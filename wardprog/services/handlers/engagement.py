@@ -12,9 +12,8 @@ from wardprog.rules.slots import to_utc
 from wardprog.services import (
     engagement,
 )
-from wardprog.services.context import require_id
+from wardprog.services.context import require_id, ward_by_code
 from wardprog.services.handlers.bus import Outcome, handler
-from wardprog.services.handlers.shared import ward_by_code
 
 # --- engagement --------------------------------------------------------------------------------
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from wardprog.errors import NotFoundError
 from wardprog.models import (
     ImprovementProject,
     Ward,
@@ -27,13 +26,6 @@ def imported(count: int, kind: str, path: Path) -> Outcome:
         subject=f"{kind} register",
         details={"imported": count, "file": str(path)},
     )
-
-
-def ward_by_code(session: Session, ward_code: str) -> Ward:
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
-    return ward
 
 
 def project_outcome(session: Session, project: ImprovementProject, summary: str) -> Outcome:

@@ -21,8 +21,8 @@ from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.slots import to_utc
 from wardprog.services import engagement, qsir, triage
+from wardprog.services.context import ward_by_code
 from wardprog.services.handlers.bus import Outcome, handler
-from wardprog.services.handlers.shared import ward_by_code
 from wardprog.services.triage import template as triage_template
 
 # --- from the ward page --------------------------------------------------------------------

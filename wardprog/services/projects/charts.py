@@ -34,6 +34,7 @@ from wardprog.reports.diagnostic_pack import render_pack, write_pack
 from wardprog.reports.project_chart import pdsa_svg
 from wardprog.rules.metrics import METRICS_BY_KEY, ward_month_metrics
 from wardprog.rules.spc import spc, spc_frame
+from wardprog.services.context import ward_by_code
 from wardprog.services.diagnostics import (
     _pack_context,
     baseline_period,
@@ -303,9 +304,7 @@ def write_ward_pack(
     ``charts``: the ward's measure charts already drawn (:func:`refresh_project_packs` draws
     every ward's at once); without them they are drawn here.
     """
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r} in the register")
+    ward = ward_by_code(session, ward_code)
     snap = session.exec(
         select(DiagnosticSnapshot)
         .where(DiagnosticSnapshot.ward_id == ward.id)

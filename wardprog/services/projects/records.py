@@ -30,6 +30,7 @@ from wardprog.models import (
     Ward,
 )
 from wardprog.models.base import require_id
+from wardprog.services.context import ward_by_code
 
 
 class ProjectError(WardprogError):
@@ -133,10 +134,7 @@ def check_strategic_aim(settings: Settings, aim: str) -> str:
 def ward_id_for(session: Session, ward_code: str | None) -> int | None:
     if not ward_code:
         return None
-    ward = session.exec(select(Ward).where(Ward.code == ward_code)).first()
-    if ward is None:
-        raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
-    return ward.id
+    return ward_by_code(session, ward_code).id
 
 
 def apply_changes(
