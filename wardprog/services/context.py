@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from wardprog.config import Settings
 from wardprog.errors import NotFoundError
-from wardprog.models import Site, Ward, WardEnrolment, Wave
+from wardprog.models import Site, TriageItem, Ward, WardEnrolment, Wave
 from wardprog.models.base import Stored, require_id
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Stored",
     "context_for_ward",
     "require_id",
+    "triage_item",
     "ward_by_code",
 ]
 
@@ -56,6 +57,14 @@ def ward_by_code(session: Session, ward_code: str) -> Ward:
     if ward is None:
         raise NotFoundError(f"no ward with code {ward_code!r}; check the ward register")
     return ward
+
+
+def triage_item(session: Session, item_id: int) -> TriageItem:
+    """The triage item with this id, or NotFoundError naming it."""
+    item = session.get(TriageItem, item_id)
+    if item is None:
+        raise NotFoundError(f"Triage item {item_id} does not exist")
+    return item
 
 
 def context_for_ward(

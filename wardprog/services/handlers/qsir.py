@@ -8,10 +8,8 @@ from sqlmodel import Session
 
 from wardprog import commands as c
 from wardprog.config import Settings
-from wardprog.errors import NotFoundError
 from wardprog.models import (
     NominationStatus,
-    TriageItem,
     Ward,
 )
 from wardprog.services import (
@@ -20,7 +18,7 @@ from wardprog.services import (
     staff_register,
     triage,
 )
-from wardprog.services.context import require_id
+from wardprog.services.context import require_id, triage_item
 from wardprog.services.handlers.bus import Outcome, handler
 from wardprog.services.handlers.shared import imported, ward_code_of
 
@@ -83,9 +81,7 @@ def link_project(session: Session, _settings: Settings, cmd: c.LinkProject) -> O
     nomination, ward = qsir_register.nomination_for(
         session, cmd.staff_number, prefer=[*qsir.ACTIVE, *qsir.PENDING, NominationStatus.completed]
     )
-    item = session.get(TriageItem, cmd.item_id)
-    if item is None:
-        raise NotFoundError(f"triage item {cmd.item_id} does not exist")
+    item = triage_item(session, cmd.item_id)
     if item.category is not TriageCategory.improve:
         raise WardprogError(
             f"item {item.id} is a {item.category.value}; a QSIR project works on an improve item"

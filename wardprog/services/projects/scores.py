@@ -16,13 +16,12 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
-from wardprog.errors import NotFoundError, WardprogError
+from wardprog.errors import WardprogError
 from wardprog.models import (
     ImprovementProject,
     ImprovementScore,
     ProjectMeasurement,
     TriageCategory,
-    TriageItem,
     Ward,
 )
 from wardprog.models.base import require_id
@@ -37,6 +36,7 @@ from wardprog.rules.aims import (
 )
 from wardprog.rules.metrics import METRICS_BY_KEY
 from wardprog.rules.triage import check_score_entry
+from wardprog.services.context import triage_item
 from wardprog.services.projects.charts import metric_series
 from wardprog.services.projects.records import (
     ProjectError,
@@ -47,9 +47,7 @@ from wardprog.services.projects.records import (
 
 def project_of_item(session: Session, item_id: int, on: date) -> ImprovementProject:
     """The project record of an `improve` item (only those carry an IHI score)."""
-    item = session.get(TriageItem, item_id)
-    if item is None:
-        raise NotFoundError(f"Triage item {item_id} does not exist")
+    item = triage_item(session, item_id)
     if item.category is not TriageCategory.improve:
         raise ProjectError(
             f"Triage item {item_id} is a {item.category.value}; only improvement projects "

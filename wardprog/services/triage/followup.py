@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from wardprog.errors import NotFoundError, WardprogError
+from wardprog.errors import WardprogError
 from wardprog.models import Notification, OwnerChange, Site, Ward
 from wardprog.models.triage import (
     ChangeDecision,
@@ -21,7 +21,7 @@ from wardprog.rules.triage import (
     iso_week,
     overdue_since,
 )
-from wardprog.services.context import require_id
+from wardprog.services.context import require_id, triage_item
 from wardprog.services.inbox import (
     IMPROVEMENT_TEAM_TAG,
 )
@@ -31,13 +31,6 @@ from wardprog.services.triage.capture import _item_view, _ward_parts
 
 class TriageError(WardprogError):
     """A triage action is not allowed (wrong category, closed item, score off the scale)."""
-
-
-def _item(session: Session, item_id: int) -> TriageItem:
-    item = session.get(TriageItem, item_id)
-    if item is None:
-        raise NotFoundError(f"Triage item {item_id} does not exist")
-    return item
 
 
 def score_history(session: Session, item_id: int) -> list[ImprovementScore]:
@@ -54,7 +47,7 @@ def close_item(
     session: Session, item_id: int, outcome: str, closed_by: str, closed_on: date
 ) -> TriageItem:
     """Close an item and tell the ward what was done ("you said, we did"). Idempotent."""
-    item = _item(session, item_id)
+    item = triage_item(session, item_id)
     if item.status is TriageStatus.closed:
         return item
     if not outcome.strip():
@@ -91,7 +84,7 @@ def reopen_item(session: Session, item_id: int, reason: str, reopened_by: str) -
 
     Reopening an open item is refused, so a re-run cannot count a second reopening.
     """
-    item = _item(session, item_id)
+    item = triage_item(session, item_id)
     if item.status is TriageStatus.open:
         raise TriageError(f"Triage item {item_id} is already open; only closed items reopen")
     if not reason.strip():
@@ -124,7 +117,7 @@ def decide_change(
     approve: the owner puts it in place (closed later with what was done); decline: closed now,
     and the ward told why; defer: reviewed again on ``review_date`` (required, in the future).
     """
-    item = _item(session, item_id)
+    item = triage_item(session, item_id)
     if item.category is not TriageCategory.change:
         raise TriageError(
             f"Triage item {item_id} is a {item.category.value}; only change requests are decided"
