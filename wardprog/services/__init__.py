@@ -13,6 +13,8 @@ The session rule, which every module here follows:
 Entry points (CLI, Prefect flows, the ward pages) therefore only translate input into a
 command or a stage call and a ``WardprogError`` into an exit code or a failed run.
 
-Stage services are packages split by concern (``qsir/``, ``diagnostics/``, ``triage/``); each
-package re-exports its public names, so ``from wardprog.services import qsir`` reads as before.
+Stage services are packages split by concern (``diagnostics/``, ``engagement/``, ``triage/``,
+``qsir/``, and ``projects/`` for the improvement projects); each package re-exports its public
+names, so ``from wardprog.services import qsir`` reads as before. Lookups every way in shares
+(a ward by code, a triage item by id) are in ``context``.
 """
