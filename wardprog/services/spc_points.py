@@ -28,8 +28,8 @@ def chart_point(month: str, row: Mapping[Hashable, Any]) -> dict[str, Any]:
     }
 
 
-# What a chart point reads of an ``spc`` row: select these before ``to_dict("records")``, whose
-# cost grows with the frame's columns (about 30).
+# What a chart point reads of an ``spc`` row (about 30 columns): read only these, with
+# :func:`records`.
 POINT_COLUMNS = [
     "value",
     "mean",

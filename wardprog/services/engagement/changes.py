@@ -22,7 +22,12 @@ def _as_london(value: datetime) -> datetime:
 
 
 def _log_change(
-    session: Session, ev: EngagementEvent, action: str, reason: str, old_start: datetime | None
+    session: Session,
+    ev: EngagementEvent,
+    action: str,
+    reason: str,
+    old_start: datetime | None,
+    new_start: datetime | None = None,
 ) -> None:
     """The event's next SEQUENCE, with the change that made it in the event's history."""
     ev.sequence += 1
@@ -32,7 +37,7 @@ def _log_change(
             event_id=require_id(ev),
             action=action,
             old_starts_at=old_start,
-            new_starts_at=ev.starts_at if action == "reschedule" else None,
+            new_starts_at=new_start,
             reason=reason,
             sequence=ev.sequence,
         )
@@ -87,7 +92,7 @@ def reschedule_event(
     ev.ends_at = slot.ends_at.astimezone(UTC)
     ev.venue_id = slot.room.id
     ev.facilitator_id = slot.facilitator.id
-    _log_change(session, ev, "reschedule", reason, old_start)
+    _log_change(session, ev, "reschedule", reason, old_start, ev.starts_at)
     send_invite(session, load_event(session, event_id), as_of, reason)
     return ev
 

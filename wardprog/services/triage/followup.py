@@ -30,7 +30,7 @@ from wardprog.services.triage.capture import _item_view, _ward_parts
 
 
 class TriageError(WardprogError):
-    """A triage action is not allowed (wrong category, closed item, score off the scale)."""
+    """A triage action is not allowed (wrong category, closed item, no outcome or reason)."""
 
 
 def score_history(session: Session, item_id: int) -> list[ImprovementScore]:
