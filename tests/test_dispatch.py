@@ -31,6 +31,7 @@ from wardprog.config import Settings
 from wardprog.models import Notification, NotificationStatus
 from wardprog.notify.dispatch import LEASE, backoff_delay, dispatch_pending, requeue_dead
 from wardprog.notify.outbox import Attachment, enqueue
+from wardprog.queries import notification_counts
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
@@ -516,3 +517,33 @@ def test_message_whose_final_attempt_crashed_is_parked_dead(
     assert note.status == NotificationStatus.dead
     assert "dispatcher stopped during the final attempt" in note.last_error
     assert not settings.outbox_dir.exists()
+
+
+def test_counts_as_of_a_day_are_the_outbox_as_it_stood_then(session: Session) -> None:
+    """What the digest and `status --as-of` show: a later send or death was still pending."""
+    day = date(2026, 3, 2)  # midnight in London is midnight UTC in March
+    before, after = datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 4, 9, tzinfo=UTC)
+
+    def note(key: str, status: NotificationStatus, **kw: Any) -> Notification:
+        made = kw.pop("created_at", before)
+        return Notification(
+            idempotency_key=key, kind="k", subject="s", body_text="b", status=status,
+            created_at=made, **kw,
+        )  # fmt: skip
+
+    session.add_all(
+        [
+            note("sent-then", NotificationStatus.sent, sent_at=before),
+            note("sent-later", NotificationStatus.sent, sent_at=after),
+            note("sent-undated", NotificationStatus.sent),
+            note("waiting", NotificationStatus.pending),
+            note("died-then", NotificationStatus.dead, deliveries=[{"at": before.isoformat()}]),
+            note("died-later", NotificationStatus.dead, deliveries=[{"at": after.isoformat()}]),
+            note("died-unlogged", NotificationStatus.dead),
+            note("made-later", NotificationStatus.sent, created_at=after, sent_at=after),
+        ]
+    )
+    session.commit()
+
+    assert notification_counts(session, day) == {"sent": 2, "pending": 3, "dead": 2}
+    assert notification_counts(session) == {"sent": 4, "pending": 1, "dead": 3}

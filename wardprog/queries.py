@@ -16,12 +16,13 @@ reopened counts as open throughout; a nominee's waitlisting and withdrawal carry
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from wardprog import clock
@@ -431,37 +432,48 @@ def overdue_by_ward(overdue: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- notifications -----------------------------------------------------------------------------
 
 
-def _notification_status(note: Notification, end: datetime | None) -> NotificationStatus | None:
-    if end is None:
-        return note.status
-    if not _by(note.created_at, end):
-        return None
-    if note.status == NotificationStatus.sent:
-        sent = note.sent_at is None or _by(note.sent_at, end)  # undated: sent when written
-        return NotificationStatus.sent if sent else NotificationStatus.pending
-    if note.status == NotificationStatus.dead:
-        # No column says when it died: its last delivery attempt did.
-        tried = [str(d["at"]) for d in note.deliveries if d.get("at")]
-        last = datetime.fromisoformat(max(tried)) if tried else note.created_at
-        return NotificationStatus.dead if _by(last, end) else NotificationStatus.pending
-    return NotificationStatus.pending
+def _died_by(deliveries: Sequence[Mapping[str, Any]], created_at: datetime, end: datetime) -> bool:
+    """Whether a dead message had died by ``end``: no column says when, its last attempt did."""
+    tried = [str(d["at"]) for d in deliveries if d.get("at")]
+    last = datetime.fromisoformat(max(tried)) if tried else created_at
+    return _by(last, end)
 
 
 def notification_counts(
     session: Session, as_of: date | None = None, tz: str = DEFAULT_TZ
 ) -> dict[str, int]:
-    """Messages created by ``as_of``, by their status then (pending, sent, dead)."""
+    """Messages created by ``as_of``, by their status then (pending, sent, dead).
+
+    Counted in the database: the rows carry bodies and attachments (a board report's PDF), and
+    the digest asks this every week of a year's outbox. Only dead rows are read, for the time
+    of their last attempt (a JSON log no SQL both databases share can take the maximum of).
+    """
     end = cutoff(as_of, tz) if as_of else None
     if end is None:
         rows = session.exec(
             select(Notification.status, func.count()).group_by(Notification.status)  # type: ignore[call-overload]
         ).all()
         return {str(status): n for status, n in rows}
+    made = col(Notification.created_at) < end
+    sent_then = or_(col(Notification.sent_at).is_(None), col(Notification.sent_at) < end)
+    status_then = case(
+        (and_(col(Notification.status) == NotificationStatus.sent, sent_then), "sent"),
+        else_="pending",
+    )
     counts: Counter[str] = Counter()
-    for note in session.exec(select(Notification).where(col(Notification.created_at) < end)):
-        status = _notification_status(note, end)
-        if status is not None:
-            counts[str(status)] += 1
+    for status, n in session.exec(
+        select(status_then, func.count())
+        .where(made, Notification.status != NotificationStatus.dead)
+        .group_by(status_then)
+    ):
+        counts[status] += n
+    dead = session.exec(
+        select(Notification.deliveries, Notification.created_at).where(
+            made, Notification.status == NotificationStatus.dead
+        )
+    )
+    for deliveries, created_at in dead:
+        counts["dead" if _died_by(deliveries, created_at, end) else "pending"] += 1
     return dict(counts)
 
 
