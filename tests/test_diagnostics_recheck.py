@@ -16,11 +16,11 @@ from tests.utils.factories import make_context, make_site, make_ward
 from wardprog.config import Settings
 from wardprog.errors import WardprogError
 from wardprog.models import DiagnosticSnapshot, EngagementEvent
+from wardprog.rules.rechecks import recheck_kind
 from wardprog.services.context import StageContext
 from wardprog.services.diagnostics import (
     due_rechecks,
     prepare_rechecks,
-    recheck_kind,
     run_diagnostic_stage,
     run_recheck,
 )

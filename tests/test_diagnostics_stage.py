@@ -12,9 +12,9 @@ from sqlmodel import Session, select
 from tests.utils.factories import make_context, make_site, make_ward
 from wardprog.config import Settings
 from wardprog.models import DiagnosticSnapshot, Notification
+from wardprog.rules.metrics import baseline_period
 from wardprog.services.context import StageContext
 from wardprog.services.diagnostics import (
-    baseline_period,
     check_extract_wards,
     load_extracts,
     run_diagnostic_stage,

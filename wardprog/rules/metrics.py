@@ -20,6 +20,7 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
+from dateutil.relativedelta import relativedelta
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ METRICS: tuple[MetricDef, ...] = (
 METRICS_BY_KEY: dict[str, MetricDef] = {m.key: m for m in METRICS}
 
 METRIC_COLUMNS = ["ward_code", "month", "metric", "value"]
+
+# A diagnostic baseline: three years of complete months, enough for stable SPC limits.
+BASELINE_MONTHS = 36
+
+
+def baseline_period(as_of: date, months: int = BASELINE_MONTHS) -> tuple[date, date]:
+    """The ``months`` complete calendar months before ``as_of`` (the current month is partial)."""
+    first_of_month = as_of.replace(day=1)
+    start = first_of_month - relativedelta(months=months)
+    end = first_of_month - relativedelta(days=1)
+    return start, end
 
 
 def month_start(values: pd.Series) -> pd.Series:

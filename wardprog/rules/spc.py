@@ -34,6 +34,7 @@ rebases from the next monthly point. With dates that are in the data the two agr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -92,6 +93,17 @@ SPECIAL_CAUSE_TYPES = [
     "7 Points Above CL",
     "7 Points Below CL",
 ]
+# Each special-cause rule as a ward's staff read it (the pack's signals, a re-check's detail).
+RULE_TEXT = {
+    "Above UCL": "a point above the upper limit",
+    "Below LCL": "a point below the lower limit",
+    "7 Point Trend (Increasing)": "a run of 7 rising points",
+    "7 Point Trend (Decreasing)": "a run of 7 falling points",
+    "2 in 3 Above CL": "2 of 3 points close to the upper limit",
+    "2 in 3 Below CL": "2 of 3 points close to the lower limit",
+    "7 Points Above CL": "7 or more points in a row above the mean",
+    "7 Points Below CL": "7 or more points in a row below the mean",
+}
 POINT_TYPES = [p.value for p in PointType]
 VARIATION_ICONS = [
     "common_cause",
@@ -121,6 +133,14 @@ OUTPUT_COLUMNS = [
     "variation_icon",
     "assurance_icon",
 ]
+
+
+def figure(value: Any) -> float | None:
+    """A chart figure (value, mean, limit) as stored and drawn: 4 places, None where missing."""
+    if value is None:
+        return None
+    f = float(value)
+    return None if math.isnan(f) else round(f, 4)
 
 
 def variation_icon(point_type: str, improvement: Improvement | str) -> str:

@@ -11,17 +11,17 @@ from typing import Any
 
 import pandas as pd
 
-from wardprog.services.diagnostics import _num
+from wardprog.rules.spc import figure
 
 
 def chart_point(month: str, row: Mapping[Hashable, Any]) -> dict[str, Any]:
     """One ``spc`` row as a chart point (numbers rounded, NaN as None)."""
     return {
         "month": month,
-        "value": _num(row["value"]),
-        "mean": _num(row["mean"]),
-        "lpl": _num(row["lpl"]),
-        "upl": _num(row["upl"]),
+        "value": figure(row["value"]),
+        "mean": figure(row["mean"]),
+        "lpl": figure(row["lpl"]),
+        "upl": figure(row["upl"]),
         "rebase_group": int(row["rebase_group"]),
         "point_type": str(row["point_type"]),
         "rule": str(row["special_cause_type"]),

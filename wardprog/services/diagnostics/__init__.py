@@ -1,12 +1,13 @@
 """Diagnostics: extracts, charts and signals, the diagnostic stage and its pack, re-checks.
 
-The package re-exports every public name of its modules (and ``_num`` and ``_pack_context``,
-which reports and tests use), so ``wardprog.services.diagnostics`` imports keep working.
+The package re-exports every public name of its modules (and ``_pack_context``, which reports
+and tests use). The rules it applies are imported from where they live: the baseline months
+from ``wardprog.rules.metrics``, when a re-check is due and its verdicts from
+``wardprog.rules.rechecks``.
 """
 
 from wardprog.services.diagnostics.charts import (
     RECENT_MONTHS,
-    _num,
     charts_for,
     find_signals,
     metrics_json,
@@ -15,11 +16,9 @@ from wardprog.services.diagnostics.charts import (
     wave_ward_charts,
 )
 from wardprog.services.diagnostics.extracts import (
-    BASELINE_MONTHS,
     REFUSAL_LINES,
     DiagnosticError,
     ExtractsRefused,
-    baseline_period,
     check_extract_wards,
     generate_register_extracts,
     load_checked,
@@ -27,17 +26,12 @@ from wardprog.services.diagnostics.extracts import (
     refuse_impossible,
 )
 from wardprog.services.diagnostics.rechecks import (
-    RECHECK_KINDS,
-    RECHECK_KINDS_INV,
-    VERDICTS,
-    MetricChange,
     RecheckResult,
     due_rechecks,
     engagement_date,
     fixed_limit_charts,
     latest_rechecks,
     prepare_rechecks,
-    recheck_kind,
     run_recheck,
 )
 from wardprog.services.diagnostics.stage import (
@@ -54,21 +48,14 @@ from wardprog.services.diagnostics.stage import (
 
 __all__ = [
     "BASELINE",
-    "BASELINE_MONTHS",
     "PACK_VERSION",
     "RECENT_MONTHS",
-    "RECHECK_KINDS",
-    "RECHECK_KINDS_INV",
     "REFUSAL_LINES",
-    "VERDICTS",
     "DiagnosticError",
     "ExtractsRefused",
-    "MetricChange",
     "PackSummary",
     "RecheckResult",
-    "_num",
     "_pack_context",
-    "baseline_period",
     "charts_for",
     "check_extract_wards",
     "due_rechecks",
@@ -84,7 +71,6 @@ __all__ = [
     "pack_summary",
     "prepare_rechecks",
     "pull_snapshot",
-    "recheck_kind",
     "refuse_impossible",
     "run_diagnostic_stage",
     "run_recheck",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from datetime import date
@@ -17,7 +16,7 @@ from wardprog.rules.metrics import (
     staff_survey_scores,
     ward_month_metrics,
 )
-from wardprog.rules.spc import spc_frame
+from wardprog.rules.spc import RULE_TEXT, figure, spc_frame
 from wardprog.sources.extracts import Extracts
 
 # Signals older than this are history, not something to raise with staff now.
@@ -93,13 +92,6 @@ def charts_for(
     )
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    f = float(value)
-    return None if math.isnan(f) else round(f, 4)
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -115,10 +107,10 @@ def metrics_json(chart: pd.DataFrame) -> dict[str, Any]:
     cols = {
         "metric": chart["metric"].astype(str).tolist(),
         "month": chart["month"].dt.strftime("%Y-%m").tolist(),
-        "value": [_num(v) for v in chart["value"].tolist()],
-        "mean": [_num(v) for v in chart["mean"].tolist()],
-        "lpl": [_num(v) for v in chart["lpl"].tolist()],
-        "upl": [_num(v) for v in chart["upl"].tolist()],
+        "value": [figure(v) for v in chart["value"].tolist()],
+        "mean": [figure(v) for v in chart["mean"].tolist()],
+        "lpl": [figure(v) for v in chart["lpl"].tolist()],
+        "upl": [figure(v) for v in chart["upl"].tolist()],
         "rebase_group": chart["rebase_group"].astype(int).tolist(),
         "point_type": chart["point_type"].astype(str).tolist(),
         "rule": chart["special_cause_type"].astype(str).tolist(),
@@ -162,18 +154,6 @@ _KIND = {
 }
 
 
-_RULE_TEXT = {
-    "Above UCL": "a point above the upper limit",
-    "Below LCL": "a point below the lower limit",
-    "7 Point Trend (Increasing)": "a run of 7 rising points",
-    "7 Point Trend (Decreasing)": "a run of 7 falling points",
-    "2 in 3 Above CL": "2 of 3 points close to the upper limit",
-    "2 in 3 Below CL": "2 of 3 points close to the lower limit",
-    "7 Points Above CL": "7 or more points in a row above the mean",
-    "7 Points Below CL": "7 or more points in a row below the mean",
-}
-
-
 def find_signals(
     metrics: dict[str, Any], recent_months: int = RECENT_MONTHS
 ) -> list[dict[str, Any]]:
@@ -207,7 +187,7 @@ def find_signals(
                     "month": p["month"],
                     "value": p["value"],
                     "points": len(special),
-                    "description": f"{what}: {_RULE_TEXT.get(p['rule'], p['rule'])} "
+                    "description": f"{what}: {RULE_TEXT.get(p['rule'], p['rule'])} "
                     f"({len(special)} of the last {len(recent)} months flagged, "
                     f"latest {p['month']})",
                 }
@@ -291,7 +271,7 @@ def staff_survey_json(
     base["respondents"] = int(scores["respondents"].iloc[0])
     base["suppressed"] = bool(scores["suppressed"].iloc[0])
     base["themes"] = [
-        {"theme": r.theme, "label": r.label, "score": _num(r.score)}
+        {"theme": r.theme, "label": r.label, "score": figure(r.score)}
         for r in scores.itertuples(index=False)
     ]
     return base

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, func, select
 
 from wardprog import clock
@@ -26,22 +25,11 @@ from wardprog.sources.extracts import Extracts, load_folder
 from wardprog.sources.plausibility import summary_lines
 from wardprog.sources.synthetic import generate_extracts
 
-BASELINE_MONTHS = 36
-
-
 logger = logging.getLogger(__name__)
 
 
 class DiagnosticError(WardprogError):
     """The diagnostic pull or re-check cannot run; the message says what is missing."""
-
-
-def baseline_period(as_of: date, months: int = BASELINE_MONTHS) -> tuple[date, date]:
-    """The ``months`` complete calendar months before ``as_of`` (the current month is partial)."""
-    first_of_month = as_of.replace(day=1)
-    start = first_of_month - relativedelta(months=months)
-    end = first_of_month - relativedelta(days=1)
-    return start, end
 
 
 def load_extracts(settings: Settings, wards: Iterable[str] | None = None) -> Extracts:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
 from wardprog.config import IMPROVEMENT_TEAM_TAG, LONDON, Settings
@@ -31,46 +30,27 @@ from wardprog.models import (
     Wave,
 )
 from wardprog.notify.outbox import enqueue
-from wardprog.rules.metrics import (
-    METRICS_BY_KEY,
-    ward_month_metrics,
+from wardprog.rules.metrics import ward_month_metrics
+from wardprog.rules.rechecks import (
+    RECHECK_KINDS,
+    RECHECK_MONTHS,
+    VERDICTS,
+    MetricChange,
+    recheck_kind,
+    recheck_period,
+    verdicts,
 )
 from wardprog.services.context import require_id, ward_by_code
-from wardprog.services.diagnostics.charts import (
-    _RULE_TEXT,
-    _num,
-    charts_for,
-    metrics_json,
-)
+from wardprog.services.diagnostics.charts import charts_for, metrics_json
 from wardprog.services.diagnostics.extracts import (
     DiagnosticError,
     ExtractsRefused,
-    baseline_period,
     load_checked,
     load_extracts,
     refuse_impossible,
 )
 from wardprog.services.diagnostics.stage import add_snapshot, tell_team_refused
 from wardprog.sources.extracts import Extracts
-
-RECHECK_KINDS = {3: "recheck_3m", 6: "recheck_6m"}
-
-
-RECHECK_KINDS_INV = {v: k for k, v in RECHECK_KINDS.items()}
-
-
-VERDICTS = ("improvement", "concern", "mixed", "no_change")
-
-
-@dataclass
-class MetricChange:
-    metric: str
-    label: str
-    verdict: str  # improvement | concern | mixed | no_change
-    before_mean: float | None
-    after_mean: float | None
-    after_points: int
-    detail: str
 
 
 @dataclass
@@ -161,70 +141,6 @@ def _enrolled_event_days(
     return [(e, w, _event_day(latest.get(require_id(w)), e)) for e, w in rows]
 
 
-def recheck_kind(event_day: date, as_of: date) -> str | None:
-    """``recheck_6m`` from six months after the event, ``recheck_3m`` from three, else None."""
-    for months in sorted(RECHECK_KINDS, reverse=True):
-        if as_of >= event_day + relativedelta(months=months):
-            return RECHECK_KINDS[months]
-    return None
-
-
-def _verdicts(before_after: pd.DataFrame, event_month: pd.Timestamp) -> list[MetricChange]:
-    """Judge post-event months against limits fixed on the pre-event baseline.
-
-    Columns are taken out as arrays once and each metric's rows found by position: slicing the
-    frame twice per metric cost more than the SPC itself. Means stay pandas' (``Series.mean``
-    on the same values in the same order), so they match to the last bit.
-    """
-    metric = before_after["metric"].astype(str).to_numpy()
-    is_after = (before_after["month"] >= event_month).to_numpy()
-    value = before_after["value"].to_numpy(dtype=float)
-    point_type = before_after["point_type"].astype(str).to_numpy()
-    special = before_after["special_cause"].to_numpy(dtype=bool)
-    rule = before_after["special_cause_type"].to_numpy()
-    # Metrics in the order grouping by metric visits them (the categories' order for a
-    # categorical column): the stored changes and the message list them in that order.
-    group_no = before_after.groupby("metric", sort=False).ngroup().to_numpy()
-    first_of = dict(zip(group_no.tolist(), metric.tolist(), strict=True))
-    changes = []
-    for key in (first_of[n] for n in sorted(first_of)):
-        m = METRICS_BY_KEY[str(key)]
-        rows = metric == key
-        after = rows & is_after
-        before = rows & ~is_after
-        if not after.any() or not before.any():
-            continue
-        types = set(point_type[after].tolist())
-        worse = "special_cause_concern" in types
-        better = "special_cause_improvement" in types
-        if worse and better:
-            verdict = "mixed"  # e.g. a spike then a fall: staff's account matters more here
-        elif worse:
-            verdict = "concern"
-        elif better:
-            verdict = "improvement"
-        else:
-            verdict = "no_change"
-        flagged = rule[after & special].tolist()
-        detail = (
-            ", ".join(sorted({_RULE_TEXT.get(f, f) for f in flagged}))
-            if flagged
-            else "within the baseline's limits"
-        )
-        changes.append(
-            MetricChange(
-                metric=m.key,
-                label=m.label,
-                verdict=verdict,
-                before_mean=_num(pd.Series(value[before]).mean()),
-                after_mean=_num(pd.Series(value[after]).mean()),
-                after_points=int(after.sum()),
-                detail=detail,
-            )
-        )
-    return changes
-
-
 def run_recheck(
     session: Session,
     settings: Settings,
@@ -262,7 +178,7 @@ def run_recheck(
             message=f"Not due: the first re-check is 3 months after the event on {event_day}.",
         )
     wave_id = enrolment.wave_id if enrolment else None
-    start, end, rebase_at = period = _period(event_day, as_of)
+    start, end, rebase_at = period = recheck_period(event_day, as_of)
     event_month = pd.Timestamp(rebase_at)
 
     existing = session.exec(
@@ -287,7 +203,7 @@ def run_recheck(
     else:
         metrics = ward_month_metrics(extracts.for_wards([ward.code]).tables, start, end, gaps=True)
         fixed = fixed_limit_charts(metrics, event_month) if not metrics.empty else metrics
-    changes = _verdicts(fixed, event_month) if not metrics.empty else []
+    changes = verdicts(fixed, event_month) if not metrics.empty else []
 
     created = False
     if existing is None:
@@ -316,7 +232,7 @@ def run_recheck(
         created = True
     tally = {v: sum(c.verdict == v for c in changes) for v in VERDICTS}
     message = (
-        f"{RECHECK_KINDS_INV[kind]}-month re-check of {ward.code} after the engagement event on "
+        f"{RECHECK_MONTHS[kind]}-month re-check of {ward.code} after the engagement event on "
         f"{event_day}: {tally['improvement']} metric(s) improved, {tally['concern']} of concern, "
         f"{tally['mixed']} mixed, {tally['no_change']} unchanged (judged against the pre-event "
         "limits)."
@@ -334,7 +250,7 @@ def _send_verdict(
     """The re-check's verdict to the ward manager and the improvement team, once per re-check."""
     site = session.get(Site, ward.site_id)
     wave = session.get(Wave, wave_id) if wave_id is not None else None
-    months = RECHECK_KINDS_INV.get(result.kind or "", 0)
+    months = RECHECK_MONTHS.get(result.kind or "", 0)
     return enqueue(
         session,
         key=f"recheck_verdict:{ward.code}:wave-{wave.number if wave else 0}:{result.kind}",
@@ -410,21 +326,7 @@ def prepare_rechecks(
         refuse_impossible(settings, extracts, codes[0], as_of)
     for _, ward, day in _enrolled_event_days(session, codes):
         if day is not None and recheck_kind(day, as_of) is not None:
-            _batch_charts(session, extracts, ward.code, _period(day, as_of), codes, as_of)
-
-
-def _period(event_day: date, as_of: date) -> tuple[date, date, date]:
-    """(start, end, rebase_at) of a re-check as of ``as_of`` for an event on ``event_day``.
-
-    The month the event falls in is part before, part after: the new process is measured from
-    the first whole month after the event (or the event's own month if it was on the 1st).
-    """
-    rebase_at = (
-        (event_day.replace(day=1) + relativedelta(months=1)) if event_day.day > 1 else event_day
-    )
-    start = baseline_period(event_day)[0]
-    end = as_of.replace(day=1) - relativedelta(days=1)
-    return start, end, rebase_at
+            _batch_charts(session, extracts, ward.code, recheck_period(day, as_of), codes, as_of)
 
 
 _Charts = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
@@ -465,7 +367,7 @@ def _batch_charts(
                 for code, day in days.items()
                 if day is not None
                 and recheck_kind(day, as_of) is not None
-                and _period(day, as_of) == period
+                and recheck_period(day, as_of) == period
             }
             for code, found in _chart_group(extracts, sorted(group), *period).items():
                 charts[(code, period)] = found

@@ -35,6 +35,7 @@ from wardprog.reports.diagnostic_pack import (
     render_pack,
     write_pack,
 )
+from wardprog.rules.metrics import baseline_period
 from wardprog.services.context import StageContext, StageOutcome, require_id, ward_by_code
 from wardprog.services.diagnostics.charts import (
     RECENT_MONTHS,
@@ -44,7 +45,7 @@ from wardprog.services.diagnostics.charts import (
     ward_charts,
     wave_ward_charts,
 )
-from wardprog.services.diagnostics.extracts import ExtractsRefused, baseline_period, load_checked
+from wardprog.services.diagnostics.extracts import ExtractsRefused, load_checked
 from wardprog.sources.extracts import Extracts
 from wardprog.sources.plausibility import fingerprint
 

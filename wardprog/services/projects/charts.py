@@ -32,12 +32,11 @@ from wardprog.models import (
 from wardprog.models.base import require_id
 from wardprog.reports.diagnostic_pack import render_pack, write_pack
 from wardprog.reports.project_chart import pdsa_svg
-from wardprog.rules.metrics import METRICS_BY_KEY, ward_month_metrics
+from wardprog.rules.metrics import METRICS_BY_KEY, baseline_period, ward_month_metrics
 from wardprog.rules.spc import spc, spc_frame
 from wardprog.services.context import ward_by_code
 from wardprog.services.diagnostics import (
     _pack_context,
-    baseline_period,
     load_extracts,
     pack_path_for,
 )
