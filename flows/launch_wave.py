@@ -288,6 +288,7 @@ def advance_wave_wards(
         rows = wave_wards(session, wave_id)
         wards = [(e.id, w.code) for e, w, _ in rows]
         site_of = {w.code: s.code for _, w, s in rows}
+        reached = {w.code: e.stage for e, w, _ in rows}
     progress_id = create_progress_artifact(
         progress=0.0,
         key=artifact_key("wave", number, "progress"),
@@ -297,11 +298,14 @@ def advance_wave_wards(
     counts = {"done": 0, "waiting": 0}
     for n, stage in enumerate(WORK_STAGES, start=1):
         todo = [(e, w) for e, w in wards if w not in blocked]
-        results = _run_stage_for_wards(stage, todo, as_of, site_of, batch_timeout)  # type: ignore[arg-type]
+        # A ward already past this stage when the run began would only say "already done":
+        # no task run for it (most of a wave's wards on most days, once the wave is under way).
+        due = [(e, w) for e, w in todo if not is_past(reached[w], stage)]
+        results = _run_stage_for_wards(stage, due, as_of, site_of, batch_timeout)  # type: ignore[arg-type]
         if stage in SHARED_STEP_STAGES and todo:
             after_stage_task(stage, as_of)
         packs: list[tuple[str, int]] = []
-        for (_, ward), result in zip(todo, results, strict=True):
+        for (_, ward), result in zip(due, results, strict=True):
             if stage is Stage.diagnostic and result.get("snapshot_id"):
                 packs.append((ward, result["snapshot_id"]))
             if result["done"]:
