@@ -47,7 +47,7 @@ test: $(STAMP) browser
 	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy wardprog flows schedules benchmarks tools
+	$(BIN)/mypy wardprog flows schedules benchmarks tools tests
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 lint: $(STAMP)

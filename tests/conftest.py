@@ -206,5 +206,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Started first, the short tests fill in around them. Whole modules move, so module-scoped
     fixtures are still built once per module and worker.
     """
-    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module not in slow_modules)  # stable: keeps each order
+    slow_modules = {_module(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _module(item) not in slow_modules)  # stable: keeps each order
+
+
+def _module(item: pytest.Item) -> object:
+    """A test function's module; any other kind of item (none today), its file."""
+    return item.module if isinstance(item, pytest.Function) else item.path

@@ -13,9 +13,11 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+from prefect.deployments.runner import RunnerDeployment
 from prefect.flow_engine import run_flow
 from prefect.flows import Flow
-from sqlmodel import Session, select
+from prefect.states import State
+from sqlmodel import Session, col, select
 
 import flows.actions
 from tests.utils.programme import Ward, ward_in_programme
@@ -59,13 +61,17 @@ DEPLOYMENTS = _action_deployments()
 def run_action(name: str, parameters: dict[str, Any]) -> tuple[FlowRun, Any]:
     """Create the deployment, start a run of it with ``parameters``, execute it here."""
     fl = DEPLOYMENTS[name]
-    fl.to_deployment(name=name).apply()  # type: ignore[union-attr]
+    # to_deployment and run_flow are typed for async callers too; these flows are sync.
+    cast(RunnerDeployment, fl.to_deployment(name=name)).apply()
     created = cast(FlowRun, run_deployment(f"{fl.name}/{name}", parameters=parameters, timeout=0))
-    state = run_flow(fl, flow_run=created, parameters=created.parameters, return_type="state")
+    state = cast(
+        State[Any],
+        run_flow(fl, flow_run=created, parameters=created.parameters, return_type="state"),
+    )
     with get_client(sync_client=True) as client:
         final = client.read_flow_run(created.id)
     assert final.state is not None
-    result = state.result(raise_on_failure=False)  # type: ignore[union-attr]
+    result = state.result(raise_on_failure=False)
     return final, result
 
 
@@ -117,11 +123,12 @@ def test_triage_actions_from_the_prefect_form(
     )
     assert run.name == f"close · {ward.code} item {ward.fix}"
     session.expire_all()
-    assert session.get(TriageItem, ward.fix).status is TriageStatus.closed  # type: ignore[union-attr]
+    assert session.get_one(TriageItem, ward.fix).status is TriageStatus.closed
     run, result = run_action(
         "reopen-item", {"item_id": ward.fix, "reason": "Broke again", "by": "Sister"}
     )
-    assert run.state.is_completed() and _action(session, result["action_id"]).item_id == ward.fix  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed()
+    assert _action(session, result["action_id"]).item_id == ward.fix
 
     run, result = run_action(
         "decide-change",
@@ -130,7 +137,7 @@ def test_triage_actions_from_the_prefect_form(
     )  # fmt: skip
     assert run.name == f"defer · {ward.code} item {ward.change}"
     session.expire_all()
-    assert session.get(TriageItem, ward.change).review_date == date(2026, 9, 30)  # type: ignore[union-attr]
+    assert session.get_one(TriageItem, ward.change).review_date == date(2026, 9, 30)
 
     # A refused action fails the run with the reason, and writes nothing.
     before = len(session.exec(select(Action)).all())
@@ -254,7 +261,7 @@ def test_qsir_actions_from_the_prefect_form(
     extract = tmp_path / "esr.csv"
     extract.write_text(f"staff_number,name,ward_code\n30000009,New Starter,{ward.code}\n")
     run, result = run_action("import-staff", {"path": str(extract), "by": "Workforce"})
-    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
     assert session.exec(select(StaffMember).where(StaffMember.staff_number == "30000009")).one()
 
     day = ward.cohort_days[0]
@@ -269,17 +276,17 @@ def test_qsir_actions_from_the_prefect_form(
     run, _ = run_action(
         "record-qsir-presentation", {"staff_number": first, "on": "2026-05-06", "by": "Jo"}
     )
-    assert run.state.is_completed()  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed()
     run, _ = run_action("defer-nominee", {"staff_number": second, "reason": "Sick", "by": "M"})
     run, _ = run_action("requeue-nominee", {"staff_number": second, "by": "M"})
     run, result = run_action(
         "withdraw-nominee", {"staff_number": first, "reason": "Left", "by": "M"}
     )
-    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
     session.expire_all()
     statuses = sorted(n.status for n in session.exec(select(QsirNomination)).all())
     assert statuses == sorted([NominationStatus.nominated, NominationStatus.withdrawn])
-    commands = [a.command for a in session.exec(select(Action).order_by(Action.id)).all()]  # type: ignore[arg-type]
+    commands = [a.command for a in session.exec(select(Action).order_by(col(Action.id))).all()]
     assert commands == ["ImportStaff", "TakeRegister", "RecordPresentation", "DeferNominee",
                         "RequeueNominee", "WithdrawNominee"]  # fmt: skip
 
@@ -291,7 +298,7 @@ def test_engagement_actions_from_the_prefect_form(
         "set-engagement-preferences",
         {"ward_code": ward.code, "by": "Manager", "starts": ["10:00"], "avoid": ["fri"]},
     )
-    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
     session.expire_all()
     pref = session.exec(select(WardEngagementPreference)).one()
     assert pref.preferred_starts == ["10:00"] and pref.avoid_weekdays == [4]
@@ -306,13 +313,13 @@ def test_engagement_actions_from_the_prefect_form(
         {"ward_code": ward.code, "wave": 1, "to": f"{day.isoformat()}T10:00:00",
          "reason": "Outbreak", "by": "Coordinator", "on": "2026-02-16"},
     )  # fmt: skip
-    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
     assert run.name == f"reschedule · {ward.code} wave 1"
     run, result = run_action(
         "cancel-event", {"ward_code": ward.code, "wave": 1, "reason": "Closed", "by": "Coord"}
     )
     session.expire_all()
-    assert session.get(EngagementEvent, ward.event_id).status is EventStatus.cancelled  # type: ignore[union-attr]
+    assert session.get_one(EngagementEvent, ward.event_id).status is EventStatus.cancelled
     assert _action(session, result["action_id"]).command == "CancelEvent"
 
 
@@ -332,17 +339,19 @@ def test_project_actions_from_the_prefect_form(
         "update-project",
         {"project_id": pid, "status": "stopped", "stop_reason": "Ward merged", "by": "QI lead"},
     )
-    assert run.state.is_completed() and run.name == f"update project {pid}", result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"update project {pid}", result
     run, result = run_action(
         "add-pdsa", {"project_id": pid, "plan": "Board round at 9", "decision": "adopt",
                      "by": "Sister", "on": "2026-03-10"},
     )  # fmt: skip
-    assert run.state.is_completed() and run.name == f"PDSA · project {pid}", result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == f"PDSA · project {pid}", result
     run, result = run_action(
         "log-coaching",
         {"project_id": pid, "adviser": "Priya", "minutes": 30, "by": "Priya", "on": "2026-03-11"},
     )
-    assert run.state.is_completed(), result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
     staff = session.exec(select(StaffMember)).first()
     assert staff is not None
     run, result = run_action(
@@ -350,14 +359,15 @@ def test_project_actions_from_the_prefect_form(
         {"event_kind": "qi_cafe", "topic": "Run charts", "attendees": [staff.staff_number],
          "by": "QI team", "on": "2026-03-12"},
     )  # fmt: skip
-    assert run.state.is_completed() and run.name == "qi_cafe · Run charts", result  # type: ignore[union-attr]
+    assert run.state is not None and run.state.is_completed(), result
+    assert run.name == "qi_cafe · Run charts", result
     session.expire_all()
     project = session.get(ImprovementProject, pid)
     assert project is not None and project.status is ProjectStatus.stopped
     assert project.metrics == ["complaints"] and project.qi_coach == "Priya"
     assert len(session.exec(select(PdsaCycle)).all()) == 1
     assert len(session.exec(select(QiEventAttendance)).all()) == 1
-    commands = [a.command for a in session.exec(select(Action).order_by(Action.id)).all()]  # type: ignore[arg-type]
+    commands = [a.command for a in session.exec(select(Action).order_by(col(Action.id))).all()]
     assert commands == ["StartProject", "UpdateProject", "AddPdsa", "LogCoaching",
                         "RecordQiEvent"]  # fmt: skip
 

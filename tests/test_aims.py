@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wardprog.rules.aims import Aim, aim_problems, latest_reading, needs_evidence
+from wardprog.rules.aims import Aim, Direction, aim_problems, latest_reading, needs_evidence
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
@@ -17,8 +17,12 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 def test_progress_runs_from_baseline_to_target_either_way(
     baseline: float, gap: float, share: float
 ) -> None:
-    for direction, target in (("increase", baseline + gap), ("decrease", baseline - gap)):
-        aim = Aim("m", baseline, target, direction)  # type: ignore[arg-type]
+    aims: tuple[tuple[Direction, float], ...] = (
+        ("increase", baseline + gap),
+        ("decrease", baseline - gap),
+    )
+    for direction, target in aims:
+        aim = Aim("m", baseline, target, direction)
         assert aim_problems("m", baseline, target, direction) == []
         assert aim.progress(baseline) == pytest.approx(0, abs=1e-9)
         assert aim.progress(target) == pytest.approx(1)

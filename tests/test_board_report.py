@@ -14,9 +14,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests.utils.evaluation_trust import AS_OF, seed_trust, write_extracts
+from wardprog.config import Settings
 from wardprog.models import (
     Notification,
     TriageCategory,
@@ -25,6 +26,7 @@ from wardprog.models import (
     Ward,
     WardEnrolment,
 )
+from wardprog.models.base import require_id
 from wardprog.reports.board import (
     board_data,
     board_paths,
@@ -48,21 +50,21 @@ def _tool(*names: str) -> str:
     pytest.skip(f"{names[0]} not installed")
 
 
-def _seed(session, settings) -> None:  # type: ignore[no-untyped-def]
+def _seed(session: Session, settings: Settings) -> None:
     from wardprog import clock
 
     with clock.running_on(AS_OF):  # the trust as it stood on the board's date
         _seed_on_the_day(session, settings)
 
 
-def _seed_on_the_day(session, settings) -> None:  # type: ignore[no-untyped-def]
+def _seed_on_the_day(session: Session, settings: Settings) -> None:
     seed_trust(session)
     write_extracts(Path(settings.extracts_dir))
     ward = session.exec(select(Ward).where(Ward.code == "S1-W1")).one()
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).one()
     session.add(
         TriageItem(
-            ward_id=ward.id,  # type: ignore[arg-type]
+            ward_id=require_id(ward),
             wave_id=enrolment.wave_id,
             issue="Bed rails <b>broken</b> on bay 3",
             issue_key="rails",
@@ -82,7 +84,7 @@ def test_report_month_is_the_last_complete_month() -> None:
     assert report_month(date(2027, 1, 1)) == date(2026, 12, 1)
 
 
-def test_board_figures_and_html(session, settings) -> None:  # type: ignore[no-untyped-def]
+def test_board_figures_and_html(session: Session, settings: Settings) -> None:
     _seed(session, settings)
     data = board_data(session, settings, AS_OF)
     assert data.month == "2026-06"
@@ -104,7 +106,7 @@ def test_board_figures_and_html(session, settings) -> None:  # type: ignore[no-u
     assert 'aria-label="Common cause variation: no significant change"' in html
 
 
-def test_board_lists_trust_wide_themes(session, settings) -> None:  # type: ignore[no-untyped-def]
+def test_board_lists_trust_wide_themes(session: Session, settings: Settings) -> None:
     from wardprog import clock
     from wardprog.services.themes import refresh_themes
 
@@ -114,7 +116,7 @@ def test_board_lists_trust_wide_themes(session, settings) -> None:  # type: igno
     with clock.running_on(AS_OF):  # raised by the board's date (the board reads as of it)
         session.add(
             TriageItem(
-                ward_id=other.id,  # type: ignore[arg-type]
+                ward_id=require_id(other),
                 wave_id=enrolment.wave_id,
                 issue="Broken bed rails in bay 3",
                 issue_key="rails-2",
@@ -131,7 +133,7 @@ def test_board_lists_trust_wide_themes(session, settings) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_too_early_to_answer_prints_no_numbers(session, settings) -> None:  # type: ignore[no-untyped-def]
+def test_too_early_to_answer_prints_no_numbers(session: Session, settings: Settings) -> None:
     _seed(session, settings)
     data = board_data(session, settings, date(2025, 2, 1))
     assert data.estimable == 0
@@ -140,7 +142,9 @@ def test_too_early_to_answer_prints_no_numbers(session, settings) -> None:  # ty
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_pdf_opens_and_page_one_renders(session, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_pdf_opens_and_page_one_renders(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
     chromium = _tool("chromium", "chromium-browser")
     pdftoppm = _tool("pdftoppm")
     _seed(session, settings)
@@ -162,8 +166,8 @@ def test_pdf_opens_and_page_one_renders(session, settings, tmp_path) -> None:  #
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_two_pdfs_in_one_process_share_one_browser(  # type: ignore[no-untyped-def]
-    session, settings, tmp_path
+def test_two_pdfs_in_one_process_share_one_browser(
+    session: Session, settings: Settings, tmp_path: Path
 ) -> None:
     from wardprog.reports import pdf
 
@@ -184,8 +188,12 @@ def test_two_pdfs_in_one_process_share_one_browser(  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_pdf_without_playwright_prints_with_a_subprocess(  # type: ignore[no-untyped-def]
-    session, settings, tmp_path, monkeypatch, caplog
+def test_pdf_without_playwright_prints_with_a_subprocess(
+    session: Session,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from wardprog.reports import pdf
 
@@ -211,7 +219,7 @@ def test_pdf_without_playwright_prints_with_a_subprocess(  # type: ignore[no-unt
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_board_flow_writes_sends_once_and_publishes(session, settings) -> None:  # type: ignore[no-untyped-def]
+def test_board_flow_writes_sends_once_and_publishes(session: Session, settings: Settings) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.chasing import chase_returns as chase_flow
 from tests.utils.factories import make_context
 from wardprog.config import Settings
 from wardprog.models import EngagementEvent, Notification, Stage
+from wardprog.models.base import require_id
 from wardprog.rules.slots import LONDON, to_utc
 from wardprog.services.chasing import chase_returns
 from wardprog.services.engagement import record_event_held, run_engagement_stage
@@ -21,7 +22,7 @@ from wardprog.services.owners import import_owners
 
 def _chases(session: Session) -> list[Notification]:
     query = select(Notification).where(Notification.kind == "return_chase")
-    return list(session.exec(query.order_by(Notification.id)).all())  # type: ignore[arg-type]
+    return list(session.exec(query.order_by(col(Notification.id))).all())
 
 
 def test_manager_then_matron_once_each_with_the_form_again(
@@ -36,9 +37,10 @@ def test_manager_then_matron_once_each_with_the_form_again(
     import_owners(session, owners)
     run_engagement_stage(ctx)
     event = session.exec(select(EngagementEvent)).one()
-    day = to_utc(event.starts_at).astimezone(LONDON).date()  # type: ignore[arg-type]
+    assert event.starts_at is not None
+    day = to_utc(event.starts_at).astimezone(LONDON).date()
     assert chase_returns(session, settings, day + timedelta(days=30)) == []  # not held yet
-    record_event_held(session, event.id, day, day, attendees=10)  # type: ignore[arg-type]
+    record_event_held(session, require_id(event), day, day, attendees=10)
     ctx.enrolment.stage = Stage.engagement
     session.add(ctx.enrolment)
     session.flush()
@@ -85,8 +87,9 @@ def test_chase_returns_flow(session: Session, settings: Settings, prefect_harnes
     ctx = make_context(session, settings, as_of=date(2026, 1, 5))
     run_engagement_stage(ctx)
     event = session.exec(select(EngagementEvent)).one()
-    day = to_utc(event.starts_at).astimezone(LONDON).date()  # type: ignore[arg-type]
-    record_event_held(session, event.id, day, day, attendees=10)  # type: ignore[arg-type]
+    assert event.starts_at is not None
+    day = to_utc(event.starts_at).astimezone(LONDON).date()
+    record_event_held(session, require_id(event), day, day, attendees=10)
     ctx.enrolment.stage = Stage.engagement
     session.add(ctx.enrolment)
     session.commit()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner, Result
 
 from tests.utils.programme import Ward, ward_in_programme
@@ -40,17 +40,17 @@ def ward(session: Session, settings: Settings, tmp_path: Path) -> Ward:
     return ward_in_programme(session, settings, tmp_path)
 
 
-def cli(*args: str) -> Result:
+def cli(*args: object) -> Result:
     return runner.invoke(app, [str(a) for a in args])
 
 
-def ok(*args: str) -> Result:
+def ok(*args: object) -> Result:
     result = cli(*args)
     assert result.exit_code == 0, result.output
     return result
 
 
-def refused(session: Session, *args: str, says: str) -> Result:
+def refused(session: Session, *args: object, says: str) -> Result:
     """Exit 2, the message on stderr naming the bad value, and not one row written."""
     before = _counts(session)
     result = cli(*args)
@@ -71,7 +71,7 @@ def _counts(session: Session) -> dict[str, int]:
 
 def actions(session: Session) -> list[Action]:
     session.expire_all()
-    return list(session.exec(select(Action).order_by(Action.id)).all())  # type: ignore[arg-type]
+    return list(session.exec(select(Action).order_by(col(Action.id))).all())
 
 
 def notes(session: Session, kind: str) -> list[Notification]:

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tests.topology.harness import Processes, wait_until, wardprog_env
 from tests.topology.outcome import flow_command, outcome, subprocess_env
@@ -109,6 +109,6 @@ def result_codes(settings: Settings) -> list[str]:
     with Session(get_engine(settings.database_url)) as session:
         return list(
             session.exec(
-                select(Ward.code).join(WardEnrolment, WardEnrolment.ward_id == Ward.id)  # type: ignore[arg-type]
+                select(Ward.code).join(WardEnrolment, col(WardEnrolment.ward_id) == col(Ward.id))
             ).all()
         )

@@ -13,10 +13,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests.utils.factories import make_context
 from wardprog import clock
+from wardprog.config import Settings
 from wardprog.models import (
     ImprovementScore,
     NominationStatus,
@@ -28,18 +29,19 @@ from wardprog.models import (
     TriageStatus,
     Ward,
 )
+from wardprog.models.base import require_id
 from wardprog.reports.dashboard import dashboard_data, write_dashboard
 
 AS_OF = date(2026, 6, 1)
 
 
-def _seed(session, settings):  # type: ignore[no-untyped-def]
+def _seed(session: Session, settings: Settings) -> None:
     # Written on the programme's clock in January, as a run on that day would date them.
     with clock.simulated(clock.day_start(date(2026, 1, 5))):
         _seed_rows(session, settings)
 
 
-def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
+def _seed_rows(session: Session, settings: Settings) -> None:
     ctx = make_context(session, settings, as_of=date(2026, 1, 5))
     ctx.enrolment.stage = Stage.complete
     wave, ward = ctx.wave, ctx.ward
@@ -48,9 +50,9 @@ def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
         n: int, category: TriageCategory, status: TriageStatus, due: date | None
     ) -> TriageItem:
         row = TriageItem(
-            ward_id=ward.id,
-            wave_id=wave.id,
-            issue=f"Issue {n} <script>alert(1)</script>",  # type: ignore[arg-type]
+            ward_id=require_id(ward),
+            wave_id=require_id(wave),
+            issue=f"Issue {n} <script>alert(1)</script>",
             issue_key=f"k{n}",
             category=category,
             status=status,
@@ -71,7 +73,7 @@ def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
                 ImprovementScore(
                     triage_item_id=project.id,
                     score=s,
-                    scored_by="QI coach",  # type: ignore[arg-type]
+                    scored_by="QI coach",
                     scored_on=date(2026, 1, 10) if s == 0.5 else date(2026, 5, 1),
                 )
             )
@@ -81,8 +83,8 @@ def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
     session.add(
         # Trained when the completion rule was met, as `wardprog status` counts it.
         QsirNomination(
-            staff_id=staff.id,  # type: ignore[arg-type]
-            ward_id=ward.id,  # type: ignore[arg-type]
+            staff_id=require_id(staff),
+            ward_id=require_id(ward),
             status=NominationStatus.completed,
             completed_on=date(2026, 5, 1),
         )
@@ -90,7 +92,7 @@ def _seed_rows(session, settings):  # type: ignore[no-untyped-def]
     session.commit()
 
 
-def test_dashboard_figures(session, settings):
+def test_dashboard_figures(session: Session, settings: Settings) -> None:
     _seed(session, settings)
     data = dashboard_data(session, settings, AS_OF)
     assert data.fixes_closed_pct == 50.0
@@ -100,15 +102,18 @@ def test_dashboard_figures(session, settings):
     assert data.by_wave[0]["counts"] == {"complete": 1}
 
 
-def test_dashboard_names_metrics_as_the_packs_do_and_labels_counts(session, settings):
+def test_dashboard_names_metrics_as_the_packs_do_and_labels_counts(
+    session: Session, settings: Settings
+) -> None:
     from wardprog.models import DiagnosticSnapshot
     from wardprog.reports.dashboard import render_dashboard
 
     _seed(session, settings)
     ctx_ward = session.exec(select(Ward)).first()
+    assert ctx_ward is not None
     session.add(
         DiagnosticSnapshot(
-            ward_id=ctx_ward.id,  # type: ignore[arg-type]
+            ward_id=require_id(ctx_ward),
             as_of=date(2026, 1, 5),
             signals=[
                 {"metric": "rn_night_fill_pct", "point_type": "special_cause_concerning"},
@@ -158,7 +163,9 @@ def _chrome(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProc
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_dashboard_renders_in_headless_chromium(session, settings, tmp_path):
+def test_dashboard_renders_in_headless_chromium(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
     binary = _chromium()
     if binary is None:
         pytest.skip("Chromium not installed")
@@ -180,7 +187,9 @@ def test_dashboard_renders_in_headless_chromium(session, settings, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
-def test_overdue_items_listed_per_ward_with_a_link_to_its_own_list(session, settings):
+def test_overdue_items_listed_per_ward_with_a_link_to_its_own_list(
+    session: Session, settings: Settings
+) -> None:
     from wardprog.reports.dashboard import render_dashboard
 
     _seed(session, settings)

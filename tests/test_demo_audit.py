@@ -117,12 +117,13 @@ def test_chppd_and_falls_follow_the_specialty(monthly: pd.DataFrame) -> None:
     assert set(wards.index.get_level_values("group")) == set(PROFILES)
     for group, profile in PROFILES.items():
         low, high = profile.chppd
-        chppd = wards.loc[group, "chppd"]
+        chppd = wards["chppd"].loc[group]  # this group's wards
         outside = chppd[(chppd < low) | (chppd > high)]
         assert outside.empty, f"{group} CHPPD outside {low}-{high}: {outside.round(2).to_dict()}"
     median = wards.groupby("group").median()
-    assert median.loc["critical care", "chppd"] > 24 > median.loc["paediatrics", "chppd"] > 10
-    assert 7 <= median.loc["adult medicine", "chppd"] <= 9
+    chppd_median = median["chppd"]
+    assert chppd_median["critical care"] > 24 > chppd_median["paediatrics"] > 10
+    assert 7 <= chppd_median["adult medicine"] <= 9
     falls = median["falls_per_1000_obd"]
     assert falls["paediatrics"] * 4 < falls["elderly care"]
     assert falls["maternity"] * 4 < falls["adult medicine"]
@@ -154,7 +155,7 @@ def test_projects_stall_go_down_or_stop_and_complete_only_at_three_or_more(db: S
     projects = db.exec(select(ImprovementProject)).all()
     stopped = [p for p in projects if p.status is ProjectStatus.stopped]
     assert stopped and all(p.stop_reason for p in stopped)
-    scores: dict[int, list[float]] = defaultdict(list)
+    scores: dict[int | None, list[float]] = defaultdict(list)
     history = select(ImprovementScore).order_by(
         col(ImprovementScore.triage_item_id), col(ImprovementScore.scored_on)
     )
@@ -203,7 +204,7 @@ def test_no_negative_durations(db: Session) -> None:
             assert score.scored_on >= to_utc(item.created_at).date(), (score.id, item.issue)
     for note in db.exec(select(Notification)).all():
         if note.sent_at is not None:
-            assert to_utc(note.sent_at) >= to_utc(note.created_at), note.key
+            assert to_utc(note.sent_at) >= to_utc(note.created_at), note.idempotency_key
     for enrolment in db.exec(select(WardEnrolment)).all():
         stamped = [
             d

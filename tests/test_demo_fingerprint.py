@@ -27,7 +27,7 @@ def test_same_messages_under_other_keys_are_the_same_behaviour(session: Session)
     assert differences(before, before) == []
 
     # The same message written under another key (another item id): the same behaviour.
-    session.exec(delete(Notification))  # type: ignore[call-overload]
+    session.exec(delete(Notification))
     _launch(session, "wave_launch:item-80")
     assert differences(before, fingerprint(session)) == []
 

@@ -8,6 +8,7 @@ nothing for a ward whose event is still ahead or which has finished.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -16,6 +17,7 @@ from wardprog.config import Settings
 from wardprog.demo.replay import EARLY_FOLLOW_UP, FOLLOW_UP, programme_ticks
 from wardprog.demo.simulate import return_templates
 from wardprog.models import EngagementEvent, Stage, Ward, Wave
+from wardprog.models.base import require_id
 from wardprog.services.qsir import nomination_inbox
 from wardprog.services.triage import triage_inbox
 
@@ -26,8 +28,8 @@ def _event(session: Session, ward: Ward, wave: Wave, day: date) -> None:
     starts = datetime(day.year, day.month, day.day, 14, tzinfo=UTC)
     session.add(
         EngagementEvent(
-            ward_id=ward.id,  # type: ignore[arg-type]
-            wave_id=wave.id,  # type: ignore[arg-type]
+            ward_id=require_id(ward),
+            wave_id=require_id(wave),
             starts_at=starts,
             ends_at=starts + timedelta(minutes=90),
             uid=f"{ward.code}-{wave.number}@test",
@@ -37,7 +39,7 @@ def _event(session: Session, ward: Ward, wave: Wave, day: date) -> None:
 
 
 def _files(settings: Settings, ward: Ward) -> tuple[int, int]:
-    def count(folder):  # type: ignore[no-untyped-def]
+    def count(folder: Path) -> int:
         return len([p for p in folder.glob("*") if p.is_file()]) if folder.exists() else 0
 
     return count(triage_inbox(settings, ward.code)), count(nomination_inbox(settings, ward.code))

@@ -16,6 +16,7 @@ from tests.utils.factories import make_context, make_site, make_ward
 from wardprog.config import Settings
 from wardprog.errors import WardprogError
 from wardprog.models import DiagnosticSnapshot, EngagementEvent
+from wardprog.models.base import require_id
 from wardprog.rules.rechecks import recheck_kind
 from wardprog.services.context import StageContext
 from wardprog.services.diagnostics import (
@@ -76,8 +77,8 @@ def test_recheck_from_event_row_finds_concern_and_is_idempotent(
     ctx = _ctx(session, settings, template)
     session.add(
         EngagementEvent(
-            ward_id=ctx.ward.id,  # type: ignore[arg-type]
-            wave_id=ctx.wave.id,  # type: ignore[arg-type]
+            ward_id=require_id(ctx.ward),
+            wave_id=require_id(ctx.wave),
             starts_at=datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
             ends_at=datetime(2026, 2, 10, 15, 30, tzinfo=UTC),
             uid="evt-rc-w01@wardprog",
@@ -141,8 +142,8 @@ def test_recheck_refuses_impossible_data_and_stays_due(
     ctx = _ctx(session, settings, template)
     session.add(
         EngagementEvent(
-            ward_id=ctx.ward.id,  # type: ignore[arg-type]
-            wave_id=ctx.wave.id,  # type: ignore[arg-type]
+            ward_id=require_id(ctx.ward),
+            wave_id=require_id(ctx.wave),
             starts_at=datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
             ends_at=datetime(2026, 2, 10, 15, 30, tzinfo=UTC),
             uid="evt-rc-w01-refused@wardprog",
@@ -150,7 +151,7 @@ def test_recheck_refuses_impossible_data_and_stays_due(
     )
     session.flush()
     fft = pd.read_csv(settings.extracts_dir / "fft.csv", dtype=str)
-    fft.loc[0, "positive"] = str(int(fft.loc[0, "responses"]) * 3)
+    fft.loc[0, "positive"] = str(int(fft["responses"].loc[0]) * 3)
     fft.to_csv(settings.extracts_dir / "fft.csv", index=False)
     result = run_recheck(session, settings, "RC-W01", date(2026, 6, 3))
     assert result.kind is None and not result.created and "refused" in result.message
@@ -169,8 +170,8 @@ def test_verdicts_go_to_the_ward_and_team_once_and_on_the_dashboard(
 
     ctx = _ctx(session, settings, template)
     event = EngagementEvent(
-        ward_id=ctx.ward.id,  # type: ignore[arg-type]
-        wave_id=ctx.wave.id,  # type: ignore[arg-type]
+        ward_id=require_id(ctx.ward),
+        wave_id=require_id(ctx.wave),
         starts_at=datetime(2026, 2, 10, 14, 0, tzinfo=UTC),
         ends_at=datetime(2026, 2, 10, 15, 30, tzinfo=UTC),
         uid="evt-rc-w01@wardprog",
@@ -178,7 +179,7 @@ def test_verdicts_go_to_the_ward_and_team_once_and_on_the_dashboard(
     session.add(event)
     session.flush()
     # Held a week late: the re-check counts from the day it really took place.
-    record_event_held(session, event.id, date(2026, 2, 17), date(2026, 2, 17), attendees=9)  # type: ignore[arg-type]
+    record_event_held(session, require_id(event), date(2026, 2, 17), date(2026, 2, 17), attendees=9)
     session.commit()
     assert recheck_due(date(2026, 5, 16)) == {"rechecked": 0, "wards": []}
     assert recheck_due(date(2026, 5, 18)) == {"rechecked": 1, "wards": ["RC-W01"]}
@@ -228,8 +229,8 @@ def test_a_recheck_read_with_its_days_batch_equals_one_read_alone(
         make_enrolment(session, ward, ctx.wave)
         session.add(
             EngagementEvent(
-                ward_id=ward.id,  # type: ignore[arg-type]
-                wave_id=ctx.wave.id,  # type: ignore[arg-type]
+                ward_id=require_id(ward),
+                wave_id=require_id(ctx.wave),
                 starts_at=starts,
                 ends_at=starts,
                 uid=f"evt-{code.lower()}@wardprog",

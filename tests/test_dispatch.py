@@ -195,7 +195,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def attachment_parts(message: Message) -> dict[str, bytes]:
     return {
-        str(part.get_filename()): bytes(part.get_payload(decode=True))  # type: ignore[arg-type]
+        str(part.get_filename()): bytes(part.get_payload(decode=True))
         for part in message.walk()
         if part.get_filename()
     }
@@ -252,7 +252,7 @@ urls:
     assert mail["X-Wardprog-Key"] == key
     assert "Ward W-A01 joins wave 1" in str(mail["Subject"])
     html = next(p for p in mail.walk() if p.get_content_type() == "text/html")
-    assert "wave 1" in bytes(html.get_payload(decode=True)).decode()  # type: ignore[arg-type]
+    assert "wave 1" in bytes(html.get_payload(decode=True)).decode()
     assert attachment_parts(mail) == {"invite.ics": ICS}
     delivery = row(engine, key).deliveries[0]
     assert delivery["recipient"] == "manager.a01@trust.example"

@@ -15,6 +15,7 @@ from tests.utils.factories import make_context, make_site, make_ward, make_wave
 from wardprog.config import Settings
 from wardprog.errors import SchedulingError
 from wardprog.models import Notification
+from wardprog.models.base import require_id
 from wardprog.models.engagement import (
     EngagementEvent,
     EngagementEventChange,
@@ -39,9 +40,10 @@ from wardprog.services.venues import (
 )
 
 
-def _id(row: EngagementEvent) -> int:
-    assert row.id is not None
-    return row.id
+def _utc(value: datetime | None) -> datetime:
+    """``to_utc`` of a timestamp the test expects set: an event's start or end, an old start."""
+    assert value is not None
+    return to_utc(value)
 
 
 def _count(session: Session, model: type) -> int:
@@ -67,18 +69,18 @@ def test_stage_schedules_invites_and_is_idempotent(session: Session, settings: S
     assert not outcome.done and "engagement event" in outcome.summary
     event = session.exec(select(EngagementEvent)).one()
     assert event.uid == f"engagement-{ctx.ward.code}-wave1@wardprog"
-    start = to_utc(event.starts_at).astimezone(LONDON)  # type: ignore[arg-type]
+    start = _utc(event.starts_at).astimezone(LONDON)
     assert start.date() > date(2026, 1, 20)
     assert date(2026, 1, 19) <= start.date() <= date(2026, 2, 16)
     assert start.time() == time(13, 30) and start.weekday() < 5
-    assert to_utc(event.ends_at) - to_utc(event.starts_at) == timedelta(minutes=90)  # type: ignore[arg-type]
+    assert _utc(event.ends_at) - _utc(event.starts_at) == timedelta(minutes=90)
     # Demo defaults were seeded for the site and the improvement team.
     assert _count(session, Venue) == 2 and _count(session, Facilitator) == 3
 
     (note,) = _notes(session, "engagement_invite")
     assert note.idempotency_key == f"engagement_invite:{ctx.ward.code}:wave-1:v0"
-    facilitator = session.get(Facilitator, event.facilitator_id)
-    assert note.recipients == [ctx.ward.manager_email, facilitator.email]  # type: ignore[union-attr]
+    facilitator = session.get_one(Facilitator, event.facilitator_id)
+    assert note.recipients == [ctx.ward.manager_email, facilitator.email]
     assert {ctx.ward.code, ctx.site.code, "improvement-team"} <= set(note.tags)
     names = sorted(a["filename"] for a in note.attachments)
     assert names == [
@@ -110,7 +112,7 @@ def test_the_stage_completes_when_the_event_is_held(session: Session, settings: 
     ctx = make_context(session, settings, as_of=date(2026, 1, 5))
     run_engagement_stage(ctx)
     event = session.exec(select(EngagementEvent)).one()
-    day = to_utc(event.starts_at).astimezone(LONDON).date()  # type: ignore[arg-type]
+    day = _utc(event.starts_at).astimezone(LONDON).date()
     assert event.id is not None
     with pytest.raises(SchedulingError, match="cannot have been held"):
         record_event_held(session, event.id, day - timedelta(days=1), day, attendees=9)
@@ -152,7 +154,7 @@ def test_ward_preferences_are_honoured(session: Session, settings: Settings) -> 
     set_ward_preference(session, ctx.ward, preferred_starts=["14:00"], avoid_weekdays=[0, 1, 2])
     run_engagement_stage(ctx)
     event = session.exec(select(EngagementEvent)).one()
-    start = to_utc(event.starts_at).astimezone(LONDON)  # type: ignore[arg-type]
+    start = _utc(event.starts_at).astimezone(LONDON)
     assert start.time() == time(14, 0) and start.weekday() in (3, 4)
 
 
@@ -184,10 +186,7 @@ def test_demo_scale_sixty_wards_never_clash(session: Session, settings: Settings
 
     site_of = {w.id: w.site_id for w in session.exec(select(Ward)).all()}
     hols = england_bank_holidays(date(2026, 1, 1), date(2026, 12, 31))
-    spans = [
-        (to_utc(e.starts_at), to_utc(e.ends_at), e)  # type: ignore[arg-type]
-        for e in events
-    ]
+    spans = [(_utc(e.starts_at), _utc(e.ends_at), e) for e in events]
     for a_start, a_end, a in spans:
         local = a_start.astimezone(LONDON)
         assert local.weekday() < 5 and local.date() not in hols
@@ -214,23 +213,23 @@ def test_reschedule_across_the_clock_change_keeps_history(
     ctx = make_context(session, settings, as_of=date(2026, 2, 16))  # window 2 Mar - 30 Mar
     run_engagement_stage(ctx)
     event = session.exec(select(EngagementEvent)).one()
-    first_start = to_utc(event.starts_at)  # type: ignore[arg-type]
+    first_start = _utc(event.starts_at)
     assert first_start.astimezone(LONDON).date() < date(2026, 3, 29)  # GMT
 
     # Monday 30 March 2026 is the first weekday of BST; a naive time means ward-clock time.
     moved = reschedule_event(
         session,
-        _id(event),
+        require_id(event),
         datetime(2026, 3, 30, 13, 30),
         "Ward on outbreak measures",
         as_of=date(2026, 2, 20),
         settings=settings,
     )
     assert moved.sequence == 1
-    assert to_utc(moved.starts_at) == datetime(2026, 3, 30, 12, 30, tzinfo=UTC)  # type: ignore[arg-type]
-    (change,) = event_history(session, event.id)  # type: ignore[arg-type]
+    assert _utc(moved.starts_at) == datetime(2026, 3, 30, 12, 30, tzinfo=UTC)
+    (change,) = event_history(session, require_id(event))
     assert change.action == "reschedule" and change.reason == "Ward on outbreak measures"
-    assert to_utc(change.old_starts_at) == first_start  # type: ignore[arg-type]
+    assert _utc(change.old_starts_at) == first_start
 
     update = next(
         n for n in _notes(session, "engagement_invite") if n.idempotency_key.endswith(":v1")
@@ -246,17 +245,17 @@ def test_reschedule_across_the_clock_change_keeps_history(
     # Moving to the same time again is a no-op; moving onto a weekend is refused with a reason.
     reschedule_event(
         session,
-        _id(event),
+        require_id(event),
         datetime(2026, 3, 30, 13, 30, tzinfo=LONDON),
         "again",
         as_of=date(2026, 2, 20),
         settings=settings,
     )
-    assert len(event_history(session, event.id)) == 1  # type: ignore[arg-type]
+    assert len(event_history(session, require_id(event))) == 1
     with pytest.raises(SchedulingError, match="weekend"):
         reschedule_event(
             session,
-            _id(event),
+            require_id(event),
             datetime(2026, 4, 4, 13, 30),
             "x",
             as_of=date(2026, 2, 20),
@@ -275,8 +274,8 @@ def test_reschedule_refuses_a_site_clash(session: Session, settings: Settings) -
     with pytest.raises(SchedulingError, match="site already has a session"):
         reschedule_event(
             session,
-            _id(ev_b),
-            to_utc(ev_a.starts_at),  # type: ignore[arg-type]
+            require_id(ev_b),
+            _utc(ev_a.starts_at),
             "clash",
             as_of=date(2026, 1, 6),
             settings=settings,
@@ -292,10 +291,10 @@ def test_cancel_sends_method_cancel_once(session: Session, settings: Settings) -
     set_facilitator_leave(session, "sam.lee@trust.example", [date(2026, 1, 22), date(2026, 1, 23)])
     run_engagement_stage(ctx)
     event = session.exec(select(EngagementEvent)).one()
-    assert to_utc(event.starts_at).astimezone(LONDON).date() == date(2026, 1, 29)  # type: ignore[arg-type]
-    assert session.get(Facilitator, event.facilitator_id).email == "sam.lee@trust.example"  # type: ignore[union-attr]
-    cancel_event(session, event.id, "Ward closed to admissions", as_of=date(2026, 1, 10))  # type: ignore[arg-type]
-    cancel_event(session, event.id, "Ward closed to admissions", as_of=date(2026, 1, 10))  # type: ignore[arg-type]
+    assert _utc(event.starts_at).astimezone(LONDON).date() == date(2026, 1, 29)
+    assert session.get_one(Facilitator, event.facilitator_id).email == "sam.lee@trust.example"
+    cancel_event(session, require_id(event), "Ward closed to admissions", as_of=date(2026, 1, 10))
+    cancel_event(session, require_id(event), "Ward closed to admissions", as_of=date(2026, 1, 10))
     assert event.status is EventStatus.cancelled and event.sequence == 1
     (note,) = _notes(session, "engagement_cancelled")
     cal = _ics(note)
@@ -307,7 +306,7 @@ def test_cancel_sends_method_cancel_once(session: Session, settings: Settings) -
     with pytest.raises(SchedulingError, match="only scheduled events can be moved"):
         reschedule_event(
             session,
-            _id(event),
+            require_id(event),
             datetime(2026, 2, 2, 13, 30),
             "x",
             as_of=date(2026, 1, 10),

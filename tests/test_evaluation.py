@@ -29,6 +29,7 @@ from tests.utils.evaluation_trust import exposure_start as _exposure_start
 from wardprog.rules.evaluation import (
     METHOD_MIXED,
     METHOD_POISSON,
+    Estimate,
     evaluate_metrics,
     evaluate_panel,
     mark_exposure,
@@ -53,12 +54,12 @@ def trust(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.Da
 
 
 @pytest.fixture(scope="module")
-def estimates(trust):  # type: ignore[no-untyped-def]
+def estimates(trust: tuple[pd.DataFrame, pd.DataFrame]) -> dict[str, Estimate]:
     metrics, bed_days = trust
     return evaluate_metrics(metric_panels(metrics, EVENTS, bed_days))
 
 
-def test_recovers_injected_fall_rate_ratio(estimates) -> None:  # type: ignore[no-untyped-def]
+def test_recovers_injected_fall_rate_ratio(estimates: dict[str, Estimate]) -> None:
     falls = estimates["falls_per_1000_obd"]
     assert falls.method == METHOD_POISSON
     assert falls.rr_low is not None and falls.rr_high is not None
@@ -71,7 +72,9 @@ def test_recovers_injected_fall_rate_ratio(estimates) -> None:  # type: ignore[n
     )
 
 
-def test_recovers_injected_sickness_effect(trust, estimates) -> None:  # type: ignore[no-untyped-def]
+def test_recovers_injected_sickness_effect(
+    trust: tuple[pd.DataFrame, pd.DataFrame], estimates: dict[str, Estimate]
+) -> None:
     metrics, _ = trust
     est = estimates["sickness_pct"]
     assert est.method == METHOD_MIXED
@@ -87,7 +90,7 @@ def test_recovers_injected_sickness_effect(trust, estimates) -> None:  # type: i
 
 
 @pytest.mark.parametrize("metric", ["vacancy_pct", "rn_day_fill_pct", "complaints"])
-def test_no_effect_where_none_was_injected(estimates, metric: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_effect_where_none_was_injected(estimates: dict[str, Estimate], metric: str) -> None:
     est = estimates[metric]
     assert est.estimable, est.reason
     assert est.ci_low is not None and est.ci_high is not None
@@ -95,7 +98,9 @@ def test_no_effect_where_none_was_injected(estimates, metric: str) -> None:  # t
     assert "no clear change" in plain_english(est)
 
 
-def test_the_same_seed_gives_the_same_estimate(trust, estimates) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_seed_gives_the_same_estimate(
+    trust: tuple[pd.DataFrame, pd.DataFrame], estimates: dict[str, Estimate]
+) -> None:
     metrics, bed_days = trust
     again = evaluate_panel(
         metric_panels(metrics, EVENTS, bed_days)["sickness_pct"], metric="sickness_pct"
@@ -103,7 +108,7 @@ def test_the_same_seed_gives_the_same_estimate(trust, estimates) -> None:  # typ
     assert again == estimates["sickness_pct"]
 
 
-def test_lag_moves_exposure_later(trust) -> None:  # type: ignore[no-untyped-def]
+def test_lag_moves_exposure_later(trust: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     metrics, _ = trust
     panel = metric_panels(metrics, EVENTS)["sickness_pct"]
     lagged = evaluate_panel(panel, lag=2, metric="sickness_pct")
@@ -114,7 +119,7 @@ def test_lag_moves_exposure_later(trust) -> None:  # type: ignore[no-untyped-def
     assert lagged.observations == plain.observations - 2 * 9
 
 
-def test_says_plainly_when_the_data_cannot_answer(trust) -> None:  # type: ignore[no-untyped-def]
+def test_says_plainly_when_the_data_cannot_answer(trust: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     metrics, _ = trust
     one_ward = {"S1-W1": date(2025, 1, 15)}
     est = evaluate_panel(metric_panels(metrics, one_ward)["sickness_pct"], metric="sickness_pct")
@@ -129,7 +134,7 @@ def test_says_plainly_when_the_data_cannot_answer(trust) -> None:  # type: ignor
     assert "only 2 month(s) of data" in (est.reason or "")
 
 
-def test_wave_before_and_after(trust) -> None:  # type: ignore[no-untyped-def]
+def test_wave_before_and_after(trust: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     metrics, _ = trust
     panel = metric_panels(metrics, EVENTS)["sickness_pct"]
     table = wave_before_after(panel, WAVES)
@@ -165,7 +170,9 @@ def test_known_effects_change_only_what_they_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("metric", ["sickness_pct", "vacancy_pct", "rn_day_fill_pct", "complaints"])
-def test_mixed_fit_starts_at_the_reml_optimum(trust, metric: str) -> None:  # type: ignore[no-untyped-def]
+def test_mixed_fit_starts_at_the_reml_optimum(
+    trust: tuple[pd.DataFrame, pd.DataFrame], metric: str
+) -> None:
     """The exact one-parameter REML start: statsmodels from its own default start never finds a
     higher restricted likelihood; where it reaches the same optimum the two agree on the effect
     and its standard error. (Where the ward variance is nil, as for RN day fill here, its

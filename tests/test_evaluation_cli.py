@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from sqlmodel import Session
+from typer.testing import CliRunner, Result
 
 from tests.utils.evaluation_trust import AS_OF, FALLS, seed_trust, write_extracts
 from wardprog.cli import app
+from wardprog.config import Settings
 from wardprog.rules.metrics import METRICS
 
 KEYS = [
@@ -50,7 +52,7 @@ def _panel(path: Path, wards: int = 16, effect: float = -3.0, seed: int = 3) -> 
     return path
 
 
-def _run(*args: str):  # type: ignore[no-untyped-def]
+def _run(*args: str) -> Result:
     return CliRunner().invoke(app, ["evaluate", *args])
 
 
@@ -110,7 +112,7 @@ def test_file_errors_name_row_and_column(tmp_path: Path) -> None:
     assert absent.exit_code == 2 and "no such file" in absent.stderr
 
 
-def test_programme_metric_from_the_database(settings, session) -> None:  # type: ignore[no-untyped-def]
+def test_programme_metric_from_the_database(settings: Settings, session: Session) -> None:
     seed_trust(session)
     write_extracts(Path(settings.extracts_dir))
     result = _run("--metric", "falls_per_1000_obd", "--as-of", AS_OF.isoformat(), "--json")
@@ -134,7 +136,7 @@ def test_programme_metric_from_the_database(settings, session) -> None:  # type:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_programme_json_lines_for_every_metric(settings, session) -> None:  # type: ignore[no-untyped-def]
+def test_programme_json_lines_for_every_metric(settings: Settings, session: Session) -> None:
     seed_trust(session)
     write_extracts(Path(settings.extracts_dir))
     result = _run("--as-of", AS_OF.isoformat(), "--json")

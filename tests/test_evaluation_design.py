@@ -48,7 +48,9 @@ def _frame(panel: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
     ("formula", "factors"),
     [("value ~ exposed + C(month)", ["month"]), ("value ~ exposed + C(month) + C(ward)", None)],
 )
-def test_design_is_patsys(panels, formula: str, factors: list[str] | None) -> None:  # type: ignore[no-untyped-def]
+def test_design_is_patsys(
+    panels: dict[str, pd.DataFrame], formula: str, factors: list[str] | None
+) -> None:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
@@ -64,7 +66,7 @@ def test_design_is_patsys(panels, formula: str, factors: list[str] | None) -> No
     assert ours.exog.flags["F_CONTIGUOUS"] == by_formula.exog.flags["F_CONTIGUOUS"]
 
 
-def test_poisson_fit_is_the_formulas(panels) -> None:  # type: ignore[no-untyped-def]
+def test_poisson_fit_is_the_formulas(panels: dict[str, pd.DataFrame]) -> None:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
     from threadpoolctl import threadpool_limits
@@ -88,7 +90,7 @@ def test_poisson_fit_is_the_formulas(panels) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize("lag", [0, 2])
-def test_exposure_is_the_calendar_offset(panels, lag: int) -> None:  # type: ignore[no-untyped-def]
+def test_exposure_is_the_calendar_offset(panels: dict[str, pd.DataFrame], lag: int) -> None:
     panel = panels["sickness_pct"]
     month = month_start(pd.to_datetime(panel["month"]))
     first = exposure_month(panel["start"], lag)
@@ -100,15 +102,16 @@ def test_exposure_is_the_calendar_offset(panels, lag: int) -> None:  # type: ign
     assert marked["exposed"].equals(exposed[kept])
 
 
-def test_wave_means_are_series_means(panels) -> None:  # type: ignore[no-untyped-def]
+def test_wave_means_are_series_means(panels: dict[str, pd.DataFrame]) -> None:
     panel = panels["sickness_pct"]
     table = wave_before_after(panel, WAVES, window=6)
     data = panel.dropna(subset=["value"]).loc[lambda f: f["start"].notna()]
     month, event = month_start(data["month"]), month_start(data["start"])
     offset = (month.dt.year - event.dt.year) * 12 + (month.dt.month - event.dt.month)
     wave = data["ward"].map(WAVES)
-    for row in table.itertuples():
-        before = data.loc[(wave == row.wave) & (offset >= -6) & (offset < 0), "value"]
-        after = data.loc[(wave == row.wave) & (offset >= 1) & (offset <= 6), "value"]
-        assert row.before_mean == before.mean() or (math.isnan(row.before_mean) and before.empty)
-        assert row.after_mean == after.mean() or (math.isnan(row.after_mean) and after.empty)
+    for row in table.to_dict("records"):
+        before = data.loc[(wave == row["wave"]) & (offset >= -6) & (offset < 0), "value"]
+        after = data.loc[(wave == row["wave"]) & (offset >= 1) & (offset <= 6), "value"]
+        before_mean, after_mean = row["before_mean"], row["after_mean"]
+        assert before_mean == before.mean() or (math.isnan(before_mean) and before.empty)
+        assert after_mean == after.mean() or (math.isnan(after_mean) and after.empty)

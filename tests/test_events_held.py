@@ -25,7 +25,8 @@ runner = CliRunner()
 
 
 def _day(event: EngagementEvent) -> date:
-    return to_utc(event.starts_at).astimezone(LONDON).date()  # type: ignore[arg-type]
+    assert event.starts_at is not None
+    return to_utc(event.starts_at).astimezone(LONDON).date()
 
 
 @pytest.fixture

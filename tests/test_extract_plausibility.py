@@ -82,7 +82,7 @@ def test_duplicate_ward_month_is_reported_with_both_rows(folder: Path) -> None:
 def test_fft_positive_above_responses(folder: Path) -> None:
     fft = _edit(folder, "fft")
     i = _first_row(fft)
-    fft.loc[i, "positive"] = str(int(fft.loc[i, "responses"]) * 3 + 1)
+    fft.loc[i, "positive"] = str(int(fft["responses"].loc[i]) * 3 + 1)
     _save(folder, "fft", fft)
     (found,) = _find(folder)
     assert found.rule == "part_exceeds_whole"
@@ -92,7 +92,7 @@ def test_fft_positive_above_responses(folder: Path) -> None:
 def test_actual_hours_far_beyond_planned_by_a_configurable_factor(folder: Path) -> None:
     staffing = _edit(folder, "safe_staffing")
     i = _first_row(staffing, "PX-W02")
-    planned = float(staffing.loc[i, "hca_day_planned_hours"])
+    planned = float(staffing["hca_day_planned_hours"].loc[i])
     staffing.loc[i, "hca_day_actual_hours"] = str(planned * 2)
     _save(folder, "safe_staffing", staffing)
     assert _find(folder, factor=3.0) == []  # 200% happens (enhanced observation)

@@ -14,12 +14,15 @@ import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests.utils.evaluation_trust import AS_OF, seed_trust, write_extracts
+from wardprog.config import Settings
 from wardprog.models import DiagnosticSnapshot, Site, Ward, WardEnrolment
+from wardprog.models.base import require_id
 from wardprog.reports.board import CHROMIUM_FLAGS, write_board_html
 from wardprog.reports.dashboard import write_dashboard
 from wardprog.reports.diagnostic_pack import render_pack, write_pack
@@ -63,7 +66,7 @@ def _chrome(binary: str, profile: Path, *args: str) -> str:
     ).stdout
 
 
-def _icons_in_browser(binary: str, page: Path, tmp_path: Path) -> list[list[object]]:
+def _icons_in_browser(binary: str, page: Path, tmp_path: Path) -> list[list[Any]]:
     probe = tmp_path / f"probe-{page.name}"
     probe.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
     dom = _chrome(binary, tmp_path / "profile", "--dump-dom", probe.resolve().as_uri())
@@ -83,12 +86,12 @@ def _icons_in_browser(binary: str, page: Path, tmp_path: Path) -> list[list[obje
     return icons
 
 
-def _check(icons: list[list[object]]) -> set[str]:
+def _check(icons: list[list[Any]]) -> set[str]:
     assert icons, "no icons on the page"
     for name, label, title, width, height in icons:
         assert name in MEANINGS
         assert label == title == MEANINGS[str(name)]
-        assert float(width) > 10 and float(height) > 10  # type: ignore[arg-type]
+        assert float(width) > 10 and float(height) > 10
     return {str(i[0]) for i in icons}
 
 
@@ -102,7 +105,9 @@ def test_every_icon_has_its_meaning_as_alt_text() -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_icons_render_in_pack_dashboard_and_board_report(session, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_icons_render_in_pack_dashboard_and_board_report(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
     binary = _chromium()
     seed_trust(session)
     write_extracts(Path(settings.extracts_dir))
@@ -113,7 +118,7 @@ def test_icons_render_in_pack_dashboard_and_board_report(session, settings, tmp_
     enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).one()
     mj = metrics_json(charts_for(ward_month_metrics(tables, date(2024, 1, 1), date(2026, 6, 30))))
     snap = DiagnosticSnapshot(
-        ward_id=ward.id,  # type: ignore[arg-type]
+        ward_id=require_id(ward),
         wave_id=enrolment.wave_id,
         kind="baseline",
         as_of=AS_OF,

@@ -133,8 +133,8 @@ def test_poison_file_costs_one_attempt_and_one_message_once(
     assert filename in note.body_text
 
     session.expire_all()
-    assert session.get(WardEnrolment, enrolments[bad.code].id).stage == finished  # waits
-    assert session.get(WardEnrolment, enrolments[good.code].id).stage != finished  # moved on
+    assert session.get_one(WardEnrolment, enrolments[bad.code].id).stage == finished  # waits
+    assert session.get_one(WardEnrolment, enrolments[good.code].id).stage != finished  # moved on
 
     # The same bad file sent again is set aside again but answered only once.
     (folder / filename).write_bytes(content)

@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from wardprog import migrate
 from wardprog.db import make_engine
@@ -62,7 +62,9 @@ def test_improve_items_already_captured_get_their_project(fresh_settings):
     migrate.upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        projects = session.exec(select(ImprovementProject).order_by(ImprovementProject.id)).all()  # type: ignore[arg-type]
+        projects = session.exec(
+            select(ImprovementProject).order_by(col(ImprovementProject.id))
+        ).all()
         assert [(p.title, p.status) for p in projects] == [
             ("Issue 0", ProjectStatus.active),
             ("Issue 1", ProjectStatus.completed),
@@ -131,7 +133,7 @@ def test_existing_scores_join_their_projects_history(fresh_settings):
     migrate.upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        rows = session.exec(select(ImprovementScore).order_by(ImprovementScore.id)).all()  # type: ignore[arg-type]
+        rows = session.exec(select(ImprovementScore).order_by(col(ImprovementScore.id))).all()
         assert [(r.project_id, r.triage_item_id, r.score, r.evidence_note) for r in rows] == [
             (project_id, item_id, 0.5, ""),
             (project_id, item_id, 2.0, ""),

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from wardprog import docs
 from wardprog.cli import app
+from wardprog.config import Settings
 from wardprog.services.register import demo_register_path
 
 pytestmark = pytest.mark.slow
@@ -73,7 +74,9 @@ def assert_refused(result: Result, bad_value: str) -> None:
 
 
 @pytest.fixture
-def newcomer(fresh_settings, prefect_harness, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def newcomer(
+    fresh_settings: Settings, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     monkeypatch.chdir(tmp_path)
     return fresh_settings
@@ -180,7 +183,9 @@ def test_flow_runs_are_named_with_the_resolved_date(newcomer):
             runs = await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50)
             return [r.name for r in runs]
 
-    runs = run_coro_as_sync(names()) or []
+    # Annotated: mypy rejects the TypeVar run_coro_as_sync is typed with (infer_variance=True),
+    # so it cannot infer the result's type.
+    runs: list[str] = run_coro_as_sync(names()) or []
     assert "advance open waves 2026-02-03" in runs
     assert not any(name.endswith("None") for name in runs)
 
@@ -238,5 +243,5 @@ def test_console_is_quiet_by_default_and_runs_still_log_to_the_api(newcomer, tmp
             )
             return [log.level for log in logs]
 
-    levels = run_coro_as_sync(info_logs("advance open waves 2026-02-04")) or []
+    levels: list[int] = run_coro_as_sync(info_logs("advance open waves 2026-02-04")) or []
     assert 20 in levels, levels

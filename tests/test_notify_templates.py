@@ -18,6 +18,7 @@ from wardprog.models import (
     TriageCategory,
     TriageItem,
 )
+from wardprog.models.base import require_id
 from wardprog.notify.digest import (
     build_digest_context,
     digest_key,
@@ -75,8 +76,8 @@ def _digest_rows(session: Session) -> None:
     session.add_all(
         [
             TriageItem(
-                ward_id=late.id,  # type: ignore[arg-type]
-                wave_id=done_wave.id,  # type: ignore[arg-type]
+                ward_id=require_id(late),
+                wave_id=require_id(done_wave),
                 issue="Broken hoist",
                 issue_key="broken hoist",
                 category=TriageCategory.fix,
@@ -84,8 +85,8 @@ def _digest_rows(session: Session) -> None:
                 due_date=date(2026, 3, 1),
             ),
             TriageItem(
-                ward_id=late.id,  # type: ignore[arg-type]
-                wave_id=done_wave.id,  # type: ignore[arg-type]
+                ward_id=require_id(late),
+                wave_id=require_id(done_wave),
                 issue="Sixth nurse on nights",
                 issue_key="sixth nurse",
                 category=TriageCategory.change,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
 from tests.utils.factories import make_context, make_site, make_ward
@@ -148,7 +148,7 @@ def _triaged(session: Session, settings: Settings, tmp_path: Path, rows: str) ->
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "r.csv").write_text("Issue,Category,Suggested owner\n" + rows)
     assert run_triage_stage(ctx).done
-    return list(session.exec(select(TriageItem).order_by(TriageItem.id)).all())  # type: ignore[arg-type]
+    return list(session.exec(select(TriageItem).order_by(col(TriageItem.id))).all())
 
 
 def test_change_requests_climb_the_ladder_once_per_rung(
@@ -278,7 +278,9 @@ def test_a_past_week_replayed_chases_whoever_held_the_request_that_week(
         session, lift.id, ChangeDecision.approve, "Jane Corrigan", "Agreed", "QI", decided
     )
     history = session.exec(
-        select(OwnerChange).where(OwnerChange.triage_item_id == lift.id).order_by(OwnerChange.id)
+        select(OwnerChange)
+        .where(OwnerChange.triage_item_id == lift.id)
+        .order_by(col(OwnerChange.id))
     ).all()
     assert [(h.reason, h.owner, h.owner_email, h.level) for h in history] == [
         ("raised", "Estates", "", "matron"),

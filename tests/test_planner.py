@@ -12,7 +12,7 @@ from wardprog.rules.planner import PlannerWard, plan_rollout, wave_bounds, wave_
 
 
 @st.composite
-def registers(draw):  # type: ignore[no-untyped-def]
+def registers(draw: st.DrawFn) -> list[PlannerWard]:
     n_sites = draw(st.integers(1, 5))
     wards = []
     for s in range(n_sites):

@@ -125,7 +125,7 @@ async def _batches_of(parent: UUID, stage: str = "diagnostic") -> list[FlowRun]:
         return [r for r in runs if (r.idempotency_key or "").startswith(f"{parent}:{stage}:")]
 
 
-async def _workers_of(run_ids: list[UUID]) -> dict[UUID, str | None]:
+async def _workers_of(run_ids: list[UUID]) -> dict[UUID, str | int | float | None]:
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)), limit=50

@@ -4,7 +4,7 @@ import threading
 from datetime import date
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, SQLModel, func, select
 
 from wardprog.db import get_engine, session_scope
 from wardprog.errors import WardprogError
@@ -20,7 +20,7 @@ def demo_trust(engine, settings):
         ensure_programme(session, settings, date(2026, 1, 2))
 
 
-def _count(session, model):  # type: ignore[no-untyped-def]
+def _count(session: Session, model: type[SQLModel]) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from tests.utils.programme import Ward, ward_in_programme
@@ -34,17 +35,17 @@ def notes(session: Session, kind: str) -> list[Notification]:
 
 
 def test_monthly_prompt_once_a_month_to_each_active_lead(
-    session: Session, ward: Ward, engine: object
+    session: Session, ward: Ward, engine: Engine
 ) -> None:
     (item_project,) = session.exec(select(ImprovementProject)).all()
-    handle(engine, c.build(c.UpdateProject, actor=QI, on=date(2026, 2, 17),  # type: ignore[arg-type]
+    handle(engine, c.build(c.UpdateProject, actor=QI, on=date(2026, 2, 17),
                            project_id=item_project.id, lead="Sister Ali",
                            lead_email="ali@trust.test"))  # fmt: skip
-    other = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 2, 20),  # type: ignore[arg-type]
+    other = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 2, 20),
                                    title="Trust-wide handover"))  # fmt: skip
-    stopped = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 2, 20),  # type: ignore[arg-type]
+    stopped = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 2, 20),
                                      title="Stopped one"))  # fmt: skip
-    handle(engine, c.build(c.UpdateProject, actor=QI, on=date(2026, 2, 21),  # type: ignore[arg-type]
+    handle(engine, c.build(c.UpdateProject, actor=QI, on=date(2026, 2, 21),
                            project_id=stopped.details["project_id"], status="stopped",
                            stop_reason="Merged"))  # fmt: skip
 
@@ -67,10 +68,10 @@ def test_monthly_prompt_once_a_month_to_each_active_lead(
 
 
 def test_stale_projects_flagged_once_to_team_and_coach(
-    session: Session, ward: Ward, engine: object
+    session: Session, ward: Ward, engine: Engine
 ) -> None:
     (p,) = session.exec(select(ImprovementProject)).all()
-    handle(engine, c.build(c.UpdateProject, actor=QI, on=date(2026, 2, 17),  # type: ignore[arg-type]
+    handle(engine, c.build(c.UpdateProject, actor=QI, on=date(2026, 2, 17),
                            project_id=p.id, qi_coach="Priya",
                            qi_coach_email="priya@trust.test"))  # fmt: skip
     session.expire_all()
@@ -86,7 +87,7 @@ def test_stale_projects_flagged_once_to_team_and_coach(
     assert "no IHI score and no PDSA cycle for 90 days" in flag.body_text
 
     # A PDSA cycle ends the quiet spell; 90 quiet days after it, a new flag (once).
-    handle(engine, c.build(c.AddPdsa, actor=QI, on=date(2026, 6, 1), project_id=p.id,  # type: ignore[arg-type]
+    handle(engine, c.build(c.AddPdsa, actor=QI, on=date(2026, 6, 1), project_id=p.id,
                            plan="Night rounding"))  # fmt: skip
     session.expire_all()
     assert stale_projects(session, date(2026, 8, 1)) == []
@@ -96,7 +97,7 @@ def test_stale_projects_flagged_once_to_team_and_coach(
     session.commit()
     assert len(send_stale_flags(session, date(2026, 9, 10))) == 0
     # A score counts as activity too.
-    handle(engine, c.build(c.ScoreProject, actor=QI, on=date(2026, 9, 11),  # type: ignore[arg-type]
+    handle(engine, c.build(c.ScoreProject, actor=QI, on=date(2026, 9, 11),
                            item_id=ward.improve, score=2.0, why="Run chart"))  # fmt: skip
     session.expire_all()
     assert stale_projects(session, date(2026, 12, 9)) == []
@@ -115,14 +116,14 @@ def test_follow_up_flow_sends_each_message_once(
 
 
 def test_a_standalone_projects_own_scores_keep_it_alive(
-    session: Session, ward: Ward, engine: object
+    session: Session, ward: Ward, engine: Engine
 ) -> None:
     """A project outside the programme has its own score history: its score is activity for
     the stale check, and its monthly prompt shows it; each message still goes once."""
-    out = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 3, 2),  # type: ignore[arg-type]
+    out = handle(engine, c.build(c.StartProject, actor=QI, on=date(2026, 3, 2),
                                  title="Theatre waste", lead_email="lead@trust.test"))  # fmt: skip
     pid = out.details["project_id"]
-    handle(engine, c.build(c.ScoreProject, actor=QI, on=date(2026, 5, 20),  # type: ignore[arg-type]
+    handle(engine, c.build(c.ScoreProject, actor=QI, on=date(2026, 5, 20),
                            project_id=pid, score=2.0, why="Changes tested"))  # fmt: skip
     session.expire_all()
     assert pid not in {a.project.id for a in stale_projects(session, date(2026, 6, 1))}

@@ -30,6 +30,7 @@ from wardprog.models import (
     QiEventAttendance,
     StaffMember,
 )
+from wardprog.models.base import require_id
 from wardprog.rules.scorecard import ProjectFacts, Targets, months_back, scorecard
 
 runner = CliRunner()
@@ -78,7 +79,7 @@ def project(session: Session, project_id: int) -> ImprovementProject:
 
 
 def staff_numbers(session: Session, n: int) -> list[str]:
-    rows = session.exec(select(StaffMember).order_by(StaffMember.id)).all()  # type: ignore[arg-type]
+    rows = session.exec(select(StaffMember).order_by(col(StaffMember.id))).all()
     return [s.staff_number for s in rows[:n]]
 
 
@@ -90,10 +91,10 @@ def test_every_improve_item_has_a_project_that_follows_the_item(
     assert p.title == "Falls at night in side rooms" and p.started_on == date(2026, 2, 16)
     ok("items", "close", ward.improve, "--outcome", "Falls down", "--by", "Coach", "--on",
        "2026-05-01")  # fmt: skip
-    p = project(session, p.id)  # type: ignore[arg-type]
+    p = project(session, require_id(p))
     assert (p.status, p.completed_on) == (ProjectStatus.completed, date(2026, 5, 1))
     ok("items", "reopen", ward.improve, "--reason", "Falls back up", "--by", "Coach")
-    p = project(session, p.id)  # type: ignore[arg-type]
+    p = project(session, require_id(p))
     assert (p.status, p.completed_on) == (ProjectStatus.active, None)
     row = json.loads(ok("projects", "--json").stdout)
     assert row["item_id"] == ward.improve and row["ward_code"] == ward.code
@@ -119,7 +120,7 @@ def test_start_and_update_a_project(session: Session, ward: Ward, settings: Sett
     assert started["subject"] == f"project {p.id}"
 
     ok("projects", "update", p.id, "--ppi", "involved", "--by", "Ana")
-    assert project(session, p.id).ppi_level is PpiLevel.involved  # type: ignore[arg-type]
+    assert project(session, require_id(p)).ppi_level is PpiLevel.involved
     refused(session, "projects", "update", p.id, "--status", "stopped", "--by", "Ana",
             says="give a reason")  # fmt: skip
     refused(session, "projects", "update", p.id, "--strategic-aim", "World peace", "--by", "Ana",
@@ -131,7 +132,7 @@ def test_start_and_update_a_project(session: Session, ward: Ward, settings: Sett
     refused(session, "projects", "update", p.id, "--by", "Ana", says="nothing to change")
     ok("projects", "update", p.id, "--status", "stopped", "--reason", "Ward closed", "--by",
        "Ana", "--on", "2026-06-01")  # fmt: skip
-    p = project(session, p.id)  # type: ignore[arg-type]
+    p = project(session, require_id(p))
     assert (p.status, p.stop_reason, p.completed_on) == (
         ProjectStatus.stopped, "Ward closed", date(2026, 6, 1))  # fmt: skip
     assert [r["status"] for r in map(json.loads, ok("projects", "--json").stdout.splitlines())] \
@@ -172,7 +173,7 @@ def test_pdsa_and_coaching_logs(session: Session, ward: Ward) -> None:
         "--on",
         "2026-04-01",
     )
-    cycles = session.exec(select(PdsaCycle).order_by(PdsaCycle.number)).all()  # type: ignore[arg-type]
+    cycles = session.exec(select(PdsaCycle).order_by(col(PdsaCycle.number))).all()
     assert [(c.number, c.started_on, c.decision) for c in cycles] == [
         (1, date(2026, 3, 1), None),
         (2, date(2026, 4, 1), PdsaDecision.adopt),
@@ -184,7 +185,7 @@ def test_pdsa_and_coaching_logs(session: Session, ward: Ward) -> None:
     assert out["summary"].startswith(f"project {p.id}: 45 min coaching with Priya Shah")
     (row,) = session.exec(select(CoachingSession)).all()
     assert (row.adviser, row.held_on, row.minutes) == ("Priya Shah", date(2026, 3, 2), 45)
-    assert project(session, p.id).qi_coach == "Priya Shah"  # type: ignore[arg-type]
+    assert project(session, require_id(p)).qi_coach == "Priya Shah"
     refused(session, "coaching", "add", p.id, "--adviser", "P", "--minutes", 0, "--by", "P",
             says="minutes")  # fmt: skip
 
@@ -331,8 +332,9 @@ def test_staff_trained_counts_qsir_courses_and_training_events_once(
     for number, course, done in ((a, Course.fundamentals, date(2026, 4, 1)),
                                  (b, Course.practitioner, date(2026, 5, 1)),
                                  (c, Course.fundamentals, date(2026, 8, 1))):  # fmt: skip
-        session.add(QsirNomination(staff_id=staff[number].id, ward_id=ward.ctx.ward.id,  # type: ignore[arg-type]
-                                   course=course, status=NominationStatus.completed,
+        session.add(QsirNomination(staff_id=require_id(staff[number]),
+                                   ward_id=require_id(ward.ctx.ward), course=course,
+                                   status=NominationStatus.completed,
                                    completed_on=done))  # fmt: skip
     session.commit()
     # a also went to a QI training day: still one person trained.
@@ -382,7 +384,7 @@ def test_a_score_of_three_or_more_needs_evidence(session: Session, ward: Ward) -
     session.expire_all()
     rows = session.exec(
         select(ImprovementScore).where(ImprovementScore.project_id == pid)
-        .order_by(ImprovementScore.id)  # type: ignore[arg-type]
+        .order_by(col(ImprovementScore.id))
     ).all()  # fmt: skip
     assert [(r.triage_item_id, r.score, r.evidence_value, r.evidence_note) for r in rows] == [
         (None, 2.5, None, ""),

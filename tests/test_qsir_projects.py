@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from tests.utils.programme import Ward, ward_in_programme
@@ -35,8 +35,8 @@ def test_link_then_one_score_counts_for_both(session: Session, ward: Ward) -> No
     assert json.loads(ok.output)["details"]["ihi_score"] == 0.5
     session.expire_all()
     linked = session.exec(
-        select(QsirNomination).where(QsirNomination.project_item_id.is_not(None))
-    ).one()  # type: ignore[union-attr]
+        select(QsirNomination).where(col(QsirNomination.project_item_id).is_not(None))
+    ).one()
     assert linked.project_item_id == ward.improve
 
     scored = runner.invoke(

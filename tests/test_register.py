@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import Session, SQLModel, func, select
 
 from wardprog.errors import InputFileError
 from wardprog.models import Site, Ward
@@ -20,7 +20,7 @@ def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
     return path
 
 
-def count(session, model) -> int:  # type: ignore[no-untyped-def]
+def count(session: Session, model: type[SQLModel]) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 

@@ -5,7 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from wardprog.errors import ConflictError, InputFileError
 from wardprog.models import Site, Ward
@@ -22,7 +22,7 @@ def write(tmp_path: Path, body: str, name: str = "wards.csv") -> Path:
     return path
 
 
-def refused(session, path: Path) -> str:  # type: ignore[no-untyped-def]
+def refused(session: Session, path: Path) -> str:
     with pytest.raises(InputFileError) as err:
         import_register(session, path)
     session.rollback()

@@ -8,6 +8,7 @@ the property test of the vectorised implementation.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -328,8 +329,8 @@ def test_vectorised_matches_the_r_transliteration(
     value=st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False),
     n=st.integers(min_value=1, max_value=200),
 )
-def test_mean_of_equal_decimals_is_exactly_that_decimal(value: object, n: int) -> None:
-    v = float(value)  # type: ignore[arg-type]
+def test_mean_of_equal_decimals_is_exactly_that_decimal(value: Decimal, n: int) -> None:
+    v = float(value)
     got = r_mean(np.full(n, v), np.zeros(n, dtype=int))
     assert (got == v).all()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,7 +22,7 @@ def app() -> typer.Typer:
     return wardprog_app
 
 
-def _csv(tmp_path: Path, values: list[object], name: str = "series.csv") -> Path:
+def _csv(tmp_path: Path, values: Sequence[float | None], name: str = "series.csv") -> Path:
     path = tmp_path / name
     months = pd.date_range("2023-01-01", periods=len(values), freq="MS").strftime("%Y-%m-%d")
     lines = [
@@ -31,7 +33,7 @@ def _csv(tmp_path: Path, values: list[object], name: str = "series.csv") -> Path
     return path
 
 
-def _run(app: typer.Typer, path: Path, *extra: str) -> tuple[list[dict[str, object]], str]:
+def _run(app: typer.Typer, path: Path, *extra: str) -> tuple[list[dict[str, Any]], str]:
     result = CliRunner().invoke(
         app, ["spc", str(path), "--date-column", "Month", "--value-column", "Value", *extra]
     )
@@ -68,13 +70,13 @@ def test_rule_names_and_no_warning_for_long_segments(app: typer.Typer, tmp_path:
 def test_missing_values_are_charted_with_no_moving_range_across_the_gap(
     app: typer.Typer, tmp_path: Path
 ) -> None:
-    values: list[object] = [5, 6, 5, 6, None, 30, 31, 30, 31, 30, 31, 30, 31, 30]
+    values: list[float | None] = [5, 6, 5, 6, None, 30, 31, 30, 31, 30, 31, 30, 31, 30]
     points, _ = _run(app, _csv(tmp_path, values), "--no-screen-outliers", "--json")
     assert len(points) == 14
     assert points[4]["value"] is None and points[4]["point_type"] == "common_cause"
     # Moving ranges: 1, 1, 1 (before the gap), 1 x 8 (after it); none across the jump.
     known = [v for v in values if v is not None]
-    mean = sum(known) / len(known)  # type: ignore[arg-type]
+    mean = sum(known) / len(known)
     assert points[0]["mean"] == pytest.approx(mean)
     assert points[0]["upl"] == pytest.approx(mean + 2.66 * 1.0)
 
@@ -84,7 +86,7 @@ def test_no_screen_outliers_widens_the_limits(app: typer.Typer, tmp_path: Path) 
     path = _csv(tmp_path, values)
     screened, _ = _run(app, path, "--json")
     unscreened, _ = _run(app, path, "--no-screen-outliers", "--json")
-    assert unscreened[0]["upl"] > screened[0]["upl"]  # type: ignore[operator]
+    assert unscreened[0]["upl"] > screened[0]["upl"]
 
 
 def test_fix_after_fixes_the_limits(app: typer.Typer, tmp_path: Path) -> None:

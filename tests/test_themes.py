@@ -8,7 +8,8 @@ import json
 from datetime import date
 
 import pytest
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from tests.utils.factories import make_context, make_site, make_ward, make_wave
@@ -17,6 +18,7 @@ from wardprog.commands import MergeThemes, SplitTheme, build
 from wardprog.config import Settings
 from wardprog.errors import WardprogError
 from wardprog.models import Notification, Stage, Theme, TriageItem
+from wardprog.models.base import require_id
 from wardprog.services.enrolment import after_stage
 from wardprog.services.handlers import run
 from wardprog.services.themes import refresh_themes, theme_rows
@@ -90,7 +92,7 @@ def test_themes_group_across_wards_and_escalate_once(session: Session, settings:
 
 
 def test_a_waves_themes_follow_ward_order_not_the_order_wards_finished(
-    session: Session, settings: Settings
+    session: Session, settings: Settings, engine: Engine
 ) -> None:
     """The wave's wards are triaged concurrently; themes are numbered afterwards, ward by ward.
 
@@ -113,9 +115,9 @@ def test_a_waves_themes_follow_ward_order_not_the_order_wards_finished(
         assert run_triage_stage(ctx).done
     assert session.exec(select(TriageItem).where(TriageItem.theme_id != None)).all() == []  # noqa: E711
     session.commit()  # the wave's step is its own transaction, as in the flow
-    after_stage(session.get_bind(), settings, Stage.triage, AS_OF)  # type: ignore[arg-type]
+    after_stage(engine, settings, Stage.triage, AS_OF)
     session.expire_all()
-    first = session.exec(select(Theme).order_by(Theme.key)).all()  # type: ignore[arg-type]
+    first = session.exec(select(Theme).order_by(Theme.key)).all()
     assert [(t.key, t.title) for t in first][:1] == [("T1", HOIST[0])]
     assert _theme_of(session, HOIST[1]) == "T1" and _theme_of(session, "Sluice door sticks") == "T2"
 
@@ -136,13 +138,15 @@ def test_merge_and_split_by_command_and_the_cli_lists_themes(
     with pytest.raises(WardprogError, match="merged into another theme"):
         run(session, settings, build(MergeThemes, actor=actor, on=AS_OF, into=keys_b,
                                      themes=[keys_a]))  # fmt: skip
-    lost = session.exec(select(TriageItem).where(TriageItem.issue.startswith("Controlled"))).one()  # type: ignore[attr-defined]
+    lost = session.exec(
+        select(TriageItem).where(col(TriageItem.issue).startswith("Controlled"))
+    ).one()
     result = run(session, settings, build(SplitTheme, actor=actor, on=AS_OF, theme=keys_a,
-                                          item_ids=[lost.id]))  # fmt: skip
+                                          item_ids=[require_id(lost)]))  # fmt: skip
     assert _theme_of(session, "Controlled drug keys lost at night") == result.details["theme"]
     with pytest.raises(WardprogError, match="leave theme"):
         run(session, settings, build(SplitTheme, actor=actor, on=AS_OF, theme=keys_a,
-                                     item_ids=[lost.id - 1]))  # fmt: skip
+                                     item_ids=[require_id(lost) - 1]))  # fmt: skip
     session.commit()
 
     out = CliRunner().invoke(app, ["themes", "--json"])

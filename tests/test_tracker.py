@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.tracker import ward_trackers
 from tests.utils.programme import Ward, ward_in_programme
@@ -99,10 +99,11 @@ def test_returned_tracker_becomes_commands_and_a_reply(
     session.expire_all()
     fix = session.get(TriageItem, ward.fix)
     assert fix is not None and fix.status is TriageStatus.closed
-    assert fix.outcome == "New drawer fitted" and fix.closed_at.date() == date(2026, 2, 27)  # type: ignore[union-attr]
+    assert fix.outcome == "New drawer fitted" and fix.closed_at is not None
+    assert fix.closed_at.date() == date(2026, 2, 27)
     score = session.exec(select(ImprovementScore).where(ImprovementScore.score == 2.5)).one()
     assert score.scored_by == ward.ctx.ward.manager_name and score.scored_on == MARCH
-    actions = session.exec(select(Action).order_by(Action.id)).all()  # type: ignore[arg-type]
+    actions = session.exec(select(Action).order_by(col(Action.id))).all()
     assert [(a.command, a.source_kind) for a in actions] == [
         ("CloseItem", "file"), ("ScoreProject", "file")]  # fmt: skip
     assert actions[0].source_ref == f"{path.name}#row 2"
@@ -139,7 +140,7 @@ def test_a_bad_tracker_is_rejected_whole_with_row_and_column(
     assert "row 4, column 'New score': only improvement projects" in text
     session.expire_all()
     assert session.exec(select(Action)).all() == []
-    assert session.get(TriageItem, ward.fix).status is TriageStatus.open  # type: ignore[union-attr]
+    assert session.get_one(TriageItem, ward.fix).status is TriageStatus.open
     rejected = path.parent / "rejected" / path.name
     assert rejected.exists() and "'finished'" in Path(f"{rejected}.errors.txt").read_text()
     (reply,) = _notes(session, "tracker_rejected")

@@ -13,6 +13,7 @@ from wardprog.config import Settings
 from wardprog.demo.triage_responses import drop_filled_template
 from wardprog.errors import InputFileError
 from wardprog.models import Notification
+from wardprog.models.base import require_id
 from wardprog.models.triage import (
     ImprovementScore,
     TriageCategory,
@@ -80,7 +81,7 @@ def test_waits_for_a_file_then_imports_the_demo_return(session: Session, ctx: St
             assert item.due_date == AS_OF + timedelta(days=30)
             assert item.owner  # the suggested owner or the ward manager
         elif item.category is TriageCategory.improve:
-            (score,) = score_history(session, item.id)  # type: ignore[arg-type]
+            (score,) = score_history(session, require_id(item))
             assert (score.score, score.scored_on) == (0.5, AS_OF)
             assert score.scored_by and score.justification
         else:
@@ -259,7 +260,7 @@ def test_overdue_reminders_weekly_and_you_said_we_did(session: Session, ctx: Sta
     assert len(send_overdue_reminders(session, date(2026, 4, 13))) == 1  # only the change item
     with pytest.raises(TriageError, match="needs an outcome"):
         change = session.exec(select(TriageItem).where(TriageItem.category == "change")).one()
-        close_item(session, change.id, "", "x", monday)  # type: ignore[arg-type]
+        close_item(session, require_id(change), "", "x", monday)
 
 
 def test_rollback_leaves_the_file_in_the_inbox(session: Session, ctx: StageContext) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from tests.utils.factories import make_context, make_ward
@@ -18,6 +18,7 @@ from wardprog.config import Settings
 from wardprog.db import get_engine, session_scope
 from wardprog.errors import ConfigError
 from wardprog.models import ImprovementScore, TriageCategory, TriageItem
+from wardprog.models.base import require_id
 from wardprog.notify.outbox import enqueue
 from wardprog.services.engagement import run_engagement_stage
 from wardprog.web.app import create_app
@@ -45,8 +46,8 @@ def wards(web_settings: Settings) -> dict[str, int]:
         assert "engagement event" in run_engagement_stage(ctx).summary  # invited
         items = [
             TriageItem(
-                ward_id=ctx.ward.id,
-                wave_id=ctx.wave.id,
+                ward_id=require_id(ctx.ward),
+                wave_id=require_id(ctx.wave),
                 issue=text,
                 issue_key=f"k{n}",
                 category=cat,
@@ -67,12 +68,13 @@ def wards(web_settings: Settings) -> dict[str, int]:
                 triage_item_id=items[1].id, score=2.0, scored_by="Lead", scored_on=date(2026, 2, 1)
             )
         )
-        return {"fix": items[0].id, "improve": items[1].id, "change": items[2].id}  # type: ignore[dict-item]
+        fix, improve, change = (require_id(item) for item in items)
+        return {"fix": fix, "improve": improve, "change": change}
 
 
-def _link(settings: Settings, scope: str, email: str, **kw: object) -> str:
+def _link(settings: Settings, scope: str, email: str, now: datetime | None = None) -> str:
     with session_scope(get_engine(settings.database_url)) as session:
-        token, grant = issue(session, settings, email=email, name="Ann", scope=scope, **kw)  # type: ignore[arg-type]
+        token, grant = issue(session, settings, email=email, name="Ann", scope=scope, now=now)
     return url_for(settings, grant, token).removeprefix(settings.web_url)
 
 
@@ -228,7 +230,7 @@ def test_mark_a_fix_done_and_score_a_project(web_settings: Settings, wards: dict
     with Session(get_engine(web_settings.database_url)) as session:
         fix = session.get(TriageItem, wards["fix"])
         assert fix is not None and fix.status.value == "closed" and fix.outcome == "Hinge replaced"
-        actions = session.exec(select(Action).order_by(Action.id)).all()  # type: ignore[arg-type]
+        actions = session.exec(select(Action).order_by(col(Action.id))).all()
         assert [(a.command, a.source_kind, a.actor_email) for a in actions] == [
             ("CloseItem", "web", "ann@trust.example"),
             ("ScoreProject", "web", "ann@trust.example"),
@@ -280,7 +282,7 @@ def test_refusals_write_nothing(web_settings: Settings, wards: dict[str, int]) -
     assert team_only.status_code == 403
     with Session(get_engine(web_settings.database_url)) as session:
         assert session.exec(select(func.count()).select_from(Action)).one() == 0
-        assert session.get(TriageItem, fix).status.value == "open"  # type: ignore[union-attr]
+        assert session.get_one(TriageItem, fix).status.value == "open"
 
 
 def test_team_decides_a_change(web_settings: Settings, wards: dict[str, int]) -> None:
@@ -346,7 +348,8 @@ def test_record_the_event_held_from_the_ward_page(
 
     with Session(get_engine(web_settings.database_url)) as session:
         event = session.exec(select(EngagementEvent)).one()
-        day = event.starts_at.date()  # type: ignore[union-attr]
+        assert event.starts_at is not None
+        day = event.starts_at.date()
     before = TestClient(create_app(web_settings, today=day - timedelta(days=1)))
     before.get(_link(web_settings, ward_scope("NGH-ASH"), "ann@trust.example"))
     assert "Record event held" not in before.get("/w/NGH-ASH").text  # not before it happens

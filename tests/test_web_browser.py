@@ -38,6 +38,7 @@ from wardprog.models import (
     Ward,
     WardEnrolment,
 )
+from wardprog.models.base import require_id
 from wardprog.notify.dispatch import dispatch_pending
 from wardprog.services.context import context_for_ward
 from wardprog.services.enrolment import run_stage
@@ -66,7 +67,9 @@ def _invite_link(outbox: Path, ward: str) -> str:
             continue
         for part in message.walk():
             if part.get_content_type() == "text/plain":
-                text = part.get_payload(decode=True).decode()  # type: ignore[union-attr]
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                text = payload.decode()
                 found = re.search(r"https?://\S+/w/" + ward + r"\?t=\S+", text)
                 if found:
                     return found.group(0)
@@ -76,10 +79,8 @@ def _invite_link(outbox: Path, ward: str) -> str:
 def _stage(settings: Settings, ward: str, stage: Stage, as_of: date, done: bool = True) -> None:
     engine = get_engine(settings.database_url)
     with Session(engine) as session:
-        enrolment = session.exec(
-            select(WardEnrolment).join(Ward).where(Ward.code == ward)  # type: ignore[arg-type]
-        ).one()
-    assert run_stage(engine, settings, enrolment.id, stage, as_of).done is done  # type: ignore[arg-type]
+        enrolment = session.exec(select(WardEnrolment).join(Ward).where(Ward.code == ward)).one()
+    assert run_stage(engine, settings, require_id(enrolment), stage, as_of).done is done
 
 
 def _items(settings: Settings, ward: str, category: TriageCategory) -> list[TriageItem]:
@@ -87,7 +88,7 @@ def _items(settings: Settings, ward: str, category: TriageCategory) -> list[Tria
         return list(
             session.exec(
                 select(TriageItem)
-                .join(Ward)  # type: ignore[arg-type]
+                .join(Ward)
                 .where(Ward.code == ward, TriageItem.category == category)
                 .order_by(col(TriageItem.id))
             ).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tests.test_web import _csrf, _signed_in, wards, web_settings  # noqa: F401 (fixtures)
 from wardprog.config import Settings
@@ -37,8 +37,8 @@ def test_log_a_pdsa_cycle_from_the_ward_page(
     engine = get_engine(web_settings.database_url)
     with session_scope(engine) as session:
         item = session.get(TriageItem, wards["improve"])
-        assert item is not None
-        ensure_project_for_item(session, item, item.due_date)  # type: ignore[arg-type]
+        assert item is not None and item.due_date is not None
+        ensure_project_for_item(session, item, item.due_date)
     client = _signed_in(web_settings, ward_scope("NGH-ASH"))
     page = client.get("/w/NGH-ASH").text
     assert f'action="/w/NGH-ASH/items/{wards["improve"]}/pdsa"' in page
@@ -64,7 +64,7 @@ def _staff(settings: Settings, tmp_path: Path) -> list[str]:
     engine = get_engine(settings.database_url)
     with session_scope(engine) as session:
         import_staff(session, write_staff_extract([("NGH-ASH", "Ann Lee")], tmp_path / "s.csv"))
-        rows = session.exec(select(StaffMember).order_by(StaffMember.id)).all()  # type: ignore[arg-type]
+        rows = session.exec(select(StaffMember).order_by(col(StaffMember.id))).all()
         return [s.staff_number for s in rows]
 
 
@@ -153,7 +153,7 @@ def test_project_records_coaching_measures_scores_and_qi_events_from_the_ward_pa
         )
         assert len(session.exec(select(CoachingSession)).all()) == 1
         assert len(session.exec(select(QiEventAttendance)).all()) == 2
-        actions = session.exec(select(Action).order_by(Action.id)).all()  # type: ignore[arg-type]
+        actions = session.exec(select(Action).order_by(col(Action.id))).all()
         assert [a.command for a in actions] == [
             "StartProject", "UpdateProject", "LogCoaching", "RecordMeasurement", "ScoreProject",
             "UpdateProject", "RecordQiEvent",

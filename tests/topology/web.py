@@ -6,7 +6,7 @@ import re
 
 import httpx
 from pydantic import SecretStr
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tests.topology.harness import BIN, Processes, free_port, wait_until
 from wardprog.config import Settings
@@ -41,7 +41,7 @@ def close_a_fix_through_the_web(procs: Processes, settings: Settings) -> int:
             select(TriageItem, Ward)
             .where(TriageItem.ward_id == Ward.id, TriageItem.category == TriageCategory.fix)
             .where(TriageItem.status == TriageStatus.open)
-            .order_by(TriageItem.id)  # type: ignore[arg-type]
+            .order_by(col(TriageItem.id))
         ).first() or (None, None)
         assert item is not None and ward is not None, "the wave left no open fix"
         item_id, code, name, manager = item.id, ward.code, ward.name, ward.manager_email

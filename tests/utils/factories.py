@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session
 
@@ -11,6 +12,7 @@ from wardprog import clock
 from wardprog.config import Settings
 from wardprog.demo.team import register_demo_team
 from wardprog.models import Programme, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
+from wardprog.models.base import require_id
 from wardprog.services.context import StageContext
 
 _seq = itertools.count(1)
@@ -24,14 +26,16 @@ def make_site(session: Session, code: str | None = None, name: str | None = None
     return site
 
 
-def make_ward(session: Session, site: Site | None = None, code: str | None = None, **kw) -> Ward:  # type: ignore[no-untyped-def]
+def make_ward(
+    session: Session, site: Site | None = None, code: str | None = None, **kw: Any
+) -> Ward:
     site = site or make_site(session)
     n = next(_seq)
     code = code or f"{site.code}-W{n:02d}"
     ward = Ward(
         code=code,
         name=kw.pop("name", f"Ward {code}"),
-        site_id=site.id,  # type: ignore[arg-type]
+        site_id=require_id(site),
         specialty=kw.pop("specialty", "General medicine"),
         beds=kw.pop("beds", 28),
         manager_name=kw.pop("manager_name", f"Manager {code}"),
@@ -59,7 +63,7 @@ def make_wave(
 ) -> Wave:
     programme = programme or make_programme(session, quarter_start)
     wave = Wave(
-        programme_id=programme.id,  # type: ignore[arg-type]
+        programme_id=require_id(programme),
         number=number,
         quarter_start=quarter_start,
         quarter_end=quarter_end,
@@ -76,7 +80,7 @@ def make_wave(
 def make_enrolment(
     session: Session, ward: Ward, wave: Wave, stage: Stage = Stage.enrolled
 ) -> WardEnrolment:
-    enr = WardEnrolment(ward_id=ward.id, wave_id=wave.id, stage=stage)  # type: ignore[arg-type]
+    enr = WardEnrolment(ward_id=require_id(ward), wave_id=require_id(wave), stage=stage)
     session.add(enr)
     session.flush()
     return enr
@@ -87,7 +91,7 @@ def make_context(
     settings: Settings,
     as_of: date = date(2026, 1, 5),
     team: bool = True,
-    **kw,  # type: ignore[no-untyped-def]
+    **kw: Any,
 ) -> StageContext:
     """A ward enrolled in a launched wave, ready for any stage service.
 

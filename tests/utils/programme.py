@@ -20,6 +20,7 @@ from wardprog.models import (
     TriageCategory,
     TriageItem,
 )
+from wardprog.models.base import require_id
 from wardprog.services import qsir
 from wardprog.services.context import StageContext
 from wardprog.services.engagement import run_engagement_stage
@@ -66,18 +67,18 @@ def ward_in_programme(session: Session, settings: Settings, tmp_path: Path) -> W
     drop_nomination_return(ctx)
     assert qsir.run_qsir_stage(ctx).done
     session.commit()
-    items = {i.category: i.id for i in session.exec(select(TriageItem)).all()}
+    items = {i.category: require_id(i) for i in session.exec(select(TriageItem)).all()}
     event = session.exec(select(EngagementEvent)).one()
     nominations = session.exec(select(QsirNomination).order_by(col(QsirNomination.id))).all()
     cohort = session.get(QsirCohort, nominations[0].cohort_id)
-    assert cohort is not None and event.id is not None
+    assert cohort is not None
     staff = {s.id: s.staff_number for s in session.exec(select(StaffMember)).all()}
     return Ward(
         ctx=ctx,
-        fix=items[TriageCategory.fix],  # type: ignore[arg-type]
-        improve=items[TriageCategory.improve],  # type: ignore[arg-type]
-        change=items[TriageCategory.change],  # type: ignore[arg-type]
-        event_id=event.id,
+        fix=items[TriageCategory.fix],
+        improve=items[TriageCategory.improve],
+        change=items[TriageCategory.change],
+        event_id=require_id(event),
         cohort=cohort.code,
         cohort_days=qsir.cohort_dates(cohort),
         nominees=[staff[n.staff_id] for n in nominations],
