@@ -23,11 +23,12 @@ from wardprog.models.engagement import (
     Facilitator,
     Venue,
 )
-from wardprog.rules.slots import LONDON, to_utc
+from wardprog.rules.slots import LONDON, booking_window, to_utc
 from wardprog.rules.working_days import england_bank_holidays
 from wardprog.services.engagement import (
     cancel_event,
     event_history,
+    existing_bookings,
     record_event_held,
     reschedule_event,
     run_engagement_stage,
@@ -196,6 +197,17 @@ def test_demo_scale_sixty_wards_never_clash(session: Session, settings: Settings
                 assert a.venue_id != b.venue_id
                 assert a.facilitator_id != b.facilitator_id
                 assert site_of[a.ward_id] != site_of[b.ward_id]
+    # The slot finder reads only the events that overlap its window, in SQL: exactly those the
+    # whole trust's list has there, in winter and summer time alike.
+    everything = existing_bookings(session)
+    windows = [(date(2026, 1, 12), date(2026, 2, 6)), (date(2026, 7, 6), date(2026, 8, 3))]
+    for first, last in windows:
+        lo, hi = booking_window(first, last)
+        near = existing_bookings(session, window=(lo, hi))
+        assert near and len(near) < len(everything)
+        assert sorted(map(repr, near)) == sorted(
+            repr(b) for b in everything if b.starts_at < hi and b.ends_at > lo
+        )
     invites = _notes(session, "engagement_invite")
     assert len(invites) == 60
     for note in invites:

@@ -3,8 +3,9 @@ the trust's other events, and the slot finder over them (no weekend, no bank hol
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from wardprog.config import Settings
@@ -18,6 +19,7 @@ from wardprog.rules.slots import (
     Room,
     Slot,
     SlotRequest,
+    booking_window,
     find_slot,
     parse_hhmm,
     to_utc,
@@ -27,23 +29,46 @@ from wardprog.services.context import require_id
 from wardprog.services.venues import site_resources
 
 
-def existing_bookings(session: Session, exclude_event_id: int | None = None) -> list[Booking]:
-    """Every scheduled engagement event in the trust, as the slot finder sees them."""
-    rows = session.exec(
-        select(EngagementEvent, Ward.site_id)
-        .join(Ward, col(Ward.id) == col(EngagementEvent.ward_id))
-        .where(EngagementEvent.status == EventStatus.scheduled)
-    ).all()
+def existing_bookings(
+    session: Session,
+    exclude_event_id: int | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> list[Booking]:
+    """Every scheduled engagement event in the trust, as the slot finder sees them.
+
+    With ``window`` (``rules.slots.booking_window``), only the events that overlap it: the
+    only ones a slot in it can clash with or be spread against. Read as columns: a national
+    rollout's wards each ask, and the trust's events number in the thousands.
+    """
+    event = EngagementEvent
+    query = (
+        sa.select(
+            col(event.id),
+            col(event.starts_at),
+            col(event.ends_at),
+            col(Ward.site_id),
+            col(event.venue_id),
+            col(event.facilitator_id),
+        )
+        .join(Ward, col(Ward.id) == col(event.ward_id))
+        .where(col(event.status) == EventStatus.scheduled)
+    )
+    if window is not None:
+        # Compared in UTC: SQLite stores the instants as UTC text.
+        lo, hi = (moment.astimezone(UTC) for moment in window)
+        query = query.where(col(event.starts_at) < hi, col(event.ends_at) > lo)
     return [
         Booking(
-            starts_at=to_utc(ev.starts_at),
-            ends_at=to_utc(ev.ends_at),
+            starts_at=to_utc(starts_at),
+            ends_at=to_utc(ends_at),
             site_id=site_id,
-            room_id=ev.venue_id,
-            facilitator_id=ev.facilitator_id,
+            room_id=venue_id,
+            facilitator_id=facilitator_id,
         )
-        for ev, site_id in rows
-        if ev.id != exclude_event_id and ev.starts_at is not None and ev.ends_at is not None
+        for event_id, starts_at, ends_at, site_id, venue_id, facilitator_id in session.execute(
+            query
+        )
+        if event_id != exclude_event_id and starts_at is not None and ends_at is not None
     ]
 
 
@@ -131,6 +156,5 @@ def find_slot_for(
         keep_facilitator_id=keep.facilitator_id if keep else None,
     )
     bank_holidays = england_bank_holidays(first_day - timedelta(days=7), last_day)
-    return find_slot(
-        request, rooms, people, existing_bookings(session, exclude_event_id), bank_holidays
-    )
+    bookings = existing_bookings(session, exclude_event_id, booking_window(first_day, last_day))
+    return find_slot(request, rooms, people, bookings, bank_holidays)
