@@ -75,7 +75,7 @@ def return_templates(
     Deterministic per ward and wave (see the two droppers), so a replay writes the same files.
     """
     from wardprog.demo.staff import drop_nomination_return
-    from wardprog.demo.triage_responses import drop_filled_template
+    from wardprog.demo.triage_responses import drop_filled_template, specialty_groups
 
     sites = {s.id: s for s in session.exec(select(Site)).all()}
     rows = session.exec(
@@ -87,6 +87,7 @@ def return_templates(
         .order_by(col(Wave.number), col(Ward.code))
     ).all()
     written = 0
+    groups: dict[str | None, list[str]] | None = None  # read once, when a first ward returns
     for enrolment, ward, wave, event in rows:
         if event.starts_at is None or _event_day(event) > as_of:
             continue  # the event has not happened yet: nothing to return
@@ -103,7 +104,8 @@ def return_templates(
         ):
             continue  # nothing back until the chase reaches the ward manager
         if enrolment.stage in OWES_TRIAGE:
-            drop_filled_template(ctx)
+            groups = groups if groups is not None else specialty_groups(session)
+            drop_filled_template(ctx, groups=groups)
             written += 1
         drop_nomination_return(ctx)
         written += 1

@@ -18,12 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import random
+from bisect import bisect_left
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from openpyxl import load_workbook
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from wardprog.models import Ward
 from wardprog.services.context import StageContext
@@ -140,20 +142,41 @@ def choose_issues(
     return chosen
 
 
-def place_in_group(ward: Ward, wards: list[Ward]) -> tuple[int, int]:
+def specialty_groups(session: Session) -> dict[str | None, list[str]]:
+    """The register's ward codes by specialty group, each group sorted.
+
+    Read as two columns, once for a day's returns: a national register's wards are read per
+    day, not per ward returning a template (which made the simulated staff grow with the
+    square of the trust).
+    """
+    groups: defaultdict[str | None, list[str]] = defaultdict(list)
+    for code, specialty in session.exec(select(Ward.code, Ward.specialty)):
+        groups[specialty_group(specialty)].append(code)
+    return {group: sorted(codes) for group, codes in groups.items()}
+
+
+def place_in_group(ward: Ward, groups: dict[str | None, list[str]]) -> tuple[int, int]:
     """This ward's position among the register's wards of its specialty group, and their count."""
-    group = specialty_group(ward.specialty)
-    same = sorted(w.code for w in wards if specialty_group(w.specialty) == group)
-    return same.index(ward.code) if ward.code in same else 0, max(len(same), 1)
+    same = groups.get(specialty_group(ward.specialty), [])
+    return bisect_index(same, ward.code), max(len(same), 1)
 
 
-def drop_filled_template(ctx: StageContext, seed: int = 0) -> Path:
+def bisect_index(codes: list[str], code: str) -> int:
+    """``codes.index(code)`` in a sorted list (0 if absent)."""
+    at = bisect_left(codes, code)
+    return at if at < len(codes) and codes[at] == code else 0
+
+
+def drop_filled_template(
+    ctx: StageContext, seed: int = 0, groups: dict[str | None, list[str]] | None = None
+) -> Path:
     """Write a filled triage template into the ward's inbox, as ward staff would return it.
 
-    Deterministic per ward, wave and ``seed``; calling again rewrites the same rows.
+    Deterministic per ward, wave and ``seed``; calling again rewrites the same rows. ``groups``
+    (:func:`specialty_groups`) saves reading the register again when many wards return at once.
     """
     rng = random.Random(f"{ctx.ward.code}:wave-{ctx.wave.number}:{seed}:typing")
-    place = place_in_group(ctx.ward, list(ctx.session.exec(select(Ward)).all()))
+    place = place_in_group(ctx.ward, groups or specialty_groups(ctx.session))
     chosen = choose_issues(ctx.ward.code, ctx.ward.specialty, ctx.wave.number, seed, place)
     wb = load_workbook(io.BytesIO(build_xlsx(ctx.ward.code, ctx.ward.name, ctx.wave.number)))
     ws = wb[SHEET]
