@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import random
-from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -158,13 +157,7 @@ def specialty_groups(session: Session) -> dict[str | None, list[str]]:
 def place_in_group(ward: Ward, groups: dict[str | None, list[str]]) -> tuple[int, int]:
     """This ward's position among the register's wards of its specialty group, and their count."""
     same = groups.get(specialty_group(ward.specialty), [])
-    return bisect_index(same, ward.code), max(len(same), 1)
-
-
-def bisect_index(codes: list[str], code: str) -> int:
-    """``codes.index(code)`` in a sorted list (0 if absent)."""
-    at = bisect_left(codes, code)
-    return at if at < len(codes) and codes[at] == code else 0
+    return same.index(ward.code) if ward.code in same else 0, max(len(same), 1)
 
 
 def drop_filled_template(
