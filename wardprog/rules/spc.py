@@ -136,7 +136,8 @@ OUTPUT_COLUMNS = [
 
 
 def figure(value: Any) -> float | None:
-    """A chart figure (value, mean, limit) as stored and drawn: 4 places, None where missing."""
+    """A figure as stored and drawn (a chart's value, mean or limit, a survey score): 4 places,
+    None where missing (NaN)."""
     if value is None:
         return None
     f = float(value)
