@@ -98,10 +98,11 @@ def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
 
 
 # Stages whose per-ward work is independent of the other wards of the wave run concurrently.
-# Engagement (a free slot on the site, after the wards before it) and QSIR (seats in shared
-# cohorts) decide against what earlier wards were given, so they go ward by ward in register
-# order: the same wave always gets the same slots and seats.
-CONCURRENT_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic, Stage.triage})
+# Engagement (a free slot on the site, after the wards before it) decides against what earlier
+# wards were given, so it goes ward by ward in register order: the same wave always gets the
+# same slots. Triage and QSIR decide what is shared (themes, cohort seats) in the wave's own
+# step after the wards' turns (``SHARED_STEP_STAGES``), in a fixed order.
+CONCURRENT_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic, Stage.triage, Stage.qsir})
 
 
 # The deployment (prefect.yaml) that runs one site's wards through one concurrent stage.
@@ -206,7 +207,7 @@ def _fan_out(
 
 
 # Stages with a step for the whole wave after the wards' own work (``enrolment.after_stage``).
-SHARED_STEP_STAGES: frozenset[Stage] = frozenset({Stage.triage})
+SHARED_STEP_STAGES: frozenset[Stage] = frozenset({Stage.triage, Stage.qsir})
 
 # Stages a wave on a worker sends out as site batches (other processes, on any worker). Triage
 # stays here, on threads: a ward's import is a few statements, less than a batch run costs to

@@ -346,6 +346,57 @@ def test_cohorts_fill_in_order_fairly_then_waitlist(session, trust):
     assert session.exec(select(Ward).where(Ward.code == "NTH-W09")).one()
 
 
+def test_a_wave_seats_its_wards_together_whatever_order_they_recorded_in(
+    session, engine, trust
+):
+    """A wave's wards record their nominations (concurrently, so in any order), then the wave's
+    shared step seats them all: every ward's first nominee before any ward's second, the sites
+    in turn, whichever ward's rows were written first."""
+    from wardprog.models import Stage
+    from wardprog.services.enrolment import after_stage
+
+    one_seat = trust[0].settings.model_copy(update={"qsir_cohort_capacity": 1})
+    firsts, seconds = [], []
+    for ctx in trust:
+        ctx.settings = one_seat
+        people = staff_for(session, ctx.ward.code)
+        rows = [[p.staff_number, "practitioner", "M"] for p in people[:2]]
+        write_return(one_seat, ctx.ward.code, rows)
+        firsts.append(rows[0][0])
+        seconds.append(rows[1][0])
+    for ctx in reversed(trust):  # the last ward's rows get the lowest ids
+        outcome = qsir.take_nominations(ctx)
+        assert outcome.done and "seats allocated with the rest of the wave" in outcome.summary
+        assert {d["status"] for d in outcome.details["nominations"]} == {"nominated"}
+        session.commit()
+    session.close()
+
+    assert after_stage(engine, one_seat, Stage.qsir, AS_OF) is not None
+    by_staff = {
+        staff.staff_number: nomination
+        for nomination, staff in session.exec(
+            select(QsirNomination, StaffMember).where(QsirNomination.staff_id == StaffMember.id)
+        ).all()
+    }
+    cohorts = session.exec(
+        select(QsirCohort)
+        .where(QsirCohort.course == Course.practitioner, QsirCohort.start_date > AS_OF)
+        .order_by(col(QsirCohort.start_date))
+    ).all()
+    # Served NTH-W01, STH-W01, NTH-W02, STH-W02 ... (first nominees), then the second ones.
+    order = [firsts[i + s] for i in range(3) for s in (0, 3)]
+    order += [seconds[i + s] for i in range(3) for s in (0, 3)]
+    seated = [by_staff[n] for n in order[: len(cohorts)]]
+    assert [n.cohort_id for n in seated] == [c.id for c in cohorts]
+    waiting = [by_staff[n] for n in order[len(cohorts) :]]
+    assert all(n.status == NominationStatus.waitlisted for n in waiting)
+    assert [n.waitlist_position for n in waiting] == list(range(1, len(waiting) + 1))
+    # Nothing new: the step reads once and writes nothing (the waitlist waits for new seats).
+    before = counts(session)
+    assert after_stage(engine, one_seat, Stage.qsir, AS_OF) == "no new nominations"
+    assert counts(session) == before
+
+
 def test_sixty_wards_in_four_waves_fill_cohorts_in_order(session, settings, tmp_path):
     """The demo's shape: 3 sites x 20 wards, 15 wards a quarter, two nominees each."""
     from wardprog.demo.staff import simulate_attendance

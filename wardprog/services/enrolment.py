@@ -41,9 +41,10 @@ def stage_function(stage: Stage) -> StageFn:
 
         return run_triage_stage
     if stage is Stage.qsir:
-        from wardprog.services.qsir import run_qsir_stage
+        # A wave's ward only records its nominations: the wave seats them all at once after.
+        from wardprog.services.qsir import take_nominations
 
-        return run_qsir_stage
+        return take_nominations
     raise ValueError(f"{stage} is not a work stage")
 
 
@@ -53,16 +54,27 @@ def after_stage(engine: Engine, settings: Settings, stage: Stage, as_of: date) -
     Per-ward work runs concurrently; what one ward's outcome decides for the others is done
     here, once, in a fixed order. Triage: every new item joins its trust-wide theme (ward by
     ward, each ward's items in the order raised) and themes that reached the threshold are
-    escalated. Idempotent: items a crashed run left unplaced are placed by the next.
+    escalated. QSIR: every new nomination gets its cohort seat or waitlist place, the wave's
+    wards and sites sharing the seats by the fairness rule. Idempotent: what a crashed run left
+    unplaced or unseated is done by the next.
     Returns a line for the run's log, or ``None`` when the stage has no such step.
     """
-    if stage is not Stage.triage:
-        return None
-    from wardprog.services.themes import refresh_themes
+    if stage is Stage.triage:
+        from wardprog.services.themes import refresh_themes
 
-    with session_scope(engine) as session:
-        keys = ", ".join(t.key for t in refresh_themes(session, settings, as_of))
-    return f"themes placed; escalated: {keys}" if keys else "themes placed"
+        with session_scope(engine) as session:
+            keys = ", ".join(t.key for t in refresh_themes(session, settings, as_of))
+        return f"themes placed; escalated: {keys}" if keys else "themes placed"
+    if stage is Stage.qsir:
+        from wardprog.services.qsir import seat_new_nominations
+
+        with session_scope(engine) as session:
+            seated = seat_new_nominations(session, settings, as_of)
+            if seated is None:
+                return "no new nominations"
+            booked, waitlisted = len(seated.booked), len(seated.waitlisted)
+        return f"seats allocated: {booked} booked, {waitlisted} waitlisted"
+    return None
 
 
 def is_past(current: Stage, stage: Stage) -> bool:

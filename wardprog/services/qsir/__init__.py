@@ -9,6 +9,7 @@ from wardprog.services.qsir.allocation import (
     AllocationResult,
     allocate_pending,
     refresh_allocations,
+    seat_new_nominations,
 )
 from wardprog.services.qsir.cohorts import (
     COHORT_HORIZON_DAYS,
@@ -56,6 +57,7 @@ from wardprog.services.qsir.nominations import (
 )
 from wardprog.services.qsir.stage import (
     run_qsir_stage,
+    take_nominations,
     ward_nominations,
 )
 from wardprog.services.qsir.withdrawals import (
@@ -103,8 +105,10 @@ __all__ = [
     "refresh_allocations",
     "requeue_nomination",
     "run_qsir_stage",
+    "seat_new_nominations",
     "send_session_reminders",
     "session_times",
+    "take_nominations",
     "ward_nominations",
     "withdraw_nomination",
     "write_nomination_return",

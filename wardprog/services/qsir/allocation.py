@@ -47,6 +47,7 @@ class _Waiting:
     course: Course
     status: NominationStatus
     waitlist_position: int | None
+    nominated_on: date | None
     ward_code: str
     site_code: str
 
@@ -81,14 +82,15 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
     # ward made the stage grow with the waitlist. Rows are loaded only for the nominations
     # whose booking or place in line changes (below).
     all_pending = [
-        _Waiting(id_, Course(course), NominationStatus(status), position, ward_code, site_code)
+        _Waiting(id_, Course(course), NominationStatus(status), position, on, ward_code, site)
         # SQLAlchemy's select (through ``Session.execute``): SQLModel's takes at most four columns.
-        for id_, course, status, position, ward_code, site_code in session.execute(
+        for id_, course, status, position, on, ward_code, site in session.execute(
             sa.select(
                 col(QsirNomination.id),
                 col(QsirNomination.course),
                 col(QsirNomination.status),
                 col(QsirNomination.waitlist_position),
+                col(QsirNomination.nominated_on),
                 col(Ward.code),
                 col(Site.code),
             )
@@ -118,11 +120,24 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
     ).all():
         load_by_course[Course(course)][ward_code] = count
 
-    def seq(n: _Waiting) -> int:
-        # People already waiting keep their place ahead of new nominations.
+    def seq_of_waiter(n: _Waiting) -> int | None:
         if n.status == NominationStatus.waitlisted and n.waitlist_position is not None:
             return n.waitlist_position
-        return 10_000_000 + n.id
+        return None
+
+    # New nominations claim seats in the order they were made: by day, then ward by ward in
+    # code order, each ward's in its file's order. Not by id: a wave's wards record theirs
+    # concurrently, so which ward's rows got the lower ids is chance.
+    claims = sorted(
+        (n for n in all_pending if seq_of_waiter(n) is None),
+        key=lambda n: (n.nominated_on or date.min, n.ward_code, n.id),
+    )
+    claim_rank = {n.id: rank for rank, n in enumerate(claims)}
+
+    def seq(n: _Waiting) -> int:
+        # People already waiting keep their place ahead of new nominations.
+        waiter = seq_of_waiter(n)
+        return waiter if waiter is not None else 10_000_000 + claim_rank[n.id]
 
     for course in Course:
         pending = [n for n in all_pending if n.course == course]
@@ -197,6 +212,26 @@ def allocate_pending(session: Session, settings: Settings, as_of: date) -> Alloc
     for nomination in result.waitlisted:
         notify_waitlisted(session, nomination)
     return result
+
+
+def seat_new_nominations(
+    session: Session, settings: Settings, as_of: date
+) -> AllocationResult | None:
+    """A wave's shared QSIR step: seat every nomination not yet allocated, all in one pass.
+
+    Run once its wards have recorded theirs (``services/enrolment.after_stage``), so the
+    fairness rule shares the cohorts across the wave's wards and sites, and the waitlist is read
+    once, not once per ward. ``None`` (one read, nothing written) when no nomination is new: the
+    waitlist is otherwise seated by ``refresh_allocations`` on its weekly run, as before. A run
+    that crashed before this step leaves its nominations new, and the next run seats them.
+    """
+    new = session.exec(
+        select(QsirNomination.id).where(QsirNomination.status == NominationStatus.nominated)
+    ).first()
+    if new is None:
+        return None
+    ensure_cohorts(session, settings, as_of)
+    return allocate_pending(session, settings, as_of)
 
 
 def refresh_allocations(session: Session, settings: Settings, as_of: date) -> AllocationResult:

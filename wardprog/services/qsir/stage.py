@@ -1,5 +1,12 @@
 """The QSIR stage, the last of a ward's four: record the returned nominations and book them.
 
+Two doors, one record step. A wave's run takes each ward's nominations (:func:`take_nominations`,
+concurrently) and seats the whole wave's at once afterwards, in its shared step
+(``allocation.seat_new_nominations``): the fairness rule ("every ward its k-th seat before any
+its (k+1)-th, sites in turn") is applied across the wave rather than to whichever ward's file
+was read first, and the trust's waitlist is read once per run, not once per ward. A ward on its
+own (the nominate-ward flow, the Prefect form) records and books at once (:func:`run_qsir_stage`).
+
 Runs in the caller's transaction and only flushes; a re-run returns the same rows, allocates only
 what is still pending and enqueues nothing new.
 """
@@ -18,7 +25,7 @@ from wardprog.models import (
     QsirCohort,
     QsirNomination,
 )
-from wardprog.services.context import StageContext, StageOutcome
+from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.inbox import file_on_commit, quarantine, returned_files
 from wardprog.services.qsir.allocation import allocate_pending
 from wardprog.services.qsir.cohorts import ensure_cohorts
@@ -41,18 +48,16 @@ def ward_nominations(session: Session, ward_id: int, wave_id: int | None) -> lis
     )
 
 
-def run_qsir_stage(ctx: StageContext) -> StageOutcome:
-    """Record the ward's QSIR nominations and book them onto cohorts.
+def _record(ctx: StageContext) -> tuple[list[QsirNomination], Path | None, StageOutcome | None]:
+    """The ward's nominations (recorded from its returned file if not yet), the file they came
+    from, and the outcome to return instead while the ward has none (waiting for a file).
 
-    Waits (``done=False``) until the ward manager has returned the nomination file. Once the
-    ward's nominations are recorded the file moves to ``processed/`` and is not read again, so a
-    re-run returns the same rows, allocates only what is still pending and enqueues nothing new.
-    A file that fails validation is quarantined in ``rejected/`` with one message to the ward
-    manager and the improvement team (``services/inbox.py``); the stage waits for a new file.
+    Once the ward's nominations are recorded the file moves to ``processed/`` and is not read
+    again. A file that fails validation is quarantined in ``rejected/`` with one message to the
+    ward manager and the improvement team (``services/inbox.py``); the stage waits for a new one.
     """
     session, ward, wave = ctx.session, ctx.ward, ctx.wave
-    assert ward.id is not None
-    nominations = ward_nominations(session, ward.id, wave.id)
+    nominations = ward_nominations(session, require_id(ward), wave.id)
     source: Path | None = None
     rejected: list[dict[str, Any]] = []
     if not nominations:
@@ -79,27 +84,57 @@ def run_qsir_stage(ctx: StageContext) -> StageOutcome:
             file_on_commit(session, returned)
             source = returned.path
             break
-    if not nominations:
-        inbox = nomination_inbox(ctx.settings, ward.code)
-        who = ward.manager_name or "the ward manager"
-        summary = (
-            f"nomination file rejected ({len(rejected)}); waiting for {who} to send a "
-            f"corrected file to {inbox}"
-            if rejected
-            else f"waiting for {who} to return QSIR nominations to {inbox}"
-        )
-        return StageOutcome(
-            done=False, summary=summary, details={"inbox": str(inbox), "rejected": rejected}
-        )
-    ensure_cohorts(session, ctx.settings, ctx.as_of)
-    allocation = allocate_pending(session, ctx.settings, ctx.as_of)
-    outcome = _stage_outcome(session, nominations, source)
+    if nominations:
+        return nominations, source, None
+    inbox = nomination_inbox(ctx.settings, ward.code)
+    who = ward.manager_name or "the ward manager"
+    summary = (
+        f"nomination file rejected ({len(rejected)}); waiting for {who} to send a "
+        f"corrected file to {inbox}"
+        if rejected
+        else f"waiting for {who} to return QSIR nominations to {inbox}"
+    )
+    waiting = StageOutcome(
+        done=False, summary=summary, details={"inbox": str(inbox), "rejected": rejected}
+    )
+    return [], None, waiting
+
+
+def take_nominations(ctx: StageContext) -> StageOutcome:
+    """A wave's ward at its QSIR stage: record its nominations; the wave seats them after.
+
+    Done once the nominations are recorded: seats are the wave's shared step, run when every
+    ward of the wave has had its turn (``services/enrolment.after_stage``), so no ward's stage
+    reads or locks the trust's cohorts and waitlist. Waits (``done=False``) until the ward
+    manager has returned the nomination file.
+    """
+    nominations, source, waiting = _record(ctx)
+    if waiting is not None:
+        return waiting
+    return _stage_outcome(ctx.session, nominations, source, seated_by_wave=True)
+
+
+def run_qsir_stage(ctx: StageContext) -> StageOutcome:
+    """Record one ward's QSIR nominations and book them onto cohorts at once.
+
+    Waits (``done=False``) until the ward manager has returned the nomination file; a re-run
+    returns the same rows, allocates only what is still pending and enqueues nothing new.
+    """
+    nominations, source, waiting = _record(ctx)
+    if waiting is not None:
+        return waiting
+    ensure_cohorts(ctx.session, ctx.settings, ctx.as_of)
+    allocation = allocate_pending(ctx.session, ctx.settings, ctx.as_of)
+    outcome = _stage_outcome(ctx.session, nominations, source)
     del allocation  # its rows answered the outcome's look-ups
     return outcome
 
 
 def _stage_outcome(
-    session: Session, nominations: list[QsirNomination], source: Path | None
+    session: Session,
+    nominations: list[QsirNomination],
+    source: Path | None,
+    seated_by_wave: bool = False,
 ) -> StageOutcome:
     # The allocation just read every cohort and the nominees: answered from the session where
     # still held, one statement for the nominees otherwise (not one per nomination).
@@ -129,8 +164,10 @@ def _stage_outcome(
     booked = sorted({d["cohort"] for d in details if d["cohort"]})
     if booked:
         summary += f" ({', '.join(booked)})"
+    if seated_by_wave and counts.get(NominationStatus.nominated.value):
+        summary += "; seats allocated with the rest of the wave"
     return StageOutcome(
-        done=all(n.status != NominationStatus.nominated for n in nominations),
+        done=seated_by_wave or all(n.status != NominationStatus.nominated for n in nominations),
         summary=summary,
         details={"nominations": details, "source": str(source) if source else None},
     )
