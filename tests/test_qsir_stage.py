@@ -346,9 +346,7 @@ def test_cohorts_fill_in_order_fairly_then_waitlist(session, trust):
     assert session.exec(select(Ward).where(Ward.code == "NTH-W09")).one()
 
 
-def test_a_wave_seats_its_wards_together_whatever_order_they_recorded_in(
-    session, engine, trust
-):
+def test_a_wave_seats_its_wards_together_whatever_order_they_recorded_in(session, engine, trust):
     """A wave's wards record their nominations (concurrently, so in any order), then the wave's
     shared step seats them all: every ward's first nominee before any ward's second, the sites
     in turn, whichever ward's rows were written first."""
