@@ -231,10 +231,11 @@ def run_services(
                 .order_by(col(Wave.number))
             ).all()
             wards = {
-                wave_id: [e.id for e, _, _ in wave_wards(session, wave_id)]  # type: ignore[arg-type]
+                wave_id: [e.id for e, _, _ in wave_wards(session, wave_id)]
                 for wave_id in wave_ids
+                if wave_id is not None
             }
-        for enrolment_ids in wards.values():
+        for wave_id, enrolment_ids in wards.items():
             blocked: set[int] = set()
             # Stage by stage across the wave, as `advance_wave_wards` does.
             for stage in WORK_STAGES:
@@ -246,7 +247,7 @@ def run_services(
                     if not outcome.done:
                         blocked.add(enrolment_id)
                 with counted_to(stage):
-                    after_stage(engine, settings, stage, as_of)
+                    after_stage(engine, settings, stage, as_of, wave_id)
         a0 = time.perf_counter()
         with db.session_scope(engine) as session:
             simulate_attendance(session, as_of)  # simulated: nominees attend their sessions

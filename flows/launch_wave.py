@@ -77,9 +77,9 @@ def stage_task(enrolment_id: int, ward_code: str, stage: Stage, as_of: date) -> 
     task_run_name="{stage.value} · the wave's shared step",
     persist_result=False,
 )
-def after_stage_task(stage: Stage, as_of: date) -> None:
+def after_stage_task(stage: Stage, as_of: date, wave_id: int) -> None:
     settings, engine = runtime()
-    line = after_stage(engine, settings, stage, as_of)
+    line = after_stage(engine, settings, stage, as_of, wave_id)
     if line:
         get_run_logger().info("%s: %s", stage.value, line)
 
@@ -304,7 +304,7 @@ def advance_wave_wards(
         due = [(e, w) for e, w in todo if not is_past(reached[w], stage)]
         results = _run_stage_for_wards(stage, due, as_of, site_of, batch_timeout)  # type: ignore[arg-type]
         if stage in SHARED_STEP_STAGES and todo:
-            after_stage_task(stage, as_of)
+            after_stage_task(stage, as_of, wave_id)
         packs: list[tuple[str, int]] = []
         for (_, ward), result in zip(due, results, strict=True):
             if stage is Stage.diagnostic and result.get("snapshot_id"):

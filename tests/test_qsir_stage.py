@@ -24,7 +24,7 @@ from wardprog.models import (
     StaffMember,
 )
 from wardprog.services import qsir
-from wardprog.services.context import StageContext, context_for_ward
+from wardprog.services.context import StageContext, context_for_ward, require_id
 from wardprog.services.staff_register import import_staff
 
 AS_OF = date(2026, 2, 16)
@@ -353,6 +353,7 @@ def test_a_wave_seats_its_wards_together_whatever_order_they_recorded_in(session
     from wardprog.models import Stage
     from wardprog.services.enrolment import after_stage
 
+    wave_id = require_id(trust[0].wave)
     one_seat = trust[0].settings.model_copy(update={"qsir_cohort_capacity": 1})
     firsts, seconds = [], []
     for ctx in trust:
@@ -369,7 +370,7 @@ def test_a_wave_seats_its_wards_together_whatever_order_they_recorded_in(session
         session.commit()
     session.close()
 
-    assert after_stage(engine, one_seat, Stage.qsir, AS_OF) is not None
+    assert after_stage(engine, one_seat, Stage.qsir, AS_OF, wave_id) is not None
     by_staff = {
         staff.staff_number: nomination
         for nomination, staff in session.exec(
@@ -391,8 +392,26 @@ def test_a_wave_seats_its_wards_together_whatever_order_they_recorded_in(session
     assert [n.waitlist_position for n in waiting] == list(range(1, len(waiting) + 1))
     # Nothing new: the step reads once and writes nothing (the waitlist waits for new seats).
     before = counts(session)
-    assert after_stage(engine, one_seat, Stage.qsir, AS_OF) == "no new nominations"
+    assert after_stage(engine, one_seat, Stage.qsir, AS_OF, wave_id) == "no new nominations"
     assert counts(session) == before
+
+
+def test_the_wave_step_completes_a_wave_its_last_wards_finished_together(session, engine, trust):
+    """Two last wards committing concurrently each see the other unfinished (READ COMMITTED):
+    neither marks the wave complete, so the wave's shared step does, once both have committed."""
+    from wardprog.models import Stage, WardEnrolment, Wave, WaveStatus
+    from wardprog.services.enrolment import after_stage
+
+    wave_id = require_id(trust[0].wave)
+    for enrolment in session.exec(select(WardEnrolment)).all():
+        enrolment.stage = Stage.complete  # as the wards' own transactions left them
+        session.add(enrolment)
+    session.commit()
+    line = after_stage(engine, trust[0].settings, Stage.qsir, AS_OF, wave_id)
+    assert line == "no new nominations; the wave is complete"
+    session.expire_all()
+    wave = session.get(Wave, wave_id)
+    assert wave is not None and wave.status is WaveStatus.complete
 
 
 def test_sixty_wards_in_four_waves_fill_cohorts_in_order(session, settings, tmp_path):

@@ -115,7 +115,7 @@ def test_a_waves_themes_follow_ward_order_not_the_order_wards_finished(
         assert run_triage_stage(ctx).done
     assert session.exec(select(TriageItem).where(TriageItem.theme_id != None)).all() == []  # noqa: E711
     session.commit()  # the wave's step is its own transaction, as in the flow
-    after_stage(engine, settings, Stage.triage, AS_OF)
+    after_stage(engine, settings, Stage.triage, AS_OF, require_id(wave))
     session.expire_all()
     first = session.exec(select(Theme).order_by(Theme.key)).all()
     assert [(t.key, t.title) for t in first][:1] == [("T1", HOIST[0])]

@@ -41,7 +41,7 @@ from wardprog.models import (
 from wardprog.models.base import require_id
 from wardprog.notify.dispatch import dispatch_pending
 from wardprog.services.context import context_for_ward
-from wardprog.services.enrolment import run_stage
+from wardprog.services.enrolment import after_stage, run_stage
 from wardprog.services.programme import get_programme, open_wave
 from wardprog.services.qsir import evaluate_completion
 from wardprog.web.app import create_app
@@ -81,6 +81,8 @@ def _stage(settings: Settings, ward: str, stage: Stage, as_of: date, done: bool 
     with Session(engine) as session:
         enrolment = session.exec(select(WardEnrolment).join(Ward).where(Ward.code == ward)).one()
     assert run_stage(engine, settings, require_id(enrolment), stage, as_of).done is done
+    # The wave's shared step, as its flow runs it.
+    after_stage(engine, settings, stage, as_of, enrolment.wave_id)
 
 
 def _items(settings: Settings, ward: str, category: TriageCategory) -> list[TriageItem]:

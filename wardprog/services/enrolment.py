@@ -17,7 +17,7 @@ from sqlmodel import select
 from wardprog.config import Settings
 from wardprog.db import session_scope
 from wardprog.errors import NotFoundError
-from wardprog.models import STAGE_ORDER, Site, Stage, Ward, WardEnrolment, Wave
+from wardprog.models import STAGE_ORDER, Site, Stage, Ward, WardEnrolment, Wave, WaveStatus
 from wardprog.services.context import StageContext, StageOutcome, require_id
 from wardprog.services.programme import on_day, refresh_wave_status
 
@@ -48,15 +48,20 @@ def stage_function(stage: Stage) -> StageFn:
     raise ValueError(f"{stage} is not a work stage")
 
 
-def after_stage(engine: Engine, settings: Settings, stage: Stage, as_of: date) -> str | None:
-    """The wave's shared step once each of its wards has had its turn at ``stage``.
+def after_stage(
+    engine: Engine, settings: Settings, stage: Stage, as_of: date, wave_id: int
+) -> str | None:
+    """Wave ``wave_id``'s shared step once each of its wards has had its turn at ``stage``.
 
     Per-ward work runs concurrently; what one ward's outcome decides for the others is done
     here, once, in a fixed order. Triage: every new item joins its trust-wide theme (ward by
     ward, each ward's items in the order raised) and themes that reached the threshold are
     escalated. QSIR: every new nomination gets its cohort seat or waitlist place, the wave's
-    wards and sites sharing the seats by the fairness rule. Idempotent: what a crashed run left
-    unplaced or unseated is done by the next.
+    wards and sites sharing the seats by the fairness rule; and the wave is marked complete
+    once all its wards are (here, after their concurrent transactions have committed: each
+    ward's own check sees only the commits before it, so two last wards finishing together
+    would each find the other not yet done). Idempotent: what a crashed run left unplaced,
+    unseated or unmarked is done by the next.
     Returns a line for the run's log, or ``None`` when the stage has no such step.
     """
     if stage is Stage.triage:
@@ -70,10 +75,12 @@ def after_stage(engine: Engine, settings: Settings, stage: Stage, as_of: date) -
 
         with session_scope(engine) as session:
             seated = seat_new_nominations(session, settings, as_of)
-            if seated is None:
-                return "no new nominations"
-            booked, waitlisted = len(seated.booked), len(seated.waitlisted)
-        return f"seats allocated: {booked} booked, {waitlisted} waitlisted"
+            complete = refresh_wave_status(session, wave_id, as_of).status is WaveStatus.complete
+        done = "; the wave is complete" if complete else ""
+        if seated is None:
+            return "no new nominations" + done
+        booked, waitlisted = len(seated.booked), len(seated.waitlisted)
+        return f"seats allocated: {booked} booked, {waitlisted} waitlisted{done}"
     return None
 
 
