@@ -8,6 +8,7 @@ the person from the link as the actor and ``web`` as the source.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 from wardprog import clock
 from wardprog import commands as c
 from wardprog.errors import WardprogError
-from wardprog.models import TriageItem, Ward
+from wardprog.models import ImprovementProject, TriageItem, Ward
 from wardprog.services.handlers import handle, handle_all
 from wardprog.web.app import Refused, flash, require_csrf
 
@@ -172,14 +173,24 @@ FormFields = Callable[[Request, Any, int], dict[str, Any]]
 FormRoute = Callable[..., Awaitable[Response]]
 
 
+@dataclass(frozen=True)
+class Card:
+    """A kind of card on the ward page whose forms act on one row: an item or a project."""
+
+    model: type[TriageItem] | type[ImprovementProject]
+    anchor: str  # the card's id on the page is "<anchor>-<row id>"
+    not_ours: str  # the refusal, with {id} and {ward}
+
+
+ITEM_CARD = Card(TriageItem, "item", "item {id} is not one of {ward}'s items")
+PROJECT_CARD = Card(ImprovementProject, "project", "project {id} is not one of {ward}'s")
+
+
 def _item_route(kind: type[c.Command], fields_of: FormFields) -> FormRoute:
     """The handler of a form on one of the ward's item cards."""
 
     async def post(request: Request, ward_code: str, item_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_item(request, ward_code, item_id)
-        back = f"/w/{ward_code}#item-{item_id}"
-        return _act(request, back, kind, actor=actor, **fields_of(request, form, item_id))
+        return await _card_act(request, ward_code, ITEM_CARD, item_id, kind, fields_of)
 
     return post
 
@@ -188,12 +199,28 @@ def _project_route(kind: type[c.Command], fields_of: FormFields) -> FormRoute:
     """The handler of a form on one of the ward's project cards."""
 
     async def post(request: Request, ward_code: str, project_id: int) -> Response:
-        form, actor = await _ward_form(request, ward_code)
-        _own_project(request, ward_code, project_id)
-        back = f"/w/{ward_code}#project-{project_id}"
-        return _act(request, back, kind, actor=actor, **fields_of(request, form, project_id))
+        return await _card_act(request, ward_code, PROJECT_CARD, project_id, kind, fields_of)
 
     return post
+
+
+async def _card_act(
+    request: Request,
+    ward_code: str,
+    card: Card,
+    row_id: int,
+    kind: type[c.Command],
+    fields_of: FormFields,
+) -> Response:
+    """A card's form: the scope check, the command from the form's fields, back to the card.
+
+    The routes stay one per kind of card because FastAPI names a path parameter after the
+    handler's argument (``item_id``, ``project_id``).
+    """
+    form, actor = await _ward_form(request, ward_code)
+    _own_row(request, ward_code, card, row_id)
+    back = f"/w/{ward_code}#{card.anchor}-{row_id}"
+    return _act(request, back, kind, actor=actor, **fields_of(request, form, row_id))
 
 
 def _pdsa_fields(request: Request, form: Any, item_id: int) -> dict[str, Any]:
@@ -270,16 +297,17 @@ async def _team_form(request: Request) -> tuple[Any, c.Actor]:
     return form, c.Actor(name=grant.name, email=grant.email)
 
 
-def _own_item(request: Request, ward_code: str, item_id: int) -> None:
-    """An item id from another ward is refused before any command is built."""
+def _own_row(request: Request, ward_code: str, card: Card, row_id: int) -> None:
+    """An item or project of another ward (or of none) is refused before any command is built."""
+    model = card.model
     with Session(request.app.state.engine) as session:
         found = session.exec(
-            select(TriageItem.id)
-            .where(TriageItem.id == item_id, TriageItem.ward_id == Ward.id)
+            select(model.id)
+            .where(model.id == row_id, model.ward_id == Ward.id)
             .where(Ward.code == ward_code)
         ).first()
     if found is None:
-        raise Refused(403, "Not your ward", f"item {item_id} is not one of {ward_code}'s items")
+        raise Refused(403, "Not your ward", card.not_ours.format(id=row_id, ward=ward_code))
 
 
 # The record's fields as the update and start forms name them (the command's own names).
@@ -310,20 +338,6 @@ def _project_fields(form: Any) -> dict[str, Any]:
     return {name: _blank_none(form, name) for name in PROJECT_FIELDS}
 
 
-def _own_project(request: Request, ward_code: str, project_id: int) -> None:
-    """A project of another ward (or of none) is refused before any command is built."""
-    from wardprog.models import ImprovementProject
-
-    with Session(request.app.state.engine) as session:
-        found = session.exec(
-            select(ImprovementProject.id)
-            .where(ImprovementProject.id == project_id, ImprovementProject.ward_id == Ward.id)
-            .where(Ward.code == ward_code)
-        ).first()
-    if found is None:
-        raise Refused(403, "Not your ward", f"project {project_id} is not one of {ward_code}'s")
-
-
 def _own_staff(request: Request, ward_code: str, staff_numbers: list[str]) -> None:
     from wardprog.models import StaffMember
 
@@ -341,8 +355,6 @@ def _own_staff(request: Request, ward_code: str, staff_numbers: list[str]) -> No
 
 
 def _project_of(request: Request, item_id: int) -> int:
-    from wardprog.models import ImprovementProject
-
     with Session(request.app.state.engine) as session:
         found = session.exec(
             select(ImprovementProject.id).where(ImprovementProject.triage_item_id == item_id)
