@@ -23,6 +23,7 @@ from wardprog.errors import WardprogError
 from wardprog.models import ImprovementProject, TriageItem, Ward
 from wardprog.services.handlers import handle, handle_all
 from wardprog.web.app import Refused, flash, require_csrf
+from wardprog.web.links import Grant
 
 UPLOAD_SUFFIXES = (".xlsx", ".csv")
 
@@ -281,9 +282,7 @@ async def _ward_form(request: Request, ward_code: str) -> tuple[Any, c.Actor]:
     from wardprog.web.app import _allowed, _session_grant
 
     grant = _allowed(_session_grant(request, request.app.state.engine), ward_code)
-    form = await request.form()
-    require_csrf(request, form)
-    return form, c.Actor(name=grant.name, email=grant.email)
+    return await _checked_form(request, grant)
 
 
 async def _team_form(request: Request) -> tuple[Any, c.Actor]:
@@ -292,6 +291,11 @@ async def _team_form(request: Request) -> tuple[Any, c.Actor]:
     grant = _session_grant(request, request.app.state.engine)
     if not grant.is_team:
         raise Refused(403, "Not your page", "this action is for the improvement team")
+    return await _checked_form(request, grant)
+
+
+async def _checked_form(request: Request, grant: Grant) -> tuple[Any, c.Actor]:
+    """The posted form once its CSRF token is checked, and the link's person as the actor."""
     form = await request.form()
     require_csrf(request, form)
     return form, c.Actor(name=grant.name, email=grant.email)
