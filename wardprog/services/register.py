@@ -169,34 +169,37 @@ def register_conflicts(numbered: Sequence[tuple[int, RegisterRow]]) -> list[RowP
     return sorted(problems, key=lambda p: (p.row or 0, p.column or ""))
 
 
+def _case_clash(kind: str, code: str, registered: dict[str, str]) -> RowProblem | None:
+    """A ``kind`` ("ward" or "site") code that matches a registered one but for its case.
+
+    ``registered`` maps each registered code, case-folded, to the code as registered.
+    """
+    known = registered.get(code.casefold())
+    if known is None or known == code:
+        return None
+    return RowProblem(
+        None,
+        f"{kind}_code",
+        f"{kind} {code!r} differs only in case from {kind} {known!r} already registered; "
+        f"use {known!r}",
+    )
+
+
 def _conflicts_with_register(
     path: Path, rows: Sequence[RegisterRow], sites: dict[str, Site], wards: dict[str, Ward]
 ) -> None:
     """Refuse codes that differ only in case from a site or ward already in the database."""
     site_codes = {code.casefold(): code for code in sites}
     ward_codes = {code.casefold(): code for code in wards}
-    problems = []
-    for row in rows:
-        known = ward_codes.get(row.ward_code.casefold())
-        if known is not None and known != row.ward_code:
-            problems.append(
-                RowProblem(
-                    None,
-                    "ward_code",
-                    f"ward {row.ward_code!r} differs only in case from ward {known!r} already "
-                    f"registered; use {known!r}",
-                )
-            )
-        known = site_codes.get(row.site_code.casefold())
-        if known is not None and known != row.site_code:
-            problems.append(
-                RowProblem(
-                    None,
-                    "site_code",
-                    f"site {row.site_code!r} differs only in case from site {known!r} already "
-                    f"registered; use {known!r}",
-                )
-            )
+    problems = [
+        problem
+        for row in rows
+        for problem in (
+            _case_clash("ward", row.ward_code, ward_codes),
+            _case_clash("site", row.site_code, site_codes),
+        )
+        if problem is not None
+    ]
     if problems:
         raise InputFileError(path, list(dict.fromkeys(problems)))
 
