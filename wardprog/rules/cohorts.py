@@ -70,6 +70,16 @@ def nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
     return first + timedelta(days=offset + 7 * (n - 1))
 
 
+def teaching_week(year: int, month: int, weekday: int, week_of_month: int) -> date:
+    """The Monday of the week holding the month's ``week_of_month``-th ``weekday``.
+
+    Both courses are planned by the week: the teaching day is then chosen within it
+    (:func:`teaching_day_in_week`), clear of weekends and bank holidays.
+    """
+    anchor = nth_weekday(year, month, weekday, week_of_month)
+    return anchor - timedelta(days=anchor.weekday())
+
+
 def practitioner_session_dates(
     first_monday: date,
     closed: Collection[date],
@@ -132,8 +142,7 @@ def plan_practitioner_cohorts(
     for year, month in _months(after, until):
         if month not in PRACTITIONER_START_MONTHS:
             continue
-        anchor = nth_weekday(year, month, weekday, PRACTITIONER_WEEK_OF_MONTH)
-        monday = anchor - timedelta(days=anchor.weekday())
+        monday = teaching_week(year, month, weekday, PRACTITIONER_WEEK_OF_MONTH)
         dates = practitioner_session_dates(monday, closed, weekday)
         if after < dates[0] <= until:
             quarter = (month - 1) // 3 + 1
@@ -153,8 +162,8 @@ def plan_fundamentals_sessions(
         closed = closed_days(after, until)
     plans = []
     for year, month in _months(after, until):
-        anchor = nth_weekday(year, month, weekday, FUNDAMENTALS_WEEK_OF_MONTH)
-        day = teaching_day_in_week(anchor - timedelta(days=anchor.weekday()), weekday, closed)
+        monday = teaching_week(year, month, weekday, FUNDAMENTALS_WEEK_OF_MONTH)
+        day = teaching_day_in_week(monday, weekday, closed)
         if day is not None and after < day <= until:
             plans.append(CohortPlan(f"QSIR-F-{year}-{month:02d}", FUNDAMENTALS, (day,), capacity))
     return plans
