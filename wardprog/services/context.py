@@ -28,6 +28,7 @@ __all__ = [
     "require_id",
     "triage_item",
     "ward_by_code",
+    "ward_enrolment",
 ]
 
 
@@ -59,6 +60,11 @@ def ward_by_code(session: Session, ward_code: str) -> Ward:
     return ward
 
 
+def ward_enrolment(session: Session, ward: Ward) -> WardEnrolment | None:
+    """The ward's place in the programme, or None before it joins a wave (one at most)."""
+    return session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+
+
 def triage_item(session: Session, item_id: int) -> TriageItem:
     """The triage item with this id, or NotFoundError naming it."""
     item = session.get(TriageItem, item_id)
@@ -72,7 +78,7 @@ def context_for_ward(
 ) -> StageContext:
     """The stage context for a ward by code: for flows and commands run for one ward."""
     ward = ward_by_code(session, ward_code)
-    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+    enrolment = ward_enrolment(session, ward)
     if enrolment is None:
         raise NotFoundError(f"ward {ward_code} is not enrolled in a wave yet")
     wave = session.get(Wave, enrolment.wave_id)

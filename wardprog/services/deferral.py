@@ -25,14 +25,13 @@ from wardprog.models import (
     Stage,
     Ward,
     WardDeferral,
-    WardEnrolment,
     Wave,
 )
 from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.planner import shortfalls
 from wardprog.services import engagement
-from wardprog.services.context import require_id, ward_by_code
+from wardprog.services.context import require_id, ward_by_code, ward_enrolment
 from wardprog.services.programme import refresh_wave_status, rollout_plan
 
 
@@ -52,7 +51,7 @@ def defer_ward(
     session: Session, settings: Settings, ward_code: str, reason: str, as_of: date, by: str
 ) -> Deferred:
     ward = ward_by_code(session, ward_code)
-    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+    enrolment = ward_enrolment(session, ward)
     if enrolment is None:
         raise DeferralError(f"{ward.code} is not enrolled in a wave yet; nothing to move")
     wave = session.get(Wave, enrolment.wave_id)

@@ -40,7 +40,7 @@ from wardprog.rules.rechecks import (
     recheck_period,
     verdicts,
 )
-from wardprog.services.context import require_id, ward_by_code
+from wardprog.services.context import require_id, ward_by_code, ward_enrolment
 from wardprog.services.diagnostics.charts import charts_for, metrics_json
 from wardprog.services.diagnostics.extracts import (
     DiagnosticError,
@@ -160,7 +160,7 @@ def run_recheck(
     :func:`_batch_charts`). Each ward's verdict is the one it gets re-checked on its own.
     """
     ward = ward_by_code(session, ward_code)
-    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+    enrolment = ward_enrolment(session, ward)
     event_day = engagement_date(session, ward, enrolment)
     if event_day is None:
         raise DiagnosticError(

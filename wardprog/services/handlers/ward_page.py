@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from wardprog import commands as c
 from wardprog.config import LONDON, Settings
@@ -14,14 +14,13 @@ from wardprog.errors import InputFileError
 from wardprog.models import (
     Course,
     Ward,
-    WardEnrolment,
     Wave,
 )
 from wardprog.notify.outbox import enqueue
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
 from wardprog.rules.slots import to_utc
 from wardprog.services import engagement, qsir, triage
-from wardprog.services.context import ward_by_code
+from wardprog.services.context import ward_by_code, ward_enrolment
 from wardprog.services.handlers.bus import Outcome, handler
 from wardprog.services.triage import template as triage_template
 
@@ -31,7 +30,7 @@ from wardprog.services.triage import template as triage_template
 @handler(c.NominateStaff)
 def nominate_staff(session: Session, settings: Settings, cmd: c.NominateStaff) -> Outcome:
     ward = ward_by_code(session, cmd.ward_code)
-    enrolment = session.exec(select(WardEnrolment).where(WardEnrolment.ward_id == ward.id)).first()
+    enrolment = ward_enrolment(session, ward)
     wave = session.get(Wave, enrolment.wave_id) if enrolment else None
     course = Course(cmd.course)
     lines = [qsir.NominationLine(None, n, course, cmd.actor.name) for n in cmd.staff_numbers]
