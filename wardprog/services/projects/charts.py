@@ -40,7 +40,7 @@ from wardprog.services.diagnostics import (
     load_extracts,
     pack_path_for,
 )
-from wardprog.services.projects.records import pdsa_cycles
+from wardprog.services.projects.records import pdsa_cycles, project_ward
 from wardprog.services.spc_points import POINT_COLUMNS, chart_icons, chart_point, records
 
 
@@ -123,7 +123,7 @@ def chart_input(
     ``long``: the ward-month metrics already computed for this ward over at least the chart's
     range (see :func:`_projects_long`); without it the ward's metrics are computed here.
     """
-    ward = session.get(Ward, project.ward_id) if project.ward_id else None
+    ward = project_ward(session, project)
     if ward is None:
         raise NotFoundError(f"project {project.id} has no ward: its measures need ward data")
     start, end = _chart_range(project, as_of)

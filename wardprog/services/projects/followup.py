@@ -17,10 +17,10 @@ from wardprog.models import (
     Notification,
     PdsaCycle,
     ProjectStatus,
-    Ward,
 )
 from wardprog.notify.outbox import enqueue, enqueued
 from wardprog.notify.routing import IMPROVEMENT_TEAM_TAG
+from wardprog.services.projects.records import project_ward
 from wardprog.services.projects.scores import latest_project_scores
 from wardprog.services.triage import TRIAGE_SCORER
 
@@ -64,10 +64,6 @@ def stale_projects(session: Session, as_of: date, days: int = 90) -> list[Activi
     return [a for a in _activity(session, as_of) if (as_of - a.last_activity).days >= days]
 
 
-def _ward(session: Session, project: ImprovementProject) -> Ward | None:
-    return session.get(Ward, project.ward_id) if project.ward_id else None
-
-
 def _project_view(project: ImprovementProject) -> dict[str, object]:
     return {"id": project.id, "title": project.title, "lead": project.lead}
 
@@ -81,7 +77,7 @@ def send_scoring_prompts(session: Session, as_of: date) -> list[Notification]:
         key = f"{PROMPT_KIND}:project-{p.id}:{month}"
         if enqueued(session, key):
             continue
-        ward = _ward(session, p)
+        ward = project_ward(session, p)
         recipients = [p.lead_email] if p.lead_email else []
         if not recipients and ward is not None and ward.manager_email:
             recipients = [ward.manager_email]
@@ -115,7 +111,7 @@ def send_stale_flags(session: Session, as_of: date, days: int = 90) -> list[Noti
         key = f"{STALE_KIND}:project-{p.id}:since-{a.last_activity.isoformat()}"
         if enqueued(session, key):
             continue
-        ward = _ward(session, p)
+        ward = project_ward(session, p)
         sent.append(
             enqueue(
                 session,

@@ -121,6 +121,11 @@ def get_project(session: Session, project_id: int) -> ImprovementProject:
     return project
 
 
+def project_ward(session: Session, project: ImprovementProject) -> Ward | None:
+    """The project's ward, or None for a project recorded without one (its ward is optional)."""
+    return session.get(Ward, project.ward_id) if project.ward_id else None
+
+
 def check_strategic_aim(settings: Settings, aim: str) -> str:
     if aim and aim not in settings.strategic_aims:
         raise ProjectError(

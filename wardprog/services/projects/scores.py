@@ -22,7 +22,6 @@ from wardprog.models import (
     ImprovementScore,
     ProjectMeasurement,
     TriageCategory,
-    Ward,
 )
 from wardprog.models.base import require_id
 from wardprog.rules.aims import (
@@ -41,6 +40,7 @@ from wardprog.services.projects.charts import metric_series
 from wardprog.services.projects.records import (
     ProjectError,
     ensure_project_for_item,
+    project_ward,
     score_given_already,
 )
 
@@ -140,7 +140,7 @@ def measure_series(
     ).all()
     if own:
         return Series([(m.measured_on, m.value) for m in own], "its recorded measurements")
-    ward = session.get(Ward, project.ward_id) if project.ward_id else None
+    ward = project_ward(session, project)
     if project.aim_measure not in METRICS_BY_KEY or ward is None:
         return Series([], "its recorded measurements (none yet)")
     # Whole months only, as the pack and the measure chart show them.
