@@ -309,8 +309,9 @@ def simulate_attendance(
     """Fill in registers for teaching days up to ``as_of`` and present projects, then (by
     default) apply the completion rule, so the demo's trained counts grow as the clock moves.
 
-    Each outcome is drawn from a generator seeded by the nomination and day, so replays agree
-    whatever order or frequency they run in.
+    Each outcome is drawn from a generator seeded by the nominee (staff number and course) and
+    day, so replays agree whatever order or frequency they run in; not by row id, which a
+    wave's wards recording their nominations concurrently hand out in any order.
     """
     nominations = session.exec(
         select(QsirNomination)
@@ -334,6 +335,10 @@ def simulate_attendance(
             select(StaffMember).where(col(StaffMember.id).in_([n.staff_id for n in nominations]))
         ).all()
     }
+
+    def nominee(n: QsirNomination) -> str:
+        return f"{staff[n.staff_id]}:{n.course.value}"
+
     settings = get_settings()
     # Each teaching day's register, as the facilitator takes it: who of the cohort was there.
     registers: dict[tuple[str, date], tuple[list[str], list[str]]] = {}
@@ -343,7 +348,7 @@ def simulate_attendance(
         for day in qsir.cohort_dates(cohort):
             if day > as_of or (n.id, day) in recorded:
                 continue
-            rng = random.Random(f"{seed}:{n.id}:{day.isoformat()}")
+            rng = random.Random(f"{seed}:{nominee(n)}:{day.isoformat()}")
             present, absent = registers.setdefault((cohort.code, day), ([], []))
             (present if rng.random() < ATTENDANCE_RATE else absent).append(staff[n.staff_id])
     sessions = 0
@@ -351,14 +356,14 @@ def simulate_attendance(
         registers.items(), key=lambda r: (r[0][1], r[0][0])
     ):
         run(session, settings, build(TakeRegister, actor=FACULTY, source=DEMO, on=day,
-                                     cohort=code, session_date=day, present=present,
-                                     absent=absent))  # fmt: skip
+                                     cohort=code, session_date=day, present=sorted(present),
+                                     absent=sorted(absent)))  # fmt: skip
         sessions += len(present) + len(absent)
     projects = 0
     for n in nominations:
         dates = qsir.cohort_dates(cohorts[n.cohort_id])
         if n.course == Course.practitioner and not n.project_presented and dates[-1] <= as_of:
-            rng = random.Random(f"{seed}:{n.id}:project")
+            rng = random.Random(f"{seed}:{nominee(n)}:project")
             presented_on = dates[-1] + timedelta(days=rng.choice(PROJECT_DELAYS_DAYS))
             if presented_on <= as_of and n.status in (
                 NominationStatus.booked,
