@@ -191,7 +191,7 @@ def run_services(
     from wardprog.demo.staff import simulate_attendance
     from wardprog.models import Stage, Wave, WaveStatus
     from wardprog.notify.dispatch import dispatch_pending
-    from wardprog.services.enrolment import WORK_STAGES, after_stage, run_stage
+    from wardprog.services.enrolment import WORK_STAGES, after_stage, before_stage, run_stage
     from wardprog.services.programme import get_programme, open_wave, wave_wards
 
     warm_imports()
@@ -237,13 +237,23 @@ def run_services(
             }
         for wave_id, enrolment_ids in wards.items():
             blocked: set[int] = set()
-            # Stage by stage across the wave, as `advance_wave_wards` does.
+            # Stage by stage across the wave, with its deciding and shared steps, as
+            # `advance_wave_wards` does.
             for stage in WORK_STAGES:
+                with counted_to(stage):
+                    plans = before_stage(
+                        engine,
+                        settings,
+                        stage,
+                        as_of,
+                        [e for e in enrolment_ids if e is not None and e not in blocked],
+                    )
                 for enrolment_id in enrolment_ids:
                     if enrolment_id in blocked or enrolment_id is None:
                         continue
                     with counted_to(stage):
-                        outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
+                        plan = plans.get(enrolment_id)
+                        outcome = run_stage(engine, settings, enrolment_id, stage, as_of, plan)
                     if not outcome.done:
                         blocked.add(enrolment_id)
                 with counted_to(stage):

@@ -39,7 +39,13 @@ from wardprog import queries
 from wardprog.db import session_scope
 from wardprog.models import Stage, WardEnrolment, Wave
 from wardprog.models.base import require_id
-from wardprog.services.enrolment import WORK_STAGES, after_stage, is_past, run_stage
+from wardprog.services.enrolment import (
+    WORK_STAGES,
+    after_stage,
+    before_stage,
+    is_past,
+    run_stage,
+)
 from wardprog.services.programme import (
     DEFAULT_PROGRAMME,
     get_programme,
@@ -65,11 +71,31 @@ def open_wave_task(as_of: date, programme_name: str) -> dict[str, Any] | None:
     # The outcome lives in the database; Prefect only hands it back to this flow run.
     persist_result=False,
 )
-def stage_task(enrolment_id: int, ward_code: str, stage: Stage, as_of: date) -> dict[str, Any]:
+def stage_task(
+    enrolment_id: int,
+    ward_code: str,
+    stage: Stage,
+    as_of: date,
+    plan: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     settings, engine = runtime()
-    outcome = run_stage(engine, settings, enrolment_id, stage, as_of)
+    outcome = run_stage(engine, settings, enrolment_id, stage, as_of, plan)
     get_run_logger().info("%s %s: %s", stage.value, ward_code, outcome.summary)
     return {"done": outcome.done, "summary": outcome.summary, **outcome.details}
+
+
+@task(
+    **TRANSIENT,
+    task_run_name="{stage.value} · the wave's deciding step",
+    persist_result=False,
+)
+def before_stage_task(
+    stage: Stage, as_of: date, enrolment_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    settings, engine = runtime()
+    plans = before_stage(engine, settings, stage, as_of, enrolment_ids)
+    get_run_logger().info("%s: %d ward(s) given a slot", stage.value, len(plans))
+    return plans
 
 
 @task(
@@ -97,12 +123,14 @@ def _wave_rows(wave_id: int) -> list[dict[str, Any]]:
         return queries.wave_ward_rows(session, wave_id)
 
 
-# Stages whose per-ward work is independent of the other wards of the wave run concurrently.
-# Engagement (a free slot on the site, after the wards before it) decides against what earlier
-# wards were given, so it goes ward by ward in register order: the same wave always gets the
-# same slots. Triage and QSIR decide what is shared (themes, cohort seats) in the wave's own
-# step after the wards' turns (``SHARED_STEP_STAGES``), in a fixed order.
-CONCURRENT_STAGES: frozenset[Stage] = frozenset({Stage.diagnostic, Stage.triage, Stage.qsir})
+# Stages whose per-ward work is independent of the other wards of the wave run concurrently:
+# every stage. What one ward's turn decides for the others is decided for the whole wave in a
+# fixed order, by the wave's own steps: engagement slots before the wards' turns
+# (``PLANNED_STAGES``), triage themes and QSIR seats after them (``SHARED_STEP_STAGES``). The
+# same wave always gets the same slots, themes and seats.
+CONCURRENT_STAGES: frozenset[Stage] = frozenset(
+    {Stage.diagnostic, Stage.engagement, Stage.triage, Stage.qsir}
+)
 
 
 # The deployment (prefect.yaml) that runs one site's wards through one concurrent stage.
@@ -114,9 +142,18 @@ BATCH_DEPLOYMENT = "ward-stage-batch/ward-stage-batch"
 BATCH_TIMEOUT_SECONDS = 1800
 
 
-def _map_stage(stage: Stage, wards: list[tuple[int, str]], as_of: date) -> list[dict[str, Any]]:
+def _map_stage(
+    stage: Stage,
+    wards: list[tuple[int, str]],
+    as_of: date,
+    plans: dict[int, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     futures = stage_task.map(
-        [e for e, _ in wards], [w for _, w in wards], unmapped(stage), unmapped(as_of)
+        [e for e, _ in wards],
+        [w for _, w in wards],
+        unmapped(stage),
+        unmapped(as_of),
+        [(plans or {}).get(e) for e, _ in wards],
     )
     return [f.result() for f in futures]
 
@@ -206,6 +243,10 @@ def _fan_out(
     ]
 
 
+# Stages with a step deciding for the whole wave before the wards' own work
+# (``enrolment.before_stage``).
+PLANNED_STAGES: frozenset[Stage] = frozenset({Stage.engagement})
+
 # Stages with a step for the whole wave after the wards' own work (``enrolment.after_stage``).
 SHARED_STEP_STAGES: frozenset[Stage] = frozenset({Stage.triage, Stage.qsir})
 
@@ -221,6 +262,7 @@ def _run_stage_for_wards(
     as_of: date,
     site_of: dict[str, str] | None = None,
     batch_timeout: float = BATCH_TIMEOUT_SECONDS,
+    plans: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     if not wards:
         return []
@@ -234,8 +276,8 @@ def _run_stage_for_wards(
                     "deployment %s not found (prefect deploy --all): the wave runs here",
                     BATCH_DEPLOYMENT,
                 )
-        return _map_stage(stage, wards, as_of)
-    return [stage_task(e, w, stage, as_of) for e, w in wards]
+        return _map_stage(stage, wards, as_of, plans)
+    return [stage_task(e, w, stage, as_of, (plans or {}).get(e)) for e, w in wards]
 
 
 def _publish_packs(packs: list[tuple[str, int]]) -> None:
@@ -278,16 +320,18 @@ def advance_wave_wards(
 ) -> dict[str, int]:
     """Run every ward of one wave through as many stages as it can go, stage by stage.
 
-    Stage by stage across the wave (rather than ward by ward) keeps engagement slot finding and
-    cohort allocation deterministic and shows the team one stage finishing before the next.
-    On a worker, the concurrent stages go out as one deployment run per site.
+    Stage by stage across the wave (rather than ward by ward): the wave's deciding step before a
+    stage (engagement slots) and its shared step after one (themes, QSIR seats) see every ward's
+    turn at once, and the team sees one stage finishing before the next. The wards' own turns
+    are mapped concurrently; on a worker, the diagnostic stage goes out as one deployment run
+    per site.
     """
     _, engine = runtime()
     with Session(engine) as session:
         wave = session.get(Wave, wave_id)
         number = wave.number if wave else wave_id
         rows = wave_wards(session, wave_id)
-        wards = [(e.id, w.code) for e, w, _ in rows]
+        wards = [(require_id(e), w.code) for e, w, _ in rows]
         site_of = {w.code: s.code for _, w, s in rows}
         reached = {w.code: e.stage for e, w, _ in rows}
     progress_id = create_progress_artifact(
@@ -302,7 +346,12 @@ def advance_wave_wards(
         # A ward already past this stage when the run began would only say "already done":
         # no task run for it (most of a wave's wards on most days, once the wave is under way).
         due = [(e, w) for e, w in todo if not is_past(reached[w], stage)]
-        results = _run_stage_for_wards(stage, due, as_of, site_of, batch_timeout)  # type: ignore[arg-type]
+        plans = (
+            before_stage_task(stage, as_of, [e for e, _ in due])
+            if stage in PLANNED_STAGES and due
+            else None
+        )
+        results = _run_stage_for_wards(stage, due, as_of, site_of, batch_timeout, plans)
         if stage in SHARED_STEP_STAGES and todo:
             after_stage_task(stage, as_of, wave_id)
         packs: list[tuple[str, int]] = []

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from icalendar import Calendar
 from openpyxl import load_workbook
+from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from tests.utils.factories import make_context, make_site, make_ward, make_wave
@@ -217,6 +218,49 @@ def test_demo_scale_sixty_wards_never_clash(session: Session, settings: Settings
         # GMT in winter, BST (UTC+1) from the last Sunday in March to the last in October.
         bst = date(2026, 3, 29) <= start.date() < date(2026, 10, 25)
         assert start.utcoffset() == timedelta(hours=1 if bst else 0)
+
+
+def test_a_wave_planned_at_once_books_what_ward_by_ward_would(
+    session: Session, engine: Engine, settings: Settings
+) -> None:
+    """The wave's deciding step gives each ward the slot it would find in register order with
+    the wards before it booked; the wards then book those slots in any order."""
+    from wardprog.models import Stage
+    from wardprog.services.enrolment import before_stage, run_stage
+
+    as_of = date(2026, 1, 5)
+    wave = make_wave(session, quarter_start=as_of, quarter_end=as_of + timedelta(days=90))
+    contexts = []
+    for site in (make_site(session, code="PA"), make_site(session, code="PB")):
+        for _ in range(6):
+            ctx = make_context(
+                session, settings, as_of=as_of, site=site, wave=wave, ward=make_ward(session, site)
+            )
+            ctx.enrolment.stage = Stage.diagnostic
+            contexts.append(ctx)
+    session.commit()
+    ids = [require_id(c.enrolment) for c in contexts]
+    plans = before_stage(engine, settings, Stage.engagement, as_of, ids)
+    assert sorted(plans) == sorted(ids)
+
+    def booked() -> dict[int, tuple[object, ...]]:
+        return {
+            e.ward_id: (e.venue_id, e.facilitator_id, _utc(e.starts_at), _utc(e.ends_at))
+            for e in session.exec(select(EngagementEvent)).all()
+        }
+
+    for ctx in contexts:  # ward by ward, each finding its own slot
+        assert "engagement event" in run_engagement_stage(ctx).summary
+    one_by_one = booked()
+    session.rollback()
+    for ctx in reversed(contexts):  # with the plans, in another order
+        outcome = run_stage(engine, settings, require_id(ctx.enrolment), Stage.engagement, as_of,
+                            plans[require_id(ctx.enrolment)])  # fmt: skip
+        assert not outcome.done and "engagement event" in outcome.summary
+    assert booked() == one_by_one and len(one_by_one) == 12
+    assert len(_notes(session, "engagement_invite")) == 12
+    # Planned once: wards with an event are not planned again.
+    assert before_stage(engine, settings, Stage.engagement, as_of, ids) == {}
 
 
 def test_reschedule_across_the_clock_change_keeps_history(

@@ -17,6 +17,7 @@ from wardprog.rules.slots import (
     SlotRequest,
     engagement_window,
     find_slot,
+    find_slots,
     is_working_day,
 )
 from wardprog.rules.working_days import england_bank_holidays
@@ -202,3 +203,48 @@ def test_reschedule_keeps_room_and_facilitator_when_free() -> None:
     )
     slot = find_slot(request, ROOMS[1], PEOPLE, [])
     assert (slot.room.id, slot.facilitator.id) == (2, 3)
+
+
+@st.composite
+def waves(draw: st.DrawFn) -> tuple[list[SlotRequest], list[Booking]]:
+    """A wave's wards asking at once: one diary's bookings, several wards' requests."""
+    first_request, bookings = draw(diaries())
+    requests = [first_request]
+    for n in range(draw(st.integers(0, 7))):
+        request, _ = draw(diaries())
+        requests.append(SlotRequest(**{**request.__dict__, "ward_code": f"W{n + 2}"}))
+    return requests, bookings
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(waves())
+def test_a_wave_decided_at_once_gets_what_ward_by_ward_would(
+    wave: tuple[list[SlotRequest], list[Booking]],
+) -> None:
+    """find_slots in one pass == find_slot ward by ward with each slot booked in between."""
+    requests, bookings = wave
+    together = find_slots(requests, ROOMS, PEOPLE, bookings)
+    booked = list(bookings)
+    for request, got in zip(requests, together, strict=True):
+        try:
+            slot = find_slot(request, ROOMS[request.site_id], PEOPLE, booked)
+        except SchedulingError as exc:
+            assert isinstance(got, SchedulingError) and str(got) == str(exc)
+            continue
+        assert got == slot
+        booked.append(
+            Booking(
+                slot.starts_at, slot.ends_at, request.site_id, slot.room.id, slot.facilitator.id
+            )
+        )
+    # And no two of the wave's own slots clash on a site, room or facilitator.
+    mine = [
+        (r, s)
+        for r, s in zip(requests, together, strict=True)
+        if not isinstance(s, SchedulingError)
+    ]
+    for i, (ra, a) in enumerate(mine):
+        for rb, b in mine[i + 1 :]:
+            if a.starts_at < b.ends_at and b.starts_at < a.ends_at:
+                assert ra.site_id != rb.site_id
+                assert a.room.id != b.room.id and a.facilitator.id != b.facilitator.id

@@ -14,7 +14,7 @@ first) so the improvement team's diary is not bunched into one fortnight.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -271,6 +271,43 @@ def find_slot(
     if best is None:
         raise SchedulingError(_explain(request, who, why))
     return best[1]
+
+
+def find_slots(
+    requests: Sequence[SlotRequest],
+    rooms_of_site: Mapping[int, Sequence[Room]],
+    facilitators: Sequence[FacilitatorAvailability],
+    bookings: Iterable[Booking],
+    bank_holidays: Collection[date] | None = None,
+) -> list[Slot | SchedulingError]:
+    """A wave's slots in one pass: each request's, in order, among the bookings before it.
+
+    Each slot found is booked before the next request is served, so the result is what
+    :func:`find_slot` gives ward by ward with each ward's event saved in between: the same
+    slots, decided once, for the wards' own work to book concurrently. A request with no slot
+    gets its :class:`SchedulingError` in its place and books nothing.
+    """
+    booked = list(bookings)
+    found: list[Slot | SchedulingError] = []
+    for request in requests:
+        try:
+            slot = find_slot(
+                request, rooms_of_site.get(request.site_id, ()), facilitators, booked, bank_holidays
+            )
+        except SchedulingError as err:
+            found.append(err)
+            continue
+        found.append(slot)
+        booked.append(
+            Booking(
+                starts_at=slot.starts_at.astimezone(UTC),
+                ends_at=slot.ends_at.astimezone(UTC),
+                site_id=request.site_id,
+                room_id=slot.room.id,
+                facilitator_id=slot.facilitator.id,
+            )
+        )
+    return found
 
 
 def _explain(request: SlotRequest, who: str, why: _Rejections) -> str:

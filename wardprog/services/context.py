@@ -41,6 +41,9 @@ class StageContext:
     site: Site
     wave: Wave
     enrolment: WardEnrolment
+    # What the wave's deciding step settled for this ward before its turn (an engagement
+    # slot, ``enrolment.before_stage``); None when the stage decides for itself.
+    plan: dict[str, Any] | None = None
 
 
 @dataclass

@@ -8,11 +8,12 @@ the stage advance, a crash or retry at any point re-runs at most the unfinished 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from wardprog.config import Settings
 from wardprog.db import session_scope
@@ -46,6 +47,39 @@ def stage_function(stage: Stage) -> StageFn:
 
         return take_nominations
     raise ValueError(f"{stage} is not a work stage")
+
+
+def before_stage(
+    engine: Engine,
+    settings: Settings,
+    stage: Stage,
+    as_of: date,
+    enrolment_ids: Sequence[int],
+) -> dict[int, dict[str, Any]]:
+    """What a wave's wards are given before their turns at ``stage``, decided in one pass.
+
+    Engagement: each due ward's slot, in the order of ``enrolment_ids`` (the wave's register
+    order), each among the ones before it, so the wards book concurrently what ward by ward
+    would have given them. By enrolment id, for :func:`run_stage`'s ``plan``; empty for a stage
+    with no such step. Commits what it asks of people (a site's missing rooms or facilitators).
+    """
+    if stage is not Stage.engagement or not enrolment_ids:
+        return {}
+    from wardprog.services.engagement import plan_wave_events
+
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(WardEnrolment, Ward, Wave, Site)
+            .where(col(WardEnrolment.id).in_(enrolment_ids))
+            .where(Ward.id == WardEnrolment.ward_id, Wave.id == WardEnrolment.wave_id)
+            .where(Site.id == Ward.site_id)
+        ).all()
+        place = {enrolment_id: n for n, enrolment_id in enumerate(enrolment_ids)}
+        contexts = sorted(
+            (StageContext(session, settings, as_of, w, s, v, e) for e, w, v, s in rows),
+            key=lambda ctx: place[require_id(ctx.enrolment)],
+        )
+        return plan_wave_events(contexts)
 
 
 def after_stage(
@@ -94,8 +128,12 @@ def run_stage(
     enrolment_id: int,
     stage: Stage,
     as_of: date,
+    plan: dict[str, Any] | None = None,
 ) -> StageOutcome:
-    """Run ``stage`` for one enrolment if it is the ward's next stage; commit with the advance."""
+    """Run ``stage`` for one enrolment if it is the ward's next stage; commit with the advance.
+
+    ``plan``: what the wave's :func:`before_stage` decided for this ward, if anything.
+    """
     with session_scope(engine) as session:
         # One round trip for the enrolment, its ward, wave and site (was four reads).
         row = session.exec(
@@ -115,7 +153,7 @@ def run_stage(
                 done=False,
                 summary=f"waiting for {STAGE_ORDER[STAGE_ORDER.index(enrolment.stage) + 1].value}",
             )
-        ctx = StageContext(session, settings, as_of, ward, site, wave, enrolment)
+        ctx = StageContext(session, settings, as_of, ward, site, wave, enrolment, plan)
         outcome = stage_function(stage)(ctx)
         if outcome.done:
             enrolment.stage = stage

@@ -3,7 +3,7 @@
 - :mod:`.booking`: the ward's preferences and the slot finder over the site's rooms,
   facilitators and the trust's other events;
 - :mod:`.invites`: the calendar request (.ics) with the triage template, and the cancellation;
-- :mod:`.stage`: the engagement stage of a ward's wave;
+- :mod:`.stage`: the engagement stage of a ward's wave, and a wave's slots decided at once;
 - :mod:`.changes`: reschedule, record as held, cancel, the event's history, finding it.
 """
 
@@ -16,7 +16,7 @@ from wardprog.services.engagement.changes import (
     reschedule_event,
 )
 from wardprog.services.engagement.invites import event_uid
-from wardprog.services.engagement.stage import run_engagement_stage
+from wardprog.services.engagement.stage import plan_wave_events, run_engagement_stage
 
 __all__ = [
     "cancel_event",
@@ -24,6 +24,7 @@ __all__ = [
     "event_uid",
     "existing_bookings",
     "find_event",
+    "plan_wave_events",
     "record_event_held",
     "reschedule_event",
     "run_engagement_stage",

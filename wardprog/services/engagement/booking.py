@@ -3,7 +3,9 @@ the trust's other events, and the slot finder over them (no weekend, no bank hol
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -21,6 +23,7 @@ from wardprog.rules.slots import (
     SlotRequest,
     booking_window,
     find_slot,
+    find_slots,
     parse_hhmm,
     to_utc,
 )
@@ -120,6 +123,40 @@ def _resources(session: Session, site: Site) -> tuple[list[Room], list[Facilitat
     return rooms, avail
 
 
+def slot_request(
+    session: Session,
+    settings: Settings,
+    ward: Ward,
+    site: Site,
+    first_day: date,
+    last_day: date,
+    *,
+    starts: tuple[time, ...] | None = None,
+    keep: EngagementEvent | None = None,
+) -> SlotRequest:
+    """What the ward asks of the slot finder between ``first_day`` and ``last_day``.
+
+    ``starts`` replaces the ward's preferred start times (a move to a given time: weekdays the
+    ward avoids are then allowed); ``keep`` prefers that event's room and facilitator.
+    """
+    pref = preference(session, ward)
+    preferred = starts or (
+        tuple(parse_hhmm(s) for s in pref.preferred_starts) or DEFAULT_PREFERRED_STARTS
+    )
+    return SlotRequest(
+        site_id=require_id(site),
+        first_day=first_day,
+        last_day=last_day,
+        duration=timedelta(minutes=settings.engagement_session_minutes),
+        preferred_starts=preferred,
+        attendees=pref.expected_attendees,
+        avoid_weekdays=frozenset(pref.avoid_weekdays) if starts is None else frozenset(),
+        ward_code=ward.code,
+        keep_room_id=keep.venue_id if keep else None,
+        keep_facilitator_id=keep.facilitator_id if keep else None,
+    )
+
+
 def find_slot_for(
     session: Session,
     settings: Settings,
@@ -134,27 +171,66 @@ def find_slot_for(
 ) -> Slot:
     """The ward's slot between ``first_day`` and ``last_day`` (raises SchedulingError if none).
 
-    ``starts`` replaces the ward's preferred start times (a move to a given time: weekdays the
-    ward avoids are then allowed); ``keep`` prefers that event's room and facilitator, and
-    ``exclude_event_id`` leaves the event being moved out of the bookings it must not clash with.
+    ``starts`` and ``keep`` as for :func:`slot_request`; ``exclude_event_id`` leaves the event
+    being moved out of the bookings it must not clash with.
     """
-    pref = preference(session, ward)
+    request = slot_request(
+        session, settings, ward, site, first_day, last_day, starts=starts, keep=keep
+    )
     rooms, people = _resources(session, site)
-    preferred = starts or (
-        tuple(parse_hhmm(s) for s in pref.preferred_starts) or DEFAULT_PREFERRED_STARTS
-    )
-    request = SlotRequest(
-        site_id=require_id(site),
-        first_day=first_day,
-        last_day=last_day,
-        duration=timedelta(minutes=settings.engagement_session_minutes),
-        preferred_starts=preferred,
-        attendees=pref.expected_attendees,
-        avoid_weekdays=frozenset(pref.avoid_weekdays) if starts is None else frozenset(),
-        ward_code=ward.code,
-        keep_room_id=keep.venue_id if keep else None,
-        keep_facilitator_id=keep.facilitator_id if keep else None,
-    )
     bank_holidays = england_bank_holidays(first_day - timedelta(days=7), last_day)
     bookings = existing_bookings(session, exclude_event_id, booking_window(first_day, last_day))
     return find_slot(request, rooms, people, bookings, bank_holidays)
+
+
+def find_slots_for(
+    session: Session, requests: Sequence[tuple[Site, SlotRequest]]
+) -> list[Slot | SchedulingError]:
+    """Slots for many wards at once, in order, each after the ones before it (``find_slots``).
+
+    The trust's bookings over the requests' windows, each site's rooms and the facilitators are
+    read once for them all, not once per ward.
+    """
+    if not requests:
+        return []
+    first = min(r.first_day for _, r in requests)
+    last = max(r.last_day for _, r in requests)
+    lo = min(booking_window(r.first_day, r.last_day)[0] for _, r in requests)
+    hi = max(booking_window(r.first_day, r.last_day)[1] for _, r in requests)
+    rooms_of_site: dict[int, list[Room]] = {}
+    people: list[FacilitatorAvailability] = []
+    for site, _ in requests:
+        if require_id(site) not in rooms_of_site:
+            rooms_of_site[require_id(site)], people = _resources(session, site)
+    bank_holidays = england_bank_holidays(first - timedelta(days=7), last)
+    bookings = existing_bookings(session, window=(lo, hi))
+    return find_slots([r for _, r in requests], rooms_of_site, people, bookings, bank_holidays)
+
+
+def slot_plan(slot: Slot) -> dict[str, Any]:
+    """A slot as plain values, to hand from the wave's deciding step to the ward's own task."""
+    person = slot.facilitator
+    return {
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+        "room": [slot.room.id, slot.room.name, slot.room.capacity],
+        "facilitator": [person.id, person.name, sorted(person.working_days),
+                        sorted(d.isoformat() for d in person.unavailable)],
+    }  # fmt: skip
+
+
+def planned_slot(plan: Mapping[str, Any]) -> Slot:
+    """:func:`slot_plan` back into the slot it was made from."""
+    room_id, room_name, capacity = plan["room"]
+    person_id, name, working_days, unavailable = plan["facilitator"]
+    return Slot(
+        starts_at=datetime.fromisoformat(plan["starts_at"]),
+        ends_at=datetime.fromisoformat(plan["ends_at"]),
+        room=Room(room_id, room_name, capacity),
+        facilitator=FacilitatorAvailability(
+            person_id,
+            name,
+            frozenset(working_days),
+            frozenset(date.fromisoformat(d) for d in unavailable),
+        ),
+    )

@@ -1,21 +1,37 @@
 """The engagement stage: book the ward's event once its pack is ready and invite the ward; the
-stage completes when the event is recorded as held."""
+stage completes when the event is recorded as held.
+
+A wave's slots are decided in one pass before its wards' turns (:func:`plan_wave_events`, in
+register order, each slot among the ones before it), so the wards then book their events and
+send their invites concurrently, and the trust's bookings, rooms and facilitators are read once
+per wave rather than once per ward. A ward on its own finds its slot itself, with the same
+result.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from wardprog.config import IMPROVEMENT_TEAM_TAG
-from wardprog.models import Site, Ward, WardEnrolment
+from wardprog.errors import SchedulingError
+from wardprog.models import Site, Stage, Ward, WardEnrolment
 from wardprog.models.engagement import EngagementEvent, EventStatus
 from wardprog.notify.outbox import enqueue
-from wardprog.rules.slots import LONDON, engagement_window, to_utc
+from wardprog.rules.slots import LONDON, SlotRequest, engagement_window, to_utc
 from wardprog.rules.working_days import england_bank_holidays
 from wardprog.services.context import StageContext, StageOutcome, require_id
-from wardprog.services.engagement.booking import find_slot_for
+from wardprog.services.engagement.booking import (
+    find_slot_for,
+    find_slots_for,
+    planned_slot,
+    slot_plan,
+    slot_request,
+)
 from wardprog.services.engagement.invites import event_uid, load_event, send_invite
 from wardprog.services.venues import site_resources
 
@@ -46,23 +62,15 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
             summary=f"waiting: engagement event {event.status.value}, not yet recorded as held",
             details=_details(event),
         )
-    pack_ready = _pack_ready(ctx)
-    first_day, last_day = engagement_window(
-        quarter_start=ctx.wave.quarter_start,
-        start_days=ctx.settings.engagement_window_start_days,
-        end_days=ctx.settings.engagement_window_end_days,
-        pack_ready=pack_ready,
-        as_of=ctx.as_of,
-        bank_holidays=england_bank_holidays(pack_ready, pack_ready + timedelta(days=14)),
-    )
-    missing = _missing_resources(session, ctx.site)
-    if missing:
-        _ask_team_to_register(ctx, missing)
-        return StageOutcome(
-            done=False,
-            summary=f"waiting: no {' or '.join(missing)} registered for site {ctx.site.code}",
-        )
-    slot = find_slot_for(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
+    if ctx.plan is not None:
+        slot = planned_slot(ctx.plan)
+    else:
+        missing = _missing_resources(session, ctx.site)
+        if missing:
+            _ask_team_to_register(ctx, missing)
+            return _no_resources(ctx, missing)
+        first_day, last_day = event_window(ctx)
+        slot = find_slot_for(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
     event = EngagementEvent(
         ward_id=require_id(ctx.ward),
         wave_id=require_id(ctx.wave),
@@ -82,6 +90,74 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
         summary=f"engagement event {local:%a %d %b %Y %H:%M} in {slot.room.name} "
         f"with {slot.facilitator.name}",
         details=_details(event),
+    )
+
+
+def event_window(ctx: StageContext) -> tuple[date, date]:
+    """The first and last day the ward's event may fall on (``rules.slots.engagement_window``)."""
+    pack_ready = _pack_ready(ctx)
+    return engagement_window(
+        quarter_start=ctx.wave.quarter_start,
+        start_days=ctx.settings.engagement_window_start_days,
+        end_days=ctx.settings.engagement_window_end_days,
+        pack_ready=pack_ready,
+        as_of=ctx.as_of,
+        bank_holidays=england_bank_holidays(pack_ready, pack_ready + timedelta(days=14)),
+    )
+
+
+def plan_wave_events(contexts: Sequence[StageContext]) -> dict[int, dict[str, Any]]:
+    """The slots of a wave's wards about to book their event, decided in one pass: by
+    enrolment id, as plain values for each ward's own task (``booking.slot_plan``).
+
+    ``contexts`` in the wave's register order, the order wards are served in. Only wards with
+    their pack ready and no event yet are planned. A site with no rooms or facilitators is
+    asked for them here, once (its wards then wait); a ward with no free slot is left out and
+    its own stage says why, as it does on its own.
+    """
+    due: list[tuple[StageContext, SlotRequest]] = []
+    missing_at: dict[int, list[str]] = {}
+    booked = _wards_with_events(contexts)
+    for ctx in contexts:
+        if ctx.enrolment.stage is not Stage.diagnostic or require_id(ctx.ward) in booked:
+            continue
+        site_id = require_id(ctx.site)
+        if site_id not in missing_at:
+            missing_at[site_id] = _missing_resources(ctx.session, ctx.site)
+            if missing_at[site_id]:
+                _ask_team_to_register(ctx, missing_at[site_id])
+        if missing_at[site_id]:
+            continue
+        first_day, last_day = event_window(ctx)
+        request = slot_request(ctx.session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
+        due.append((ctx, request))
+    found = find_slots_for(contexts[0].session, [(c.site, r) for c, r in due]) if due else []
+    return {
+        require_id(ctx.enrolment): slot_plan(slot)
+        for (ctx, _), slot in zip(due, found, strict=True)
+        if not isinstance(slot, SchedulingError)
+    }
+
+
+def _wards_with_events(contexts: Sequence[StageContext]) -> set[int]:
+    if not contexts:
+        return set()
+    session = contexts[0].session
+    return {
+        ward_id
+        for ward_id in session.exec(
+            select(EngagementEvent.ward_id).where(
+                col(EngagementEvent.wave_id).in_({c.wave.id for c in contexts}),
+                col(EngagementEvent.ward_id).in_([c.ward.id for c in contexts]),
+            )
+        ).all()
+    }
+
+
+def _no_resources(ctx: StageContext, missing: list[str]) -> StageOutcome:
+    return StageOutcome(
+        done=False,
+        summary=f"waiting: no {' or '.join(missing)} registered for site {ctx.site.code}",
     )
 
 
