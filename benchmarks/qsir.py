@@ -45,7 +45,7 @@ def bench_services(n_wards: int, workdir: Path) -> None:
     from wardprog.db import make_engine
     from wardprog.demo.staff import drop_nomination_return, write_staff_extract
     from wardprog.models import Programme, Site, Ward, WardEnrolment, Wave
-    from wardprog.services.context import StageContext
+    from wardprog.services.context import StageContext, require_id
     from wardprog.services.qsir import run_qsir_stage
     from wardprog.services.staff_register import import_staff
 
@@ -59,7 +59,7 @@ def bench_services(n_wards: int, workdir: Path) -> None:
         session.add_all(sites)
         session.flush()
         wards = [
-            Ward(code=f"S{i % 3}-W{i:04d}", name=f"Ward {i}", site_id=sites[i % 3].id)  # type: ignore[arg-type]
+            Ward(code=f"S{i % 3}-W{i:04d}", name=f"Ward {i}", site_id=require_id(sites[i % 3]))
             for i in range(n_wards)
         ]
         session.add_all(wards)
@@ -67,7 +67,7 @@ def bench_services(n_wards: int, workdir: Path) -> None:
         session.add(programme)
         session.flush()
         wave = Wave(
-            programme_id=programme.id,  # type: ignore[arg-type]
+            programme_id=require_id(programme),
             number=1,
             quarter_start=date(2026, 1, 5),
             quarter_end=date(2026, 3, 31),
@@ -87,7 +87,7 @@ def bench_services(n_wards: int, workdir: Path) -> None:
 
         started = time.perf_counter()
         for ward in wards:
-            enrolment = WardEnrolment(ward_id=ward.id, wave_id=wave.id)  # type: ignore[arg-type]
+            enrolment = WardEnrolment(ward_id=require_id(ward), wave_id=require_id(wave))
             session.add(enrolment)
             session.flush()
             site = sites[[s.id for s in sites].index(ward.site_id)]
