@@ -190,10 +190,21 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A throw-away Prefect API (SQLite under tmp) for flow tests."""
+    """A throw-away Prefect API (SQLite under tmp) for flow tests, run without heartbeats.
+
+    The tests run their flows in this process, as the demo's replay does: a crash is the
+    test's own failure, so nothing needs the server to notice a silent death, and in Prefect
+    3.8 every flow run joins its heartbeat thread on exit (up to a second a run, over a hundred
+    runs in the suite). Processes the tests start (workers, the CLI) keep their own settings:
+    the production topology test's workers keep heartbeats, as deployments do.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with (
+        prefect_test_harness(server_startup_timeout=60),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield
 
 

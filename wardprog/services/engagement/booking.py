@@ -158,28 +158,17 @@ def slot_request(
 
 
 def find_slot_for(
-    session: Session,
-    settings: Settings,
-    ward: Ward,
-    site: Site,
-    first_day: date,
-    last_day: date,
-    *,
-    exclude_event_id: int | None = None,
-    starts: tuple[time, ...] | None = None,
-    keep: EngagementEvent | None = None,
+    session: Session, site: Site, request: SlotRequest, *, exclude_event_id: int | None = None
 ) -> Slot:
-    """The ward's slot between ``first_day`` and ``last_day`` (raises SchedulingError if none).
+    """The slot for ``request`` (:func:`slot_request`) on ``site`` (SchedulingError if none).
 
-    ``starts`` and ``keep`` as for :func:`slot_request`; ``exclude_event_id`` leaves the event
-    being moved out of the bookings it must not clash with.
+    ``exclude_event_id`` leaves the event being moved out of the bookings it must not clash
+    with.
     """
-    request = slot_request(
-        session, settings, ward, site, first_day, last_day, starts=starts, keep=keep
-    )
     rooms, people = _resources(session, site)
-    bank_holidays = england_bank_holidays(first_day - timedelta(days=7), last_day)
-    bookings = existing_bookings(session, exclude_event_id, booking_window(first_day, last_day))
+    bank_holidays = england_bank_holidays(request.first_day - timedelta(days=7), request.last_day)
+    window = booking_window(request.first_day, request.last_day)
+    bookings = existing_bookings(session, exclude_event_id, window)
     return find_slot(request, rooms, people, bookings, bank_holidays)
 
 

@@ -12,7 +12,7 @@ from wardprog.models import Ward, Wave
 from wardprog.models.engagement import EngagementEvent, EngagementEventChange, EventStatus
 from wardprog.rules.slots import LONDON, to_utc
 from wardprog.services.context import require_id
-from wardprog.services.engagement.booking import find_slot_for
+from wardprog.services.engagement.booking import find_slot_for, slot_request
 from wardprog.services.engagement.invites import load_event, send_cancellation, send_invite
 
 
@@ -76,17 +76,17 @@ def reschedule_event(
             f"Cannot move ward {parts.ward.code}'s event to {start:%a %d %b %Y}: "
             f"staff need notice, choose a day after {as_of:%d %b %Y}"
         )
-    slot = find_slot_for(
+    request = slot_request(
         session,
         settings,
         parts.ward,
         parts.site,
         start.date(),
         start.date(),
-        exclude_event_id=ev.id,
         starts=(start.time(),),
         keep=ev,
     )
+    slot = find_slot_for(session, parts.site, request, exclude_event_id=ev.id)
     old_start = ev.starts_at
     ev.starts_at = slot.starts_at.astimezone(UTC)
     ev.ends_at = slot.ends_at.astimezone(UTC)

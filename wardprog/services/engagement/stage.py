@@ -70,7 +70,8 @@ def run_engagement_stage(ctx: StageContext) -> StageOutcome:
             _ask_team_to_register(ctx, missing)
             return _no_resources(ctx, missing)
         first_day, last_day = event_window(ctx)
-        slot = find_slot_for(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
+        request = slot_request(session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
+        slot = find_slot_for(session, ctx.site, request)
     event = EngagementEvent(
         ward_id=require_id(ctx.ward),
         wave_id=require_id(ctx.wave),
