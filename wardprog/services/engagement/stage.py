@@ -143,16 +143,13 @@ def plan_wave_events(contexts: Sequence[StageContext]) -> dict[int, dict[str, An
 def _wards_with_events(contexts: Sequence[StageContext]) -> set[int]:
     if not contexts:
         return set()
-    session = contexts[0].session
-    return {
-        ward_id
-        for ward_id in session.exec(
-            select(EngagementEvent.ward_id).where(
-                col(EngagementEvent.wave_id).in_({c.wave.id for c in contexts}),
-                col(EngagementEvent.ward_id).in_([c.ward.id for c in contexts]),
-            )
-        ).all()
-    }
+    found = contexts[0].session.exec(
+        select(EngagementEvent.ward_id).where(
+            col(EngagementEvent.wave_id).in_({c.wave.id for c in contexts}),
+            col(EngagementEvent.ward_id).in_([c.ward.id for c in contexts]),
+        )
+    )
+    return set(found.all())
 
 
 def _no_resources(ctx: StageContext, missing: list[str]) -> StageOutcome:
