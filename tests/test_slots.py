@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from wardprog.rules.slots import (
     FacilitatorAvailability,
     Room,
     SlotRequest,
+    booking_window,
     engagement_window,
     find_slot,
     find_slots,
@@ -92,6 +94,16 @@ def test_found_slot_respects_every_constraint(diary: tuple[SlotRequest, list[Boo
             assert b.site_id != request.site_id, "two sessions on one site at once"
             assert b.room_id != slot.room.id, "room double-booked"
             assert b.facilitator_id != slot.facilitator.id, "facilitator double-booked"
+    # The facilitator is the least booked of those free then (in the window, ties by id).
+    lo, hi = booking_window(request.first_day, request.last_day)
+    load = Counter(b.facilitator_id for b in bookings if b.starts_at < hi and b.ends_at > lo)
+    free = [
+        f
+        for f in PEOPLE
+        if day.weekday() in f.working_days
+        and not any(_overlap(new, b) for b in bookings if b.facilitator_id == f.id)
+    ]
+    assert slot.facilitator == min(free, key=lambda f: (load[f.id], f.id))
 
 
 def _assert_no_slot_exists(

@@ -199,6 +199,14 @@ def find_slot(
     )
     site_day_load = Counter(b.starts_at.astimezone(LONDON).date() for b in site_bookings)
     trust_day_load = Counter(b.starts_at.astimezone(LONDON).date() for b in all_bookings)
+    # The facilitators in the order a slot prefers them (the one to keep, then the least
+    # booked): the first one free at a time is the one the slot gets. Checking every
+    # facilitator's diary at every candidate time grew with facilitators x bookings (a
+    # 3,000-ward wave with 300 facilitators: 12 ms a ward, against 1.7 at 300 wards).
+    by_preference = sorted(
+        facilitators,
+        key=lambda f: (f.id != request.keep_facilitator_id, facilitator_load[f.id], f.id),
+    )
 
     why = _Rejections()
     best: tuple[tuple[int, ...], Slot] | None = None
@@ -238,24 +246,19 @@ def find_slot(
                 if room is None:
                     why.no_room += 1
                     continue
-                free = [
-                    f
-                    for f in facilitators
-                    if day.weekday() in f.working_days
-                    and day not in f.unavailable
-                    and not any(_overlaps(start, end, b) for b in by_facilitator[f.id])
-                ]
-                if not free:
+                person = next(
+                    (
+                        f
+                        for f in by_preference
+                        if day.weekday() in f.working_days
+                        and day not in f.unavailable
+                        and not any(_overlaps(start, end, b) for b in by_facilitator[f.id])
+                    ),
+                    None,
+                )
+                if person is None:
                     why.no_facilitator += 1
                     continue
-                person = min(
-                    free,
-                    key=lambda f: (
-                        f.id != request.keep_facilitator_id,
-                        facilitator_load[f.id],
-                        f.id,
-                    ),
-                )
                 key = (
                     site_week_load[day.isocalendar()[:2]],
                     site_day_load[day],
