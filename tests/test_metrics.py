@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from wardprog.rules.metrics import (
+    latest_published_year,
     latest_survey_year,
     staff_survey_scores,
     ward_month_metrics,
 )
+from wardprog.sources.extracts import Extracts
 
 JAN, FEB = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01")
 
@@ -154,6 +156,13 @@ def test_latest_published_survey_year() -> None:
     assert latest_survey_year(responses, date(2025, 2, 1)) == 2023
     assert latest_survey_year(responses, date(2025, 3, 1)) == 2024
     assert latest_survey_year(responses, date(2024, 1, 1)) is None
+    # From the years alone (as the diagnostic pack asks, once per wave's extracts).
+    extracts = Extracts({"staff_survey": responses})
+    years = extracts.distinct("staff_survey", "survey_year")
+    assert sorted(int(y) for y in years) == [2023, 2024]
+    assert extracts.distinct("staff_survey", "survey_year") is years  # memoised
+    assert latest_published_year(years, date(2025, 3, 1)) == 2024
+    assert latest_published_year([], date(2025, 3, 1)) is None
 
 
 def test_gaps_keep_a_missing_month_inside_a_series_only() -> None:

@@ -13,10 +13,10 @@ same code serves one ward's pack and the trust-wide benchmark.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -283,6 +283,10 @@ def latest_survey_year(responses: pd.DataFrame, as_of: date) -> int | None:
     """The most recent survey whose results were out by ``as_of`` (published each March)."""
     if responses.empty:
         return None
-    years = sorted(int(y) for y in responses["survey_year"].unique())
-    published = [y for y in years if date(y + 1, 3, 1) <= as_of]
+    return latest_published_year(responses["survey_year"].unique(), as_of)
+
+
+def latest_published_year(survey_years: Iterable[Any], as_of: date) -> int | None:
+    """Of the surveys held (their years), the most recent one published by ``as_of``."""
+    published = [y for y in sorted({int(y) for y in survey_years}) if date(y + 1, 3, 1) <= as_of]
     return published[-1] if published else None

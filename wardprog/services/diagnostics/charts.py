@@ -12,7 +12,7 @@ import pandas as pd
 from wardprog.config import Settings
 from wardprog.rules.metrics import (
     METRICS,
-    latest_survey_year,
+    latest_published_year,
     staff_survey_scores,
     ward_month_metrics,
 )
@@ -244,8 +244,7 @@ def staff_survey_json(
     wave_codes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The pack's staff survey section; ``wave_codes`` scores the ward with its wave at once."""
-    responses = extracts["staff_survey"]
-    year = latest_survey_year(responses, as_of)
+    year = latest_published_year(extracts.distinct("staff_survey", "survey_year"), as_of)
     base: dict[str, Any] = {
         "survey_year": None,
         "min_respondents": settings.staff_survey_min_respondents,
