@@ -148,8 +148,14 @@ class Owner:
         return self.title or OwnerLevel(self.level).label
 
 
-def _owners(session: Session) -> list[EscalationOwner]:
-    return list(session.exec(select(EscalationOwner).order_by(col(EscalationOwner.id))).all())
+def _owners(session: Session, site_code: str | None = None) -> list[EscalationOwner]:
+    """The register in row order; with ``site_code``, only the rows that can serve that site
+    (its own and the trust-wide ones): a region's register holds every site's people, and a
+    ward's owners are read for each ward of each wave."""
+    query = select(EscalationOwner)
+    if site_code is not None:
+        query = query.where(col(EscalationOwner.site_code).in_(("", site_code)))
+    return list(session.exec(query.order_by(col(EscalationOwner.id))).all())
 
 
 def _site_code(session: Session, ward: Ward) -> str:
@@ -161,7 +167,7 @@ def owners_for(session: Session, ward: Ward) -> dict[str, Owner]:
     """The person at each staffed rung for ``ward`` (rungs nobody is named for are absent)."""
     site = _site_code(session, ward)
     specialty = ward.specialty.casefold()
-    rows = _owners(session)
+    rows = _owners(session, site)  # this site's rows and the trust-wide ones
 
     def best(candidates: list[EscalationOwner]) -> EscalationOwner | None:
         # Most specific first: site and specialty/directorate, then without site, etc.
@@ -169,15 +175,7 @@ def owners_for(session: Session, ward: Ward) -> dict[str, Owner]:
         return scored[0] if scored else None
 
     found: dict[str, Owner] = {}
-    matron = best(
-        [
-            r
-            for r in rows
-            if r.level == "matron"
-            and r.site_code in ("", site)
-            and r.specialty.casefold() == specialty
-        ]
-    )
+    matron = best([r for r in rows if r.level == "matron" and r.specialty.casefold() == specialty])
     if matron is not None:
         found["matron"] = Owner("matron", matron.name, matron.email, matron.title)
         lead = best(
@@ -185,13 +183,12 @@ def owners_for(session: Session, ward: Ward) -> dict[str, Owner]:
                 r
                 for r in rows
                 if r.level == "directorate"
-                and r.site_code in ("", site)
                 and r.directorate.casefold() == matron.directorate.casefold()
             ]
         )
         if lead is not None:
             found["directorate"] = Owner("directorate", lead.name, lead.email, lead.title)
-    executive = best([r for r in rows if r.level == "executive" and r.site_code in ("", site)])
+    executive = best([r for r in rows if r.level == "executive"])
     if executive is not None:
         found["executive"] = Owner("executive", executive.name, executive.email, executive.title)
     return found
