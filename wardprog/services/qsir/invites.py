@@ -126,6 +126,23 @@ def booking_invite(
     return build_calendar(events, method=method)
 
 
+def _invite_attachment(
+    cohort: QsirCohort,
+    staff: StaffMember,
+    ward: Ward,
+    filename: str,
+    *,
+    method: str = "REQUEST",
+    stamp: datetime | None = None,
+) -> Attachment:
+    """The booking's .ics as a mail attachment; its content type names the calendar's method."""
+    return Attachment(
+        filename=filename,
+        content=booking_invite(cohort, staff, ward, stamp, method=method),
+        content_type=f"text/calendar; method={method}",
+    )
+
+
 def notify_booking(session: Session, nomination: QsirNomination, as_of: date) -> bool:
     """Enqueue the booking confirmation (with the .ics) once; True if newly enqueued."""
     staff, ward = _people(session, nomination)
@@ -153,13 +170,7 @@ def notify_booking(session: Session, nomination: QsirNomination, as_of: date) ->
             "start_time": SESSION_START.strftime("%H:%M"),
             "end_time": SESSION_END.strftime("%H:%M"),
         },
-        attachments=[
-            Attachment(
-                filename=f"{cohort.code}.ics",
-                content=booking_invite(cohort, staff, ward, stamp),
-                content_type="text/calendar; method=REQUEST",
-            )
-        ],
+        attachments=[_invite_attachment(cohort, staff, ward, f"{cohort.code}.ics", stamp=stamp)],
     )
 
 
@@ -229,11 +240,7 @@ def _notify_cancellation(session: Session, nomination: QsirNomination) -> None:
             "reason": nomination.reason,
         },
         attachments=[
-            Attachment(
-                filename=f"{cohort.code}-cancelled.ics",
-                content=booking_invite(cohort, staff, ward, method="CANCEL"),
-                content_type="text/calendar; method=CANCEL",
-            )
+            _invite_attachment(cohort, staff, ward, f"{cohort.code}-cancelled.ics", method="CANCEL")
         ],
     )
 
