@@ -64,25 +64,15 @@ def plan(
     as_json: AsJson = False,
 ) -> None:
     """Print the rollout plan: which wards join which quarterly wave."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
     from wardprog.config import get_settings
     from wardprog.db import get_engine
-    from wardprog.models import Programme
-    from wardprog.services.programme import DEFAULT_PROGRAMME, horizon_warning, rollout_plan
+    from wardprog.services.programme import horizon_warning, programme_or_draft, rollout_plan
 
     settings = get_settings()
     with Session(get_engine()) as session:
-        programme = session.exec(
-            select(Programme).where(Programme.name == DEFAULT_PROGRAMME)
-        ).first()
-        if programme is None:
-            programme = Programme(
-                name=DEFAULT_PROGRAMME,
-                start_date=start,
-                wards_per_site_per_wave=settings.wards_per_site_per_wave,
-                wave_length_months=settings.wave_length_months,
-            )
+        programme = programme_or_draft(session, settings, start)
         waves = rollout_plan(session, programme)
     warning = horizon_warning(waves, programme.start_date, settings.rollout_horizon_years)
     if warning:

@@ -29,9 +29,11 @@ def on_day(as_of: date, hour: int = 9) -> datetime:
     return datetime.combine(as_of, time(hour), LONDON)
 
 
-def ensure_programme(
+def programme_or_draft(
     session: Session, settings: Settings, start_date: date, name: str = DEFAULT_PROGRAMME
 ) -> Programme:
+    """The programme called ``name``, or an unsaved one starting ``start_date`` on the settings'
+    wave sizes (what a plan is drawn from before the programme exists)."""
     programme = session.exec(select(Programme).where(Programme.name == name)).first()
     if programme is None:
         programme = Programme(
@@ -40,6 +42,14 @@ def ensure_programme(
             wave_length_months=settings.wave_length_months,
             wards_per_site_per_wave=settings.wards_per_site_per_wave,
         )
+    return programme
+
+
+def ensure_programme(
+    session: Session, settings: Settings, start_date: date, name: str = DEFAULT_PROGRAMME
+) -> Programme:
+    programme = programme_or_draft(session, settings, start_date, name)
+    if programme.id is None:
         session.add(programme)
         session.flush()
     return programme
