@@ -200,12 +200,30 @@ def dispatch_pending(
     nothing; pass an engine or a zero-argument session factory, never a session in use.
     ``now`` defaults to the engine's clock (``wardprog.clock``); replays pass their time.
     """
-    factory = _session_factory(session_factory_or_engine)
     now = _as_utc(now or clock.now())
     router = router or load_router(settings)
     # Unique per run, so two dispatchers in one process (threads) are told apart too.
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-100:]
     report = DispatchReport(now=now)
+    with _sessions(session_factory_or_engine) as factory:
+        _dispatch(factory, router, settings, now, limit, worker, report)
+    if report.claimed:
+        log.info(
+            "dispatch: %d sent, %d will retry, %d dead", report.sent, report.retrying, report.dead
+        )
+    return report
+
+
+def _dispatch(
+    factory: SessionFactory,
+    router: Router,
+    settings: Settings,
+    now: datetime,
+    limit: int,
+    worker: str,
+    report: DispatchReport,
+) -> None:
+    """Claim batches and deliver them until ``limit`` or nothing is due; results into ``report``."""
     while report.claimed < limit:
         batch, parked = _claim(
             factory, settings, now, min(CLAIM_BATCH, limit - report.claimed), worker
@@ -223,11 +241,6 @@ def dispatch_pending(
                 )
             else:
                 log.warning("dispatch: lease on %s expired; left to its new owner", message.key)
-    if report.claimed:
-        log.info(
-            "dispatch: %d sent, %d will retry, %d dead", report.sent, report.retrying, report.dead
-        )
-    return report
 
 
 def requeue_dead(session: Session, keys: Sequence[str] | None = None) -> int:
@@ -250,11 +263,22 @@ def requeue_dead(session: Session, keys: Sequence[str] | None = None) -> int:
     return len(rows)
 
 
-def _session_factory(source: Engine | SessionFactory) -> SessionFactory:
-    if isinstance(source, Engine):
-        engine = source
-        return lambda: Session(engine, expire_on_commit=False)
-    return source
+@contextmanager
+def _sessions(source: Engine | SessionFactory) -> Iterator[SessionFactory]:
+    """Sessions for one dispatch run; on an engine, all of them on one pooled connection.
+
+    Each session is still its own short transaction (it begins and commits or rolls back on
+    the connection), but the run checks a connection out once instead of two or three times
+    per message, and each checkout is a round trip to PostgreSQL (``pool_pre_ping``), which
+    on a busy machine waits for the server's process to be scheduled. A connection lost
+    mid-run fails the run (its task retries); leased messages go out on the next run once their
+    lease ends, as after any crash.
+    """
+    if not isinstance(source, Engine):
+        yield source
+        return
+    with source.connect() as connection:
+        yield lambda: Session(connection, expire_on_commit=False)
 
 
 def _as_utc(value: datetime) -> datetime:
