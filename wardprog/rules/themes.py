@@ -151,12 +151,20 @@ def assign(
     # An inverted index (word -> the theme texts holding it): a text sharing no word with the new
     # issue scores 0, so only texts sharing a word are compared. That keeps a trust-wide rollout
     # (tens of thousands of items) linear, with exactly the scores and ties of a full comparison.
+    # A theme's score is its best member's, so a theme holding the same words twice scores as it
+    # would holding them once: each (theme, words) is indexed once. Issues repeat ("not enough
+    # staff on nights"), and a trust's themes hold the same wording from many wards, each of
+    # which every later issue sharing a word used to be compared with.
     order: dict[str, int] = {}  # theme key -> age (oldest first), the tie-break
-    texts: list[tuple[str, frozenset[str]]] = []  # (theme key, words) of every member
+    texts: list[tuple[str, frozenset[str]]] = []  # (theme key, words), each pair once
+    held: set[tuple[str, frozenset[str]]] = set()
     index: dict[str, list[int]] = defaultdict(list)  # word -> positions in ``texts``
 
     def add(key: str, mine: frozenset[str]) -> None:
         order.setdefault(key, len(order))
+        if (key, mine) in held:
+            return
+        held.add((key, mine))
         for word in mine:
             index[word].append(len(texts))
         texts.append((key, mine))
