@@ -6,10 +6,16 @@ from datetime import date
 import pytest
 from sqlmodel import Session, SQLModel, func, select
 
+from tests.utils.factories import make_enrolment, make_site, make_ward, make_wave
 from wardprog.db import get_engine, session_scope
 from wardprog.errors import WardprogError
-from wardprog.models import Notification, WardEnrolment, Wave
-from wardprog.services.programme import ensure_programme, open_wave, rollout_plan
+from wardprog.models import Notification, Stage, WardEnrolment, Wave, WaveStatus
+from wardprog.services.programme import (
+    ensure_programme,
+    open_wave,
+    refresh_wave_status,
+    rollout_plan,
+)
 from wardprog.services.register import demo_register_path, import_register
 
 
@@ -83,3 +89,21 @@ def test_concurrent_launches_make_one_wave(demo_trust, settings, db_url):
     # Either both succeed (one adopting the other's wave) or the loser's transaction failed
     # cleanly; never two waves.
     assert len(results) + len(errors) == 2 and len(results) >= 1
+
+
+def test_a_wave_is_complete_once_every_ward_is_and_not_before(session: Session) -> None:
+    wave = make_wave(session)
+    wave_id = wave.id
+    assert wave_id is not None
+    assert refresh_wave_status(session, wave_id, date(2026, 2, 2)).status is WaveStatus.launched
+    site = make_site(session)
+    wards = [make_ward(session, site) for _ in range(3)]
+    enrolments = [make_enrolment(session, w, wave, Stage.complete) for w in wards[:2]]
+    enrolments.append(make_enrolment(session, wards[2], wave, Stage.qsir))
+    assert refresh_wave_status(session, wave_id, date(2026, 2, 2)).status is WaveStatus.launched
+    enrolments[2].stage = Stage.complete
+    session.add(enrolments[2])
+    session.flush()
+    done = refresh_wave_status(session, wave_id, date(2026, 2, 3))
+    assert done.status is WaveStatus.complete
+    assert done.completed_at is not None and done.completed_at.date() == date(2026, 2, 3)
