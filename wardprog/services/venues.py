@@ -130,12 +130,17 @@ def leave_ranges(days: Iterable[str]) -> list[tuple[date, date]]:
     return ranges
 
 
-def site_resources(session: Session, site: Site) -> tuple[list[Venue], list[Facilitator]]:
-    """Active rooms on ``site`` and active facilitators, in registration order."""
+def active_venues(session: Session, site: Site) -> list[Venue]:
+    """Active rooms on ``site``, in registration order."""
     venues = session.exec(
         select(Venue).where(Venue.site_id == site.id, Venue.active == True)  # noqa: E712
     ).all()
+    return sorted(venues, key=lambda v: v.id or 0)
+
+
+def active_facilitators(session: Session) -> list[Facilitator]:
+    """Active facilitators (they work across the trust's sites), in registration order."""
     facilitators = session.exec(
         select(Facilitator).where(Facilitator.active == True)  # noqa: E712
     ).all()
-    return sorted(venues, key=lambda v: v.id or 0), sorted(facilitators, key=lambda f: f.id or 0)
+    return sorted(facilitators, key=lambda f: f.id or 0)

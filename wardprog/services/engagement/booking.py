@@ -29,7 +29,7 @@ from wardprog.rules.slots import (
 )
 from wardprog.rules.working_days import england_bank_holidays
 from wardprog.services.context import require_id
-from wardprog.services.venues import site_resources
+from wardprog.services.venues import active_facilitators, active_venues
 
 
 def existing_bookings(
@@ -108,19 +108,26 @@ def set_ward_preference(
 
 
 def _resources(session: Session, site: Site) -> tuple[list[Room], list[FacilitatorAvailability]]:
-    venues, people = site_resources(session, site)
-    rooms = [Room(v.id, v.name, v.capacity) for v in venues if v.id is not None]
-    avail = [
+    return _rooms(session, site), _availability(session)
+
+
+def _rooms(session: Session, site: Site) -> list[Room]:
+    return [
+        Room(v.id, v.name, v.capacity) for v in active_venues(session, site) if v.id is not None
+    ]
+
+
+def _availability(session: Session) -> list[FacilitatorAvailability]:
+    return [
         FacilitatorAvailability(
             p.id,
             p.name,
             frozenset(p.working_days),
             frozenset(date.fromisoformat(d) for d in p.unavailable_dates),
         )
-        for p in people
+        for p in active_facilitators(session)
         if p.id is not None
     ]
-    return rooms, avail
 
 
 def slot_request(
@@ -178,7 +185,8 @@ def find_slots_for(
     """Slots for many wards at once, in order, each after the ones before it (``find_slots``).
 
     The trust's bookings over the requests' windows, each site's rooms and the facilitators are
-    read once for them all, not once per ward.
+    read once for them all, not once per ward (nor the facilitators once per site: a region's
+    300 sites share its facilitators).
     """
     if not requests:
         return []
@@ -187,10 +195,10 @@ def find_slots_for(
     lo = min(booking_window(r.first_day, r.last_day)[0] for _, r in requests)
     hi = max(booking_window(r.first_day, r.last_day)[1] for _, r in requests)
     rooms_of_site: dict[int, list[Room]] = {}
-    people: list[FacilitatorAvailability] = []
     for site, _ in requests:
         if require_id(site) not in rooms_of_site:
-            rooms_of_site[require_id(site)], people = _resources(session, site)
+            rooms_of_site[require_id(site)] = _rooms(session, site)
+    people = _availability(session)
     bank_holidays = england_bank_holidays(first - timedelta(days=7), last)
     bookings = existing_bookings(session, window=(lo, hi))
     return find_slots([r for _, r in requests], rooms_of_site, people, bookings, bank_holidays)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from wardprog.config import IMPROVEMENT_TEAM_TAG
 from wardprog.errors import SchedulingError
 from wardprog.models import Site, Stage, Ward, WardEnrolment
-from wardprog.models.engagement import EngagementEvent, EventStatus
+from wardprog.models.engagement import EngagementEvent, EventStatus, Facilitator
 from wardprog.notify.outbox import enqueue
 from wardprog.rules.slots import LONDON, SlotRequest, engagement_window, to_utc
 from wardprog.rules.working_days import england_bank_holidays
@@ -33,7 +33,7 @@ from wardprog.services.engagement.booking import (
     slot_request,
 )
 from wardprog.services.engagement.invites import event_uid, load_event, send_invite
-from wardprog.services.venues import site_resources
+from wardprog.services.venues import active_facilitators, active_venues
 
 
 def _pack_ready(ctx: StageContext) -> date:
@@ -119,12 +119,14 @@ def plan_wave_events(contexts: Sequence[StageContext]) -> dict[int, dict[str, An
     due: list[tuple[StageContext, SlotRequest]] = []
     missing_at: dict[int, list[str]] = {}
     booked = _wards_with_events(contexts)
+    # Read once for the wave: facilitators serve every site, and a region has hundreds.
+    facilitators = active_facilitators(contexts[0].session) if contexts else []
     for ctx in contexts:
         if ctx.enrolment.stage is not Stage.diagnostic or require_id(ctx.ward) in booked:
             continue
         site_id = require_id(ctx.site)
         if site_id not in missing_at:
-            missing_at[site_id] = _missing_resources(ctx.session, ctx.site)
+            missing_at[site_id] = _missing_resources(ctx.session, ctx.site, facilitators)
             if missing_at[site_id]:
                 _ask_team_to_register(ctx, missing_at[site_id])
         if missing_at[site_id]:
@@ -159,8 +161,12 @@ def _no_resources(ctx: StageContext, missing: list[str]) -> StageOutcome:
     )
 
 
-def _missing_resources(session: Session, site: Site) -> list[str]:
-    venues, people = site_resources(session, site)
+def _missing_resources(
+    session: Session, site: Site, facilitators: Sequence[Facilitator] | None = None
+) -> list[str]:
+    """What ``site`` lacks to book events; ``facilitators``: the active ones, if already read."""
+    venues = active_venues(session, site)
+    people = active_facilitators(session) if facilitators is None else facilitators
     return [name for name, found in (("rooms", venues), ("facilitators", people)) if not found]
 
 
