@@ -13,7 +13,12 @@ from sqlmodel import Session, col, select
 from wardprog.config import Settings
 from wardprog.errors import SchedulingError
 from wardprog.models import Site, Ward
-from wardprog.models.engagement import EngagementEvent, EventStatus, WardEngagementPreference
+from wardprog.models.engagement import (
+    EngagementEvent,
+    EventStatus,
+    Facilitator,
+    WardEngagementPreference,
+)
 from wardprog.rules.slots import (
     DEFAULT_PREFERRED_STARTS,
     Booking,
@@ -117,7 +122,11 @@ def _rooms(session: Session, site: Site) -> list[Room]:
     ]
 
 
-def _availability(session: Session) -> list[FacilitatorAvailability]:
+def _availability(
+    session: Session, facilitators: Sequence[Facilitator] | None = None
+) -> list[FacilitatorAvailability]:
+    """The active facilitators' diaries (``facilitators``: the active ones, if already read)."""
+    people = active_facilitators(session) if facilitators is None else facilitators
     return [
         FacilitatorAvailability(
             p.id,
@@ -125,7 +134,7 @@ def _availability(session: Session) -> list[FacilitatorAvailability]:
             frozenset(p.working_days),
             frozenset(date.fromisoformat(d) for d in p.unavailable_dates),
         )
-        for p in active_facilitators(session)
+        for p in people
         if p.id is not None
     ]
 
@@ -180,13 +189,15 @@ def find_slot_for(
 
 
 def find_slots_for(
-    session: Session, requests: Sequence[tuple[Site, SlotRequest]]
+    session: Session,
+    requests: Sequence[tuple[Site, SlotRequest]],
+    facilitators: Sequence[Facilitator] | None = None,
 ) -> list[Slot | SchedulingError]:
     """Slots for many wards at once, in order, each after the ones before it (``find_slots``).
 
     The trust's bookings over the requests' windows, each site's rooms and the facilitators are
     read once for them all, not once per ward (nor the facilitators once per site: a region's
-    300 sites share its facilitators).
+    300 sites share its facilitators). ``facilitators``: the active ones, if already read.
     """
     if not requests:
         return []
@@ -198,7 +209,7 @@ def find_slots_for(
     for site, _ in requests:
         if require_id(site) not in rooms_of_site:
             rooms_of_site[require_id(site)] = _rooms(session, site)
-    people = _availability(session)
+    people = _availability(session, facilitators)
     bank_holidays = england_bank_holidays(first - timedelta(days=7), last)
     bookings = existing_bookings(session, window=(lo, hi))
     return find_slots([r for _, r in requests], rooms_of_site, people, bookings, bank_holidays)

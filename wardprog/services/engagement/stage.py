@@ -134,7 +134,8 @@ def plan_wave_events(contexts: Sequence[StageContext]) -> dict[int, dict[str, An
         first_day, last_day = event_window(ctx)
         request = slot_request(ctx.session, ctx.settings, ctx.ward, ctx.site, first_day, last_day)
         due.append((ctx, request))
-    found = find_slots_for(contexts[0].session, [(c.site, r) for c, r in due]) if due else []
+    requests = [(c.site, r) for c, r in due]
+    found = find_slots_for(contexts[0].session, requests, facilitators) if due else []
     return {
         require_id(ctx.enrolment): slot_plan(slot)
         for (ctx, _), slot in zip(due, found, strict=True)
